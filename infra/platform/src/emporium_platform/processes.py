@@ -1,0 +1,253 @@
+"""Run one service process on a free loopback port, for tests and benchmarks.
+
+`emporium-platform up` runs each service on its fixed port under supervisord. Tests and
+benchmarks need their own instance next to it (own port, own environment), started and
+stopped by the test::
+
+    with uvicorn_process("emporium_catalog.app:app", env=platform.env()) as catalog:
+        with gateway_process(env={"EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url}) as gw:
+            httpx.post(gw.graphql_url, json={"query": "{ __typename }"})
+
+A process inherits this process's environment minus every `EMPORIUM_*` variable (a stray
+setting in the developer's shell must not change what a test exercises), plus `env`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+from filelock import FileLock
+
+from emporium_platform.config import HOST, find_repo_root
+from emporium_platform.installers import InstallError, Report
+
+GATEWAY_DIR_NAME = Path("services") / "gateway"
+LOG_TAIL_CHARS = 4000
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _base_environment() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if not key.startswith("EMPORIUM_")}
+
+
+class ServiceProcess:
+    """One child process serving HTTP on ``host:port``; ready when ``ready_path`` answers 200.
+
+    ``ServiceProcess(name, command, *, port, env=None, cwd=None, ready_path="/readyz",
+    host="127.0.0.1")``. Output goes to a log file (:meth:`log_text`). Use as a context
+    manager or call :meth:`start` / :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        port: int,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        ready_path: str = "/readyz",
+        host: str = HOST,
+    ) -> None:
+        self.name = name
+        self.command = list(command)
+        self.port = port
+        self.env = {**_base_environment(), **(env or {})}
+        self.cwd = cwd
+        self.ready_path = ready_path
+        self.host = host
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = Path(tempfile.mkstemp(prefix=f"emporium-{name}-", suffix=".log")[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.url}/graphql"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def log_text(self) -> str:
+        return self._log.read_text(errors="replace")
+
+    def start(self, timeout: float = 60.0) -> ServiceProcess:
+        """Start the process and return once ``ready_path`` answers 200."""
+        if self.running():
+            return self
+        with self._log.open("ab") as log:
+            self._process = subprocess.Popen(
+                self.command,
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer yet"
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if not self.running():
+                    raise RuntimeError(
+                        f"{self.name} exited with {self._process and self._process.returncode}"
+                        f" before it was ready:\n{self.log_text()[-LOG_TAIL_CHARS:]}"
+                    )
+                try:
+                    response = client.get(f"{self.url}{self.ready_path}")
+                    if response.status_code == 200:
+                        return
+                    last = f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    last = type(exc).__name__
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(
+            f"{self.name} not ready on {self.url}{self.ready_path} after {timeout:.0f}s "
+            f"({last}):\n{self.log_text()[-LOG_TAIL_CHARS:]}"
+        )
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM (graceful shutdown), then SIGKILL after ``timeout`` seconds."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def uvicorn_process(
+    app: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
+    name: str | None = None,
+) -> ServiceProcess:
+    """A uvicorn server for ``module:attribute`` (a service's ``emporium_<name>.app:app``)."""
+    port = port or free_port()
+    command = [sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port)]
+    default_name = app.split(".", 1)[0].removeprefix("emporium_")
+    return ServiceProcess(name or default_name, command, port=port, env=env)
+
+
+def gateway_dir(root: Path | None = None) -> Path:
+    return (root or find_repo_root()) / GATEWAY_DIR_NAME
+
+
+def node_binary() -> Path:
+    found = shutil.which("node")
+    if found is None:
+        raise InstallError("Node.js >= 20 is required for the gateway (`node` is not on PATH)")
+    return Path(found)
+
+
+def ensure_gateway_installed(root: Path | None = None, report: Report = print) -> Path:
+    """`npm ci` in services/gateway when node_modules is missing or older than the lock file.
+
+    npm's cache is user-level (~/.npm), so a reinstall takes seconds. A file lock keeps two
+    test processes from installing at once. Returns the gateway directory.
+    """
+    directory = gateway_dir(root)
+    lock_file = directory / "package-lock.json"
+    marker = directory / "node_modules" / ".package-lock.json"
+
+    def current() -> bool:
+        return marker.exists() and marker.stat().st_mtime >= lock_file.stat().st_mtime
+
+    if current():
+        return directory
+    with FileLock(str(directory / ".npm-install.lock")):
+        if current():
+            return directory
+        npm = shutil.which("npm")
+        if npm is None:
+            raise InstallError("npm is required to install the gateway (`npm` is not on PATH)")
+        report("installing the gateway's npm packages (npm ci)")
+        result = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise InstallError(f"npm ci failed in {directory}:\n{result.stderr[-LOG_TAIL_CHARS:]}")
+    return directory
+
+
+def gateway_command(root: Path | None = None, *, host: str = HOST, port: int = 4000) -> list[str]:
+    """The command that serves the gateway (its config polls the supergraph file)."""
+    directory = gateway_dir(root)
+    return [
+        str(node_binary()),
+        str(directory / "node_modules" / "@graphql-hive" / "gateway" / "dist" / "bin.js"),
+        "supergraph",
+        "--config-path",
+        str(directory / "gateway.config.ts"),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+
+
+def gateway_process(
+    *,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
+    name: str = "gateway",
+    root: Path | None = None,
+) -> ServiceProcess:
+    """The gateway (Hive Gateway, Node) on a free port; settings by ``EMPORIUM_*`` in ``env``
+    (docs/gateway.md), e.g. ``EMPORIUM_SUBGRAPH_CATALOG_URL``, ``EMPORIUM_JWKS_URL``."""
+    directory = ensure_gateway_installed(root)
+    port = port or free_port()
+    return ServiceProcess(
+        name,
+        gateway_command(root, port=port),
+        port=port,
+        env={"NODE_ENV": "production", **(env or {})},
+        cwd=directory,
+    )

@@ -1,0 +1,208 @@
+"""Shared pieces of the micro-benchmarks: server processes and a low-overhead load generator.
+
+The load generator speaks plain HTTP/1.1 keep-alive over asyncio streams so that, on a small
+machine where client and server share the cores, the client's own cost stays small and equal
+for every target compared in one run. Only loopback addresses are accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request to replay: method, path, headers and body."""
+
+    method: str
+    path: str
+    body: bytes = b""
+    headers: Mapping[str, str] | None = None
+
+    def encode(self, host: str, port: int) -> bytes:
+        lines = [f"{self.method} {self.path} HTTP/1.1", f"Host: {host}:{port}"]
+        headers = {"Content-Length": str(len(self.body)), **(self.headers or {})}
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
+
+
+def graphql_request(path: str, query: str, variables: dict | None = None, **headers: str) -> Request:
+    import orjson
+
+    body = orjson.dumps({"query": query, "variables": variables or {}})
+    return Request("POST", path, body, {"Content-Type": "application/json", **headers})
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def row(self) -> str:
+        return (
+            f"| {self.name} | {self.requests} | {self.errors} | {self.rps:,.0f} | "
+            f"{self.p50_ms:.2f} | {self.p90_ms:.2f} | {self.p99_ms:.2f} |"
+        )
+
+
+TABLE_HEADER = (
+    "| target | requests | errors | req/s | p50 ms | p90 ms | p99 ms |\n"
+    "|---|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def _loopback(host: str) -> str:
+    if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
+        raise SystemExit(f"benchmarks only target loopback addresses, not {host}")
+    return host
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    status_line = await reader.readline()
+    status = int(status_line.split()[1])
+    length = 0
+    chunked = False
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        elif name.lower() == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+    if chunked:
+        while (size := int((await reader.readline()).strip(), 16)) > 0:
+            await reader.readexactly(size + 2)
+        await reader.readline()
+    else:
+        await reader.readexactly(length)
+    return status
+
+
+async def _worker(
+    host: str, port: int, payloads: list[bytes], count: int, latencies: list[float]
+) -> int:
+    errors = 0
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        for i in range(count):
+            payload = payloads[i % len(payloads)]
+            start = time.perf_counter()
+            writer.write(payload)
+            status = await _read_response(reader)
+            latencies.append((time.perf_counter() - start) * 1000)
+            if status >= 400:
+                errors += 1
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    return errors
+
+
+async def run_load(
+    name: str,
+    host: str,
+    port: int,
+    requests: list[Request],
+    *,
+    total: int = 4000,
+    concurrency: int = 16,
+    warmup: int = 200,
+) -> Result:
+    """Replay ``requests`` round-robin: ``total`` requests over ``concurrency`` connections."""
+    host = _loopback(host)
+    payloads = [r.encode(host, port) for r in requests]
+    await _worker(host, port, payloads, warmup, [])
+    latencies: list[float] = []
+    per_worker = max(1, total // concurrency)
+    start = time.perf_counter()
+    errors = await asyncio.gather(
+        *(_worker(host, port, payloads, per_worker, latencies) for _ in range(concurrency))
+    )
+    seconds = time.perf_counter() - start
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    return Result(name, len(latencies), sum(errors), seconds, q[49], q[89], q[98])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, *, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    """Wait until ``url`` answers 200; fail early if the server process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before {url} was ready")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not ready after {timeout}s")
+
+
+@contextlib.contextmanager
+def uvicorn_server(
+    app: str, port: int, env: Mapping[str, str], *, ready_path: str = "/readyz", factory: bool = False
+) -> Iterator[str]:
+    """Run ``app`` under uvicorn (uvloop + httptools, one worker) on loopback."""
+    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    if factory:
+        cmd.append("--factory")
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + ready_path, proc=proc)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def platform_env() -> dict[str, str]:
+    """The connection settings of the running local platform (``./emporium up``)."""
+    env_file = ROOT / ".platform" / "env"
+    if not env_file.exists():
+        raise SystemExit("the local platform is not up: run ./emporium up first")
+    pairs = (line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    return {k: v for k, v in pairs}
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB, Python {sys.version.split()[0]}"

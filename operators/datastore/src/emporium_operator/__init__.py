@@ -1,0 +1,1 @@
+"""Emporium datastore operator: Datastore resources become StatefulSets, Services, PDBs and Secrets."""

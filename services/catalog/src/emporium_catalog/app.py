@@ -1,0 +1,93 @@
+"""The catalog service app: ``create_app()`` for tests, module-level ``app`` for uvicorn.
+
+Run locally with ``emporium-catalog serve`` (port 8002) or ``uvicorn emporium_catalog.app:app``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from ariadne import convert_schema_names
+from emporium_catalog import events, service
+from emporium_catalog.cache import ProductCache
+from emporium_catalog.resolvers import CatalogContext, bindables, request_context
+from emporium_catalog.settings import CatalogSettings
+from emporium_kit import clients
+from emporium_kit.app import build_app
+from emporium_kit.events.outbox import OutboxRelay
+from emporium_kit.events.streams import ensure_streams
+from emporium_kit.graphql import load_sdl, make_federated_schema
+from fastapi import FastAPI
+from graphql import GraphQLSchema
+
+
+def build_schema() -> GraphQLSchema:
+    schema = make_federated_schema(load_sdl("emporium_catalog"), *bindables)
+    # resolvers and inputs speak snake_case (argument `productId` arrives as `product_id`)
+    convert_schema_names(schema, None)
+    return schema
+
+
+class _Relay:
+    """Starts the outbox relay once NATS is connected (the store's JetStream context only
+    exists after the lifespan started the clients) and the catalog streams exist."""
+
+    def __init__(
+        self, settings: CatalogSettings, mongo: clients.MongoStore, bus: clients.NatsStore
+    ):
+        self._settings = settings
+        self._mongo = mongo
+        self._bus = bus
+        self.relay: OutboxRelay | None = None
+
+    async def start(self) -> None:
+        async with self._bus.dependency.guard():
+            await ensure_streams(self._bus.js, events.catalog.domains)
+        self.relay = OutboxRelay(
+            [self._mongo.db[service.PRODUCTS], self._mongo.db[service.CATEGORIES]],
+            self._bus.js,
+            poll_interval_s=self._settings.catalog_relay_poll_interval_s,
+            nats_guard=self._bus.dependency.guard,
+            mongo_guard=self._mongo.dependency.guard,
+        )
+        await self.relay.start()
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
+
+    def notify(self) -> None:
+        if self.relay is not None:
+            self.relay.notify()
+
+
+def create_app(settings: CatalogSettings | None = None) -> FastAPI:
+    settings = settings or CatalogSettings()
+    mongo = clients.mongo(settings)
+    # the cache is an optimisation: reads fall back to Mongo, so Redis is not critical
+    redis = clients.redis(settings, critical=False)
+    bus = clients.nats(settings)
+    cache = ProductCache(
+        redis,
+        namespace=settings.catalog_cache_namespace,
+        ttl_s=settings.catalog_cache_ttl_s,
+        marker_ttl_s=settings.catalog_cache_marker_ttl_s,
+    )
+    relay = _Relay(settings, mongo, bus)
+    catalog = CatalogContext(
+        db=mongo.db, cache=cache, cursor_secret=settings.cursor_secret, events_written=relay.notify
+    )
+    app = build_app(
+        settings=settings,
+        schema=build_schema(),
+        clients=[mongo, redis, bus],
+        context=request_context(catalog),
+        on_startup=[partial(service.ensure_indexes, db=mongo.db)],
+        workers=[relay],
+    )
+    app.state.catalog = catalog
+    app.state.relay = relay
+    return app
+
+
+app = create_app()

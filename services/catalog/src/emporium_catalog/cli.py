@@ -1,0 +1,149 @@
+"""``emporium-catalog``: run and operate the catalog service.
+
+::
+
+    emporium-catalog serve [--host 127.0.0.1] [--port 8002]
+    emporium-catalog seed [--products 2000] [--seed 42] [--no-publish]
+    emporium-catalog repair-tree
+    emporium-catalog event-schemas DIR
+    emporium-catalog dlq list|replay|discard [--consumer NAME] [--seq N]...
+    emporium-catalog streams ensure catalog
+
+Settings come from the environment (``EMPORIUM_*``, see ``docs/catalog.md``); ``dlq`` and
+``streams`` are the kit's event-bus commands, pointed at the catalog's NATS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import nats
+from emporium_catalog import events, seed, service
+from emporium_catalog.settings import CatalogSettings
+from emporium_kit.events.cli import add_event_commands
+from emporium_kit.events.cli import run as run_event_command
+from emporium_kit.events.outbox import PENDING_FILTER, OutboxRelay
+from emporium_kit.events.streams import ensure_streams
+from pymongo import AsyncMongoClient
+
+# A publish pass that drains nothing this many times in a row means the relay cannot make
+# progress (NATS refusing, or the outbox entries not being removed): stop instead of spinning.
+_STALLED_PASSES = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emporium-catalog", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the subgraph (graceful shutdown on SIGTERM)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default: EMPORIUM_CATALOG_PORT")
+
+    seed_cmd = commands.add_parser("seed", help="load the deterministic demo catalog")
+    seed_cmd.add_argument("--products", type=int, default=seed.DEFAULT_PRODUCTS)
+    seed_cmd.add_argument("--seed", type=int, default=seed.DEFAULT_SEED)
+    seed_cmd.add_argument(
+        "--no-publish",
+        action="store_true",
+        help="leave the events in the outbox for the service's relay instead of publishing now",
+    )
+
+    commands.add_parser(
+        "repair-tree", help="re-derive category ancestors from parent links (after a crash)"
+    )
+
+    schemas = commands.add_parser("event-schemas", help="write the events' JSON schemas")
+    schemas.add_argument("directory", type=Path)
+
+    add_event_commands(commands)
+    return parser
+
+
+async def _publish_outbox(settings: CatalogSettings, db: service.Db) -> int:
+    """Publish every pending catalog event now; returns how many were published."""
+    nc = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=0)
+    try:
+        js = nc.jetstream(timeout=settings.nats_timeout_s)
+        await ensure_streams(js, events.catalog.domains)
+        collections = [db[service.PRODUCTS], db[service.CATEGORIES]]
+        relay = OutboxRelay(collections, js, batch_size=200)
+        published, stalled = 0, 0
+        while stalled < _STALLED_PASSES:
+            pending = sum([await c.count_documents(PENDING_FILTER) for c in collections])
+            if pending == 0:
+                return published
+            published += await relay.run_once()
+            remaining = sum([await c.count_documents(PENDING_FILTER) for c in collections])
+            stalled = stalled + 1 if remaining >= pending else 0
+        print(
+            f"warning: {remaining} document(s) still hold unpublished events; "
+            "the catalog service's relay will retry",
+            file=sys.stderr,
+        )
+        return published
+    finally:
+        await nc.close()
+
+
+async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
+    started = time.perf_counter()
+    catalog = seed.generate(products=args.products, seed=args.seed)
+    client: AsyncMongoClient[dict] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+    try:
+        db = client[str(settings.mongo_database)]
+        result = await seed.load(db, catalog)
+        print(
+            f"seeded {result.categories} categories, {result.sellers} sellers, "
+            f"{result.products} products into {settings.mongo_database} "
+            f"(demo has {len(catalog.categories)}/{len(catalog.sellers)}/"
+            f"{len(catalog.products)}; skipped {len(result.skipped)}) "
+            f"in {time.perf_counter() - started:.1f}s"
+        )
+        if not args.no_publish:
+            published = await _publish_outbox(settings, db)
+            print(f"published {published} event(s) in {time.perf_counter() - started:.1f}s")
+    finally:
+        await client.close()
+    return 0
+
+
+async def _repair_tree(settings: CatalogSettings) -> int:
+    client: AsyncMongoClient[dict] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+    try:
+        db = client[str(settings.mongo_database)]
+        async with service.tree_lock(db):
+            fixed = await service.repair_category_paths(db=db)
+        print(f"repaired {fixed} categor{'y' if fixed == 1 else 'ies'}")
+    finally:
+        await client.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in ("dlq", "streams"):
+        args.nats_url = CatalogSettings().nats_url
+        return asyncio.run(run_event_command(args))
+    if args.command == "event-schemas":
+        for path in events.catalog.write_json_schemas(args.directory):
+            print(path)
+        return 0
+    if args.command == "serve":
+        from emporium_catalog.app import app  # built from the environment on import
+        from emporium_kit.app import serve
+
+        serve(app, host=args.host, port=args.port or app.state.settings.catalog_port)
+        return 0
+    settings = CatalogSettings()
+    if args.command == "seed":
+        return asyncio.run(_seed(args, settings))
+    return asyncio.run(_repair_tree(settings))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,300 @@
+"""Pure catalog rules: money, category-tree invariants, slugs and pagination cursors.
+
+Nothing here touches a datastore, so every rule is unit-tested in isolation and the service
+layer only orchestrates reads and writes around these functions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from emporium_kit.errors import ValidationFailed
+
+Field = list[str | int]
+
+
+def invalid(code: str, message: str, *, field: Field) -> ValidationFailed:
+    return ValidationFailed(code, message, field)
+
+
+# ---------------------------------------------------------------------------------------- money
+
+# ISO 4217 code -> (minor-unit exponent, display symbol). A closed list on purpose: a price in a
+# currency we cannot format or settle is a bug at the edge, not something to store.
+CURRENCIES: dict[str, tuple[int, str]] = {
+    "USD": (2, "$"),
+    "EUR": (2, "€"),
+    "GBP": (2, "£"),
+    "CHF": (2, "CHF "),
+    "SEK": (2, "SEK "),
+    "NOK": (2, "NOK "),
+    "DKK": (2, "DKK "),
+    "PLN": (2, "PLN "),
+    "CZK": (2, "CZK "),
+    "CAD": (2, "CA$"),
+    "AUD": (2, "A$"),
+    "JPY": (0, "¥"),
+    "KRW": (0, "₩"),
+    "INR": (2, "₹"),
+    "BRL": (2, "R$"),
+}
+
+# Upper bound for any price: 10^10 minor units (100 million in a 2-decimal currency). Keeps
+# amounts well inside a signed 64-bit BSON integer and rejects fat-finger input.
+MAX_AMOUNT = 10_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in integer minor units of an ISO 4217 currency (never a float)."""
+
+    amount: int
+    currency: str
+
+    def formatted(self) -> str:
+        exponent, symbol = CURRENCIES[self.currency]
+        sign = "-" if self.amount < 0 else ""
+        units, minor = divmod(abs(self.amount), 10**exponent) if exponent else (abs(self.amount), 0)
+        text = f"{units:,}" + (f".{minor:0{exponent}d}" if exponent else "")
+        return f"{sign}{symbol}{text}"
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"amount": self.amount, "currency": self.currency}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Money:
+        return cls(amount=int(doc["amount"]), currency=str(doc["currency"]))
+
+
+# ---------------------------------------------------------------------------------------- enums
+
+
+class Availability(StrEnum):
+    IN_STOCK = "IN_STOCK"
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    PREORDER = "PREORDER"
+    BACKORDER = "BACKORDER"
+    DISCONTINUED = "DISCONTINUED"
+
+
+class ProductStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    ARCHIVED = "ARCHIVED"
+
+
+class ProductSort(StrEnum):
+    NEWEST = "NEWEST"
+    PRICE_ASC = "PRICE_ASC"
+    PRICE_DESC = "PRICE_DESC"
+    NAME = "NAME"
+
+
+# sort -> (document field holding the key, direction). `_id` in the same direction breaks ties,
+# which makes every sort total and therefore every keyset cursor unambiguous.
+SORT_FIELDS: dict[ProductSort, tuple[str, int]] = {
+    ProductSort.NEWEST: ("created_at", -1),
+    ProductSort.PRICE_ASC: ("price.amount", 1),
+    ProductSort.PRICE_DESC: ("price.amount", -1),
+    ProductSort.NAME: ("name_key", 1),
+}
+
+
+def sort_spec(sort: ProductSort) -> list[tuple[str, int]]:
+    field, direction = SORT_FIELDS[sort]
+    return [(field, direction), ("_id", direction)]
+
+
+def sort_key_of(sort: ProductSort, doc: Mapping[str, Any]) -> Any:
+    field, _ = SORT_FIELDS[sort]
+    value: Any = doc
+    for part in field.split("."):
+        value = value[part]
+    return value
+
+
+def keyset_filter(sort: ProductSort, key: Any, last_id: str) -> dict[str, Any]:
+    """The Mongo filter selecting documents strictly after (key, last_id) in ``sort`` order."""
+    field, direction = SORT_FIELDS[sort]
+    op = "$gt" if direction == 1 else "$lt"
+    return {"$or": [{field: {op: key}}, {field: key, "_id": {op: last_id}}]}
+
+
+# -------------------------------------------------------------------------------------- cursors
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+_CURSOR_MAC_BYTES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A position in one sort order: the sort key of the last row and its id."""
+
+    sort: ProductSort
+    key: Any
+    id: str
+
+
+def _mac(secret: bytes, payload: bytes) -> bytes:
+    return hmac.new(secret, payload, hashlib.sha256).digest()[:_CURSOR_MAC_BYTES]
+
+
+def _key_to_json(sort: ProductSort, key: Any) -> Any:
+    # datetimes travel as integer microseconds so the decoded key compares exactly like the
+    # stored BSON date (millisecond precision) without timezone surprises.
+    if sort is ProductSort.NEWEST:
+        return int(key.timestamp() * 1_000_000)
+    return key
+
+
+def _key_from_json(sort: ProductSort, raw: Any) -> Any:
+    if sort is ProductSort.NEWEST:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ValueError("NEWEST cursor key must be an integer timestamp")
+        return datetime.fromtimestamp(raw / 1_000_000, tz=UTC)
+    if sort in (ProductSort.PRICE_ASC, ProductSort.PRICE_DESC):
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ValueError("price cursor key must be an integer")
+        return raw
+    if not isinstance(raw, str):
+        raise ValueError("name cursor key must be a string")
+    return raw
+
+
+def encode_cursor(cursor: Cursor, *, secret: bytes) -> str:
+    payload = orjson.dumps([cursor.sort.value, _key_to_json(cursor.sort, cursor.key), cursor.id])
+    token = payload + _mac(secret, payload)
+    return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(
+    text: str, *, sort: ProductSort, secret: bytes, field: Field | None = None
+) -> Cursor:
+    """Decode and authenticate a cursor; anything tampered, truncated or foreign is rejected.
+
+    The MAC binds the cursor to this service's secret, and the embedded sort must match the
+    requested one: a NAME cursor makes no sense in a PRICE_ASC listing.
+    """
+    field = field or ["after"]
+    if not isinstance(text, str) or not 0 < len(text) <= 512:
+        raise invalid("INVALID_CURSOR", "cursor is malformed", field=field)
+    try:
+        token = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise invalid("INVALID_CURSOR", "cursor is malformed", field=field) from None
+    payload, mac = token[:-_CURSOR_MAC_BYTES], token[-_CURSOR_MAC_BYTES:]
+    if len(token) <= _CURSOR_MAC_BYTES or not hmac.compare_digest(mac, _mac(secret, payload)):
+        raise invalid("INVALID_CURSOR", "cursor was not issued by this service", field=field)
+    try:
+        raw_sort, raw_key, raw_id = orjson.loads(payload)
+        cursor_sort = ProductSort(raw_sort)
+        if cursor_sort is not sort:
+            raise ValueError("sort mismatch")
+        if not isinstance(raw_id, str) or not raw_id:
+            raise ValueError("bad id")
+        return Cursor(sort=cursor_sort, key=_key_from_json(cursor_sort, raw_key), id=raw_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise invalid(
+            "INVALID_CURSOR", "cursor does not belong to this sort order", field=field
+        ) from None
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= MAX_PAGE_SIZE:
+        raise invalid(
+            "INVALID_PAGE_SIZE", f"first must be between 1 and {MAX_PAGE_SIZE}", field=["first"]
+        )
+    return first
+
+
+# ---------------------------------------------------------------------------------------- slugs
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_SLUG_LENGTH = 120
+
+
+def slugify(text: str) -> str:
+    """ASCII, lower-case, hyphen-separated; used for generated slugs."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:MAX_SLUG_LENGTH].rstrip("-")
+
+
+def check_slug(slug: str, *, field: Field) -> str:
+    if not 1 <= len(slug) <= MAX_SLUG_LENGTH or not SLUG_RE.match(slug):
+        raise invalid(
+            "INVALID_SLUG",
+            "slug must be 1-120 lower-case letters, digits and single hyphens",
+            field=field,
+        )
+    return slug
+
+
+# ------------------------------------------------------------------------------- category tree
+
+MAX_CATEGORY_DEPTH = 6
+
+
+@dataclass(frozen=True, slots=True)
+class TreeNode:
+    """What the tree rules need to know about a category."""
+
+    id: str
+    parent_id: str | None
+    ancestors: tuple[str, ...]
+
+
+def ancestors_for_child_of(parent: TreeNode | None) -> tuple[str, ...]:
+    """The materialised ancestor list (root first) of a category placed under ``parent``."""
+    return () if parent is None else (*parent.ancestors, parent.id)
+
+
+def check_depth(ancestors: tuple[str, ...], *, subtree_height: int = 0, field: Field) -> None:
+    """Reject trees deeper than MAX_CATEGORY_DEPTH levels (a root is level 1)."""
+    if len(ancestors) + 1 + subtree_height > MAX_CATEGORY_DEPTH:
+        raise invalid(
+            "CATEGORY_TOO_DEEP",
+            f"categories may nest at most {MAX_CATEGORY_DEPTH} levels",
+            field=field,
+        )
+
+
+def check_move(node: TreeNode, new_parent: TreeNode | None, *, field: Field) -> None:
+    """Moving a category under itself or one of its own descendants would create a cycle."""
+    if new_parent is None:
+        return
+    if new_parent.id == node.id:
+        raise invalid("CATEGORY_CYCLE", "a category cannot be its own parent", field=field)
+    if node.id in new_parent.ancestors:
+        raise invalid(
+            "CATEGORY_CYCLE", "a category cannot be moved under its own descendant", field=field
+        )
+
+
+def rebased_ancestors(
+    descendant: TreeNode, moved_id: str, new_moved_ancestors: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A descendant's ancestors after the subtree rooted at ``moved_id`` changed parent."""
+    index = descendant.ancestors.index(moved_id)
+    return (*new_moved_ancestors, *descendant.ancestors[index:])
+
+
+def subtree_height(root_id: str, descendants: Iterable[TreeNode]) -> int:
+    """Levels below ``root_id`` (0 for a leaf), from the descendants' ancestor lists."""
+    height = 0
+    for node in descendants:
+        height = max(height, len(node.ancestors) - node.ancestors.index(root_id))
+    return height

@@ -1,0 +1,316 @@
+"""The deterministic demo catalog behind ``emporium-catalog seed``.
+
+:func:`generate` is pure: the same ``seed`` and ``products`` give byte-identical documents
+(ids included: ULIDs built from fixed timestamps and the seeded RNG), drawn from the word lists
+in ``data/seed_catalog.json`` — no network, no clock. :func:`load` writes them idempotently:
+documents are keyed by those ids, so only missing ones are inserted and a second run adds
+nothing. Inserts are bulk (``insert_many``) and every new category and product carries its
+CategoryChanged / ProductCreated event in its own document (the outbox), exactly like a write
+through the API; the relay publishes them for the search indexer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from emporium_catalog import events, service
+from emporium_catalog.domain import Availability, slugify
+from emporium_catalog.models import (
+    AttributeInput,
+    CategoryRead,
+    ImageInput,
+    MoneyInput,
+    ProductCreate,
+    ProductRead,
+)
+from emporium_catalog.service import Db
+from emporium_kit.events.outbox import with_outbox
+from pymongo.errors import BulkWriteError
+from ulid import ULID
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PRODUCTS = 2000
+DEFAULT_SEED = 42
+_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+_AVAILABILITY = (
+    [Availability.IN_STOCK] * 16
+    + [Availability.OUT_OF_STOCK] * 2
+    + [Availability.PREORDER, Availability.BACKORDER]
+)
+
+
+def word_lists() -> dict[str, Any]:
+    text = resources.files("emporium_catalog").joinpath("data/seed_catalog.json").read_text()
+    return json.loads(text)
+
+
+def _ulid(rng: random.Random, moment: datetime) -> str:
+    millis = int(moment.timestamp() * 1000)
+    return str(ULID.from_bytes(millis.to_bytes(6, "big") + rng.randbytes(10)))
+
+
+def _code(text: str) -> str:
+    letters = "".join(ch for ch in text.upper() if ch.isalnum())
+    return (letters + "XXX")[:3]
+
+
+def _shelf_price(amount: int) -> int:
+    """Round to a shelf price ending in 99 cents (never below 99)."""
+    return max(99, amount - amount % 100 + 99)
+
+
+@dataclass
+class _Leaf:
+    category_id: str
+    name: str
+    noun: str
+    price: tuple[int, int]
+    brands: list[str]
+    attributes: dict[str, list[str]]
+    titles: bool
+
+
+@dataclass
+class DemoCatalog:
+    categories: list[dict[str, Any]] = field(default_factory=list)
+    sellers: list[dict[str, Any]] = field(default_factory=list)
+    products: list[dict[str, Any]] = field(default_factory=list)
+
+
+def generate(*, products: int = DEFAULT_PRODUCTS, seed: int = DEFAULT_SEED) -> DemoCatalog:
+    """Build the demo catalog documents (without outbox entries)."""
+    words = word_lists()
+    rng = random.Random(seed)
+    catalog = DemoCatalog()
+
+    for name in words["seller_names"]:
+        catalog.sellers.append(
+            {"_id": _ulid(rng, _EPOCH), "name": name, "slug": slugify(name), "created_at": _EPOCH}
+        )
+
+    leaves: list[_Leaf] = []
+
+    def category(name: str, parent: dict[str, Any] | None) -> dict[str, Any]:
+        doc = {
+            "_id": _ulid(rng, _EPOCH),
+            "name": name,
+            "slug": slugify(name),
+            "parent_id": parent["_id"] if parent else None,
+            "ancestors": [*parent["ancestors"], parent["_id"]] if parent else [],
+            "version": 1,
+            "created_at": _EPOCH,
+            "updated_at": _EPOCH,
+        }
+        catalog.categories.append(doc)
+        return doc
+
+    for root_spec in words["tree"]:
+        root = category(root_spec["name"], None)
+        for group_spec in root_spec["groups"]:
+            group = category(group_spec["name"], root)
+            for leaf_spec in group_spec["leaves"]:
+                leaf = category(leaf_spec["name"], group)
+                leaves.append(
+                    _Leaf(
+                        category_id=leaf["_id"],
+                        name=leaf_spec["name"],
+                        noun=leaf_spec["noun"],
+                        price=(leaf_spec["price"][0], leaf_spec["price"][1]),
+                        brands=group_spec["brands"],
+                        attributes=group_spec["attributes"],
+                        titles=bool(root_spec.get("titles")),
+                    )
+                )
+
+    for index in range(products):
+        # every leaf gets products before the rest are spread at random
+        leaf = leaves[index] if index < len(leaves) else rng.choice(leaves)
+        created = _EPOCH + timedelta(minutes=37 * index + rng.randrange(30))
+        catalog.products.append(
+            _product(
+                rng, words=words, sellers=catalog.sellers, leaf=leaf, index=index, created=created
+            )
+        )
+    return catalog
+
+
+def _product(
+    rng: random.Random,
+    *,
+    words: dict[str, Any],
+    sellers: Sequence[dict[str, Any]],
+    leaf: _Leaf,
+    index: int,
+    created: datetime,
+) -> dict[str, Any]:
+    product_id = _ulid(rng, created)
+    brand = rng.choice(leaf.brands)
+    adjective = rng.choice(words["adjectives"])
+    if leaf.titles:
+        name = f"The {rng.choice(words['title_adjectives'])} {rng.choice(words['title_nouns'])}"
+    elif rng.random() < 0.5:
+        name = f"{brand} {rng.choice(words['series'])} {rng.randint(1, 9)} {leaf.noun}"
+    else:
+        name = f"{brand} {adjective} {leaf.noun} {rng.choice(words['series'])}"
+    attributes = {key: rng.choice(values) for key, values in leaf.attributes.items()}
+    details = ", ".join(f"{key.lower()} {value}" for key, value in attributes.items())
+    description = (
+        f"{name} by {brand}: a {adjective.lower()} {leaf.noun.lower()} from our "
+        f"{leaf.name} range ({details})."
+    )
+    sku = f"{_code(brand)}-{_code(leaf.name)}-{index + 1:05d}"
+    slug = f"{slugify(name)}-{index + 1:04d}"
+    base = _shelf_price(rng.randint(*leaf.price))
+    offering = rng.sample(list(sellers), rng.choice([1, 1, 2, 2, 3]))
+    listings = []
+    for seller in offering:
+        factor = 1 + rng.uniform(-0.08, 0.08)
+        listings.append(
+            {
+                "seller_id": seller["_id"],
+                "sku": f"{sku}-{_code(seller['slug'])}{sellers.index(seller):02d}",
+                "price": {"amount": _shelf_price(int(base * factor)), "currency": "USD"},
+                "availability": rng.choice(_AVAILABILITY).value,
+                "updated_at": created,
+            }
+        )
+    listings.sort(key=lambda item: item["seller_id"])
+    host = words["image_host"]
+    data = ProductCreate(
+        name=name,
+        slug=slug,
+        description=description,
+        brand=brand,
+        category_id=leaf.category_id,
+        sku=sku,
+        price=MoneyInput(amount=base, currency="USD"),
+        availability=rng.choice(_AVAILABILITY),
+        attributes=[AttributeInput(name=k, value=v) for k, v in attributes.items()],
+        images=[
+            ImageInput(url=f"{host}/products/{slug}/{n}.jpg", alt=f"{name}, view {n}")
+            for n in range(1, rng.randint(1, 3) + 1)
+        ],
+    )
+    return service.product_document(
+        product_id=product_id,
+        slug=slug,
+        data=data,
+        owner_seller_id=offering[0]["_id"],
+        moment=created,
+        listings=listings,
+    )
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    categories: int
+    sellers: int
+    products: int
+    skipped: list[str]
+
+
+async def _missing(db: Db, collection: str, docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = [doc["_id"] for doc in docs]
+    present: set[str] = set()
+    for start in range(0, len(ids), 1000):
+        cursor = db[collection].find({"_id": {"$in": ids[start : start + 1000]}}, {"_id": 1})
+        present.update([doc["_id"] async for doc in cursor])
+    return [doc for doc in docs if doc["_id"] not in present]
+
+
+async def _insert(
+    db: Db, collection: str, docs: Sequence[dict[str, Any]], batch: int
+) -> tuple[int, list[str]]:
+    """Bulk insert; returns (inserted, ids rejected as duplicates of a unique value)."""
+    inserted, rejected = 0, []
+    for start in range(0, len(docs), batch):
+        chunk = docs[start : start + batch]
+        try:
+            result = await db[collection].insert_many(chunk, ordered=False)
+            inserted += len(result.inserted_ids)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(err.get("code") != 11000 for err in errors):
+                raise
+            inserted += exc.details.get("nInserted", 0)
+            rejected += [chunk[err["index"]]["_id"] for err in errors]
+    return inserted, rejected
+
+
+async def _claim_all(db: Db, products: Sequence[dict[str, Any]]) -> set[str]:
+    """Claim every SKU of ``products``; returns the ids of products whose SKUs belong to
+    someone else (they are skipped). Claims left by an earlier interrupted run are ours."""
+    owner_of = {sku: doc["_id"] for doc in products for sku in doc["skus"]}
+    moment = service.now()
+    claims = [
+        {"_id": sku, "product_id": pid, "claimed_at": moment} for sku, pid in owner_of.items()
+    ]
+    duplicates: list[str] = []
+    for start in range(0, len(claims), 1000):
+        try:
+            await db[service.SKU_CLAIMS].insert_many(claims[start : start + 1000], ordered=False)
+        except BulkWriteError as exc:
+            duplicates += [
+                claims[start + err["index"]]["_id"]
+                for err in exc.details.get("writeErrors", [])
+                if err.get("code") == 11000
+            ]
+            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                raise
+    blocked: set[str] = set()
+    for start in range(0, len(duplicates), 1000):
+        cursor = db[service.SKU_CLAIMS].find({"_id": {"$in": duplicates[start : start + 1000]}})
+        async for claim in cursor:
+            if claim["product_id"] != owner_of[claim["_id"]]:
+                blocked.add(owner_of[claim["_id"]])
+    return blocked
+
+
+async def load(db: Db, catalog: DemoCatalog, *, batch: int = 500) -> SeedResult:
+    """Insert whatever part of ``catalog`` is missing, with its events; idempotent.
+
+    Rows whose unique values (a name, slug or SKU) already belong to other documents are
+    skipped and reported rather than failing the whole load.
+    """
+    await service.ensure_indexes(db=db)
+    occurred = service.now()  # the events happen now, whatever the demo's created_at says
+
+    sellers = await _missing(db, service.SELLERS, catalog.sellers)
+    seller_count, skipped_sellers = await _insert(db, service.SELLERS, sellers, batch)
+
+    categories = [
+        with_outbox(
+            doc,
+            [
+                events.category_changed(
+                    CategoryRead.from_doc(doc), change="CREATED", occurred_at=occurred
+                )
+            ],
+        )
+        for doc in await _missing(db, service.CATEGORIES, catalog.categories)
+    ]
+    category_count, skipped_categories = await _insert(db, service.CATEGORIES, categories, batch)
+
+    products = await _missing(db, service.PRODUCTS, catalog.products)
+    blocked = await _claim_all(db, products)
+    documents = [
+        with_outbox(doc, [events.product_created(ProductRead.from_doc(doc), occurred_at=occurred)])
+        for doc in products
+        if doc["_id"] not in blocked
+    ]
+    product_count, skipped_products = await _insert(db, service.PRODUCTS, documents, batch)
+    for product_id in skipped_products:  # a slug clash: give its SKUs back
+        doc = next(d for d in documents if d["_id"] == product_id)
+        await service.release_skus(db, doc["skus"], product_id)
+    skipped = sorted({*skipped_sellers, *skipped_categories, *blocked, *skipped_products})
+    if skipped:
+        log.warning("seed rows skipped: unique values taken by other rows", extra={"ids": skipped})
+    return SeedResult(category_count, seller_count, product_count, skipped)

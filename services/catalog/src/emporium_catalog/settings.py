@@ -1,0 +1,37 @@
+"""Catalog settings: the kit's shared ``EMPORIUM_*`` settings plus ``EMPORIUM_CATALOG_*``."""
+
+from __future__ import annotations
+
+from emporium_kit.settings import ServiceSettings
+from pydantic import Field, SecretStr, model_validator
+
+_DEV_CURSOR_SECRET = "emporium-catalog-development-cursor-secret"
+
+
+class CatalogSettings(ServiceSettings):
+    service_name: str = "catalog"
+    catalog_port: int = Field(default=8002, ge=1, le=65535)
+
+    # HMAC key of the opaque pagination cursors; production must set its own.
+    catalog_cursor_secret: SecretStr = SecretStr(_DEV_CURSOR_SECRET)
+
+    # Product cache: keys are catalog:<namespace>:product:<id>. Bump the namespace when the
+    # cached shape changes (old entries then simply expire); tests use a unique one each.
+    catalog_cache_namespace: str = Field(default="v1", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    catalog_cache_ttl_s: int = Field(default=300, ge=1, le=86_400)
+    catalog_cache_marker_ttl_s: int = Field(default=60, ge=1, le=3600)
+
+    catalog_relay_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _production_secret(self) -> CatalogSettings:
+        if (
+            self.is_production
+            and self.catalog_cursor_secret.get_secret_value() == _DEV_CURSOR_SECRET
+        ):
+            raise ValueError("EMPORIUM_CATALOG_CURSOR_SECRET must be set in production")
+        return self
+
+    @property
+    def cursor_secret(self) -> bytes:
+        return self.catalog_cursor_secret.get_secret_value().encode()

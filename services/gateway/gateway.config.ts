@@ -1,0 +1,124 @@
+// Hive Gateway configuration for Emporium's one public GraphQL endpoint. Every knob comes from
+// EMPORIUM_* environment variables (src/settings.ts); docs/gateway.md explains each one.
+//
+//   hive-gateway supergraph -h 127.0.0.1 -p 4000
+//
+// (no path argument: with a path the CLI watches the file itself and drops `pollingInterval`;
+// the reader below polls instead, which also survives the symlink swap of a Kubernetes
+// ConfigMap volume.)
+import { readFile } from 'node:fs/promises';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { defineConfig, extractFromHeader, JSONLogWriter, Logger } from '@graphql-hive/gateway';
+import { loadPersistedOperations } from './src/persisted.ts';
+import {
+  type AccessTokenClaims,
+  extractScopes,
+  jwksKeyProvider,
+  useClientRateLimit,
+  useRequestSizeLimit,
+  validateAccess,
+} from './src/security.ts';
+import { loadSettings } from './src/settings.ts';
+import { setupTracing } from './src/telemetry.ts';
+
+const settings = loadSettings();
+const production = settings.environment === 'production';
+const tracing = setupTracing(settings);
+const persistedOperations = loadPersistedOperations(settings.persistedOperationsPath);
+
+export const gatewayConfig = defineConfig({
+  // Read on start and again every poll: a recomposed supergraph is served without a restart.
+  supergraph: () => readFile(settings.supergraphPath, 'utf8'),
+  pollingInterval: settings.supergraphPollMs,
+  transportEntries: Object.fromEntries(
+    Object.entries(settings.subgraphUrls).map(([name, url]) => [name, { location: url }]),
+  ),
+  upstreamTimeout: settings.subgraphTimeoutMs,
+
+  logging: new Logger({ level: settings.logLevel, writers: [new JSONLogWriter()] }),
+  graphqlEndpoint: '/graphql',
+  healthCheckEndpoint: '/livez',
+  readinessCheckEndpoint: '/readyz',
+  landingPage: false,
+  graphiql: !production,
+  cors:
+    settings.corsOrigins.length > 0
+      ? {
+          origin: settings.corsOrigins,
+          credentials: true,
+          methods: ['GET', 'POST'],
+          allowedHeaders: ['content-type', 'authorization', 'traceparent', 'tracestate'],
+          maxAge: 600,
+        }
+      : false,
+
+  // Shared by the rate limiter (and the supergraph cache): Redis when configured, so every
+  // gateway replica counts against the same limits; in memory otherwise.
+  cache: settings.redisUrl ? { type: 'redis', url: settings.redisUrl, keyPrefix: 'gateway:' } : undefined,
+
+  // A present but invalid token is refused (401); no token means anonymous, and the auth
+  // directives below decide what an anonymous caller may select.
+  jwt: settings.jwksUrl
+    ? {
+        signingKeyProviders: [jwksKeyProvider(settings.jwksUrl, settings.subgraphTimeoutMs)],
+        tokenLookupLocations: [extractFromHeader({ name: 'authorization', prefix: 'Bearer' })],
+        tokenVerification: {
+          algorithms: ['ES256', 'RS256'],
+          issuer: settings.jwtIssuer,
+          audience: settings.jwtAudience,
+          clockTolerance: 30,
+        },
+        reject: { missingToken: false, invalidToken: true },
+        // Subgraphs verify the forwarded Authorization header themselves; no claims in extensions.
+        forward: { payload: false, token: false },
+      }
+    : undefined,
+  genericAuth: {
+    mode: 'protect-granular',
+    resolveUserFn: (context) => (context as { jwt?: { payload?: AccessTokenClaims } }).jwt?.payload ?? null,
+    extractScopes: (claims) => extractScopes(claims as AccessTokenClaims),
+    validateUser: validateAccess,
+    // Refuse the whole operation, so a mutation with one unauthorized field writes nothing.
+    rejectUnauthenticated: true,
+  },
+  propagateHeaders: {
+    fromClientToSubgraphs: ({ request }) => ({
+      authorization: request.headers.get('authorization'),
+      // With tracing on, the OpenTelemetry plugin injects the gateway's own span context.
+      ...(tracing
+        ? {}
+        : {
+            traceparent: request.headers.get('traceparent'),
+            tracestate: request.headers.get('tracestate'),
+          }),
+    }),
+  },
+
+  maxDepth: settings.maxDepth,
+  maxTokens: settings.maxTokens,
+  blockFieldSuggestions: production,
+  demandControl: {
+    maxCost: settings.maxCost,
+    listSize: settings.assumedListSize,
+    includeExtensionMetadata: !production,
+  },
+  disableIntrospection: production ? { disableIf: () => true } : undefined,
+  persistedDocuments: {
+    getPersistedOperation: (id) => persistedOperations.get(id) ?? null,
+    allowArbitraryDocuments: !production,
+  },
+
+  prometheus: { metrics: true, endpoint: '/metrics' },
+  openTelemetry: tracing ? { traces: true } : undefined,
+
+  plugins: (context) => [
+    useRequestSizeLimit(settings.maxRequestBytes),
+    maxAliasesPlugin({ n: settings.maxAliases }),
+    useClientRateLimit({
+      cache: context.cache!,
+      max: settings.rateLimitMax,
+      windowMs: settings.rateLimitWindowMs,
+      trustForwardedFor: settings.trustForwardedFor,
+    }),
+  ],
+});

@@ -1,0 +1,222 @@
+// The gateway's own security pieces: request size limit, per-client rate limits, the JWKS key
+// provider and how token claims map to @requiresScopes scopes.
+import { generateKeyPairSync } from 'node:crypto';
+import { Store, useRateLimiter } from '@envelop/rate-limiter';
+import type { GatewayPlugin, KeyValueCache, ValidateUserFn } from '@graphql-hive/gateway';
+import { GraphQLError } from 'graphql';
+import { JwksClient } from 'jwks-rsa';
+
+/** The verified access-token claims the gateway uses (issued by identity). */
+export interface AccessTokenClaims {
+  sub: string;
+  roles?: unknown;
+  scope?: unknown;
+  scp?: unknown;
+}
+
+interface RequestContext {
+  jwt?: { payload?: AccessTokenClaims };
+  request?: Request;
+  req?: { socket?: { remoteAddress?: string } };
+}
+
+function jsonError(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  return new Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  });
+}
+
+/**
+ * Rejects request bodies over `maxBytes` before anything reads them. A body must declare its
+ * length: Node's HTTP parser then never hands over more than the declared bytes, so checking
+ * Content-Length is enough. Chunked bodies are refused (411); browsers and GraphQL clients
+ * send a length for their JSON bodies.
+ */
+export function useRequestSizeLimit(maxBytes: number): GatewayPlugin {
+  return {
+    onRequest({ request, endResponse }) {
+      if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') {
+        return;
+      }
+      const declared = request.headers.get('content-length');
+      if (declared === null) {
+        if (request.headers.get('transfer-encoding')) {
+          endResponse(jsonError(411, 'LENGTH_REQUIRED', 'Send the request body with a Content-Length'));
+        }
+        return;
+      }
+      const length = Number(declared);
+      if (!Number.isSafeInteger(length) || length < 0) {
+        endResponse(jsonError(400, 'BAD_REQUEST', 'Invalid Content-Length'));
+      } else if (length > maxBytes) {
+        endResponse(
+          jsonError(
+            413,
+            'REQUEST_TOO_LARGE',
+            `Request body of ${length} bytes exceeds the limit of ${maxBytes} bytes`,
+          ),
+        );
+      }
+    },
+  };
+}
+
+/**
+ * Who a request counts against: the verified token subject, else the client address. With
+ * `trustForwardedFor` (one trusted proxy in front, e.g. the ingress) the address is the last
+ * X-Forwarded-For entry, the one that proxy appended; earlier entries are client-controlled.
+ */
+export function clientIdentity(context: RequestContext, trustForwardedFor: boolean): string {
+  const subject = context.jwt?.payload?.sub;
+  if (typeof subject === 'string' && subject) return `sub:${subject}`;
+  if (trustForwardedFor) {
+    const forwarded = context.request?.headers.get('x-forwarded-for');
+    const last = forwarded?.split(',').pop()?.trim();
+    if (last) return `ip:${last}`;
+  }
+  return `ip:${context.req?.socket?.remoteAddress ?? 'unknown'}`;
+}
+
+/** The rate limiter's call log kept in the gateway cache (in memory, or Redis when configured). */
+class CacheStore extends Store {
+  constructor(private readonly cache: KeyValueCache) {
+    super();
+  }
+
+  private key(identity: { contextIdentity: string; fieldIdentity: string }) {
+    return `rate-limit:${identity.contextIdentity}:${identity.fieldIdentity}`;
+  }
+
+  async getForIdentity(identity: { contextIdentity: string; fieldIdentity: string }) {
+    return ((await this.cache.get(this.key(identity))) as number[] | undefined) ?? [];
+  }
+
+  async setForIdentity(
+    identity: { contextIdentity: string; fieldIdentity: string },
+    timestamps: readonly number[],
+    windowMs?: number,
+  ) {
+    await this.cache.set(this.key(identity), [...timestamps], {
+      ttl: Math.ceil((windowMs ?? 60_000) / 1000),
+    });
+  }
+}
+
+/**
+ * Per-client limits on every root field (Hive Gateway's rate limiter, @envelop/rate-limiter):
+ * each client may call each Query/Mutation field `max` times per sliding window. Over the limit
+ * the whole operation is refused with HTTP 429 and Retry-After, before any subgraph is called.
+ */
+export function useClientRateLimit(options: {
+  cache: KeyValueCache;
+  max: number;
+  windowMs: number;
+  trustForwardedFor: boolean;
+}): GatewayPlugin {
+  const retryAfter = String(Math.ceil(options.windowMs / 1000));
+  const message = `Rate limit exceeded: at most ${options.max} calls per ${retryAfter}s to this field`;
+  const rule = { field: '*', max: options.max, window: `${options.windowMs}ms`, message };
+  return useRateLimiter({
+    identifyFn: (context) => clientIdentity(context as RequestContext, options.trustForwardedFor),
+    store: new CacheStore(options.cache),
+    configByField: [
+      { type: 'Query', ...rule },
+      { type: 'Mutation', ...rule },
+    ],
+    transformError: (text) =>
+      new GraphQLError(text, {
+        extensions: {
+          code: 'RATE_LIMITED',
+          http: { status: 429, headers: { 'Retry-After': retryAfter } },
+        },
+      }),
+  }) as GatewayPlugin;
+}
+
+// An EC public key whose private half is thrown away. The JWT plugin turns a key-provider
+// failure into "authentication unavailable" (HTTP 500), right for a JWKS outage but wrong for a
+// token naming a kid the JWKS does not publish: such a token gets this key instead and fails
+// verification with 401 like every other bad token.
+const NO_SUCH_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
+
+/**
+ * Signing keys from identity's JWKS, cached per kid. A kid not in the cached set refetches the
+ * JWKS, at most 10 times a minute; past that, unknown kids are refused without a fetch (identity
+ * publishes a new key before signing with it, so legitimate tokens do not wait on this).
+ * Tokens without a kid are refused: identity always sets one.
+ */
+export function jwksKeyProvider(jwksUrl: string, timeoutMs: number) {
+  const client = new JwksClient({
+    jwksUri: jwksUrl,
+    cache: true,
+    cacheMaxAge: 10 * 60_000,
+    rateLimit: true,
+    jwksRequestsPerMinute: 10,
+    timeout: timeoutMs,
+  });
+  return async (kid?: string): Promise<string> => {
+    if (!kid) return NO_SUCH_KEY;
+    try {
+      return (await client.getSigningKey(kid)).getPublicKey();
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name === 'SigningKeyNotFoundError' || name === 'JwksRateLimitError') return NO_SUCH_KEY;
+      throw error;
+    }
+  };
+}
+
+/**
+ * Scopes for @requiresScopes: the token's OAuth scopes (`scope` string or `scp` list) plus
+ * `role:<name>` for each of its roles, so a field can require `[["role:admin"]]`.
+ */
+export function extractScopes(claims: AccessTokenClaims | null | undefined): string[] {
+  if (!claims) return [];
+  const scopes: string[] = [];
+  if (typeof claims.scope === 'string') scopes.push(...claims.scope.split(' ').filter(Boolean));
+  else if (Array.isArray(claims.scp)) scopes.push(...claims.scp.filter((s) => typeof s === 'string'));
+  if (Array.isArray(claims.roles)) {
+    for (const role of claims.roles) if (typeof role === 'string') scopes.push(`role:${role}`);
+  }
+  return scopes;
+}
+
+function accessError(message: string, code: string, kind: string, status: number, node: unknown, path: ReadonlyArray<string | number>) {
+  return new GraphQLError(message, {
+    nodes: node as never,
+    path,
+    extensions: { code, kind, http: { status } },
+  });
+}
+
+/**
+ * The @authenticated / @requiresScopes check (generic-auth's, with errors that tell the two
+ * cases apart): no verified token -> 401 AUTHENTICATION_REQUIRED; a token without any of the
+ * required scope sets -> 403 MISSING_SCOPE naming what the field needs. @policy is not used by
+ * Emporium and is refused for everyone rather than silently allowed.
+ */
+export const validateAccess: ValidateUserFn<AccessTokenClaims> = (params) => {
+  const coordinate = `${params.parentType.name}.${params.field.name}`;
+  const scopeSets = [params.typeScopes, params.fieldScopes].filter(
+    (sets): sets is string[][] => Array.isArray(sets) && sets.length > 0,
+  );
+  const policies = [params.typePolicies, params.fieldPolicies].some((p) => p?.length);
+  const guarded = Boolean(params.typeAuthArgs || params.fieldAuthArgs) || scopeSets.length > 0 || policies;
+  if (!guarded) return;
+  if (params.user == null) {
+    return accessError(`Sign in to select ${coordinate}`, 'AUTHENTICATION_REQUIRED', 'UNAUTHENTICATED', 401, params.fieldNode, params.path);
+  }
+  if (policies) {
+    return accessError(`${coordinate} is guarded by @policy, which this gateway does not grant`, 'MISSING_SCOPE', 'FORBIDDEN', 403, params.fieldNode, params.path);
+  }
+  for (const alternatives of scopeSets) {
+    const granted = alternatives.some((all) => all.every((scope) => params.userScopes.includes(scope)));
+    if (!granted) {
+      const needed = alternatives.map((all) => all.join(' + ')).join(' or ');
+      return accessError(`${coordinate} requires ${needed}`, 'MISSING_SCOPE', 'FORBIDDEN', 403, params.fieldNode, params.path);
+    }
+  }
+};

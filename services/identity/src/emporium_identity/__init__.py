@@ -1,0 +1,1 @@
+"""Emporium identity service: accounts, tokens, OAuth/OIDC login, profiles, addresses and roles."""

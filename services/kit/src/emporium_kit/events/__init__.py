@@ -1,0 +1,67 @@
+"""The Emporium event bus on NATS JetStream (see docs/events.md).
+
+Envelope and declarations (:mod:`.envelope`), streams (:mod:`.streams`), publishing
+(:mod:`.publisher`), the single-document outbox and its relay (:mod:`.outbox`), durable
+idempotent consumers (:mod:`.consumer`, :mod:`.processed`) and dead letters (:mod:`.dlq`,
+``emporium-events dlq ...``).
+"""
+
+from emporium_kit.events.consumer import EventConsumer, Handler, Subscription
+from emporium_kit.events.dlq import (
+    DeadLetter,
+    discard_dead_letters,
+    dlq_subject,
+    list_dead_letters,
+    replay_dead_letters,
+)
+from emporium_kit.events.envelope import (
+    Event,
+    EventCatalog,
+    EventSpec,
+    event_subject,
+    incompatibilities,
+    new_event_id,
+)
+from emporium_kit.events.outbox import (
+    OUTBOX_FIELD,
+    OutboxRelay,
+    ensure_outbox_index,
+    with_events,
+    with_outbox,
+)
+from emporium_kit.events.processed import ProcessedEvents
+from emporium_kit.events.publisher import EventPublisher
+from emporium_kit.events.streams import (
+    DLQ_STREAM,
+    StreamConfigError,
+    ensure_streams,
+    stream_name,
+)
+
+__all__ = [
+    "DLQ_STREAM",
+    "OUTBOX_FIELD",
+    "DeadLetter",
+    "Event",
+    "EventCatalog",
+    "EventConsumer",
+    "EventPublisher",
+    "EventSpec",
+    "Handler",
+    "OutboxRelay",
+    "ProcessedEvents",
+    "StreamConfigError",
+    "Subscription",
+    "discard_dead_letters",
+    "dlq_subject",
+    "ensure_outbox_index",
+    "ensure_streams",
+    "event_subject",
+    "incompatibilities",
+    "list_dead_letters",
+    "new_event_id",
+    "replay_dead_letters",
+    "stream_name",
+    "with_events",
+    "with_outbox",
+]

@@ -1,0 +1,359 @@
+"""Durable JetStream pull consumers with idempotent handlers and a dead-letter stream.
+
+::
+
+    consumer = EventConsumer("search-indexer", js, ProcessedEvents(db["processed_events"]))
+    consumer.subscribe(ProductCreated, on_product_created)  # async def (event: Event[P])
+    await consumer.start()   # the app factory runs it as a background worker
+    await consumer.stop()    # finishes the message in hand, hands back the rest
+
+Per domain stream the consumer is one durable (named after the consumer) filtered to the
+subscribed subjects, with explicit acks and ``ack_wait``. Each delivery:
+
+1. opens a CONSUMER span whose parent is the trace context in the message headers;
+2. parses the envelope with the subscribed spec; an unreadable one is dead-lettered at once;
+3. claims the event id in :class:`ProcessedEvents`; an id already done is acked unhandled;
+4. runs the handler (sending in-progress acks and extending the claim while it runs);
+5. success: mark done, ack. Failure: release the claim and ``nak`` with backoff, or — on
+   delivery ``max_deliver`` — publish it to ``emporium.dlq.<consumer>.<domain>.<Type>`` with
+   the reason and ``term`` it.
+
+The handler runs at most ``max_deliver`` times. JetStream itself redelivers without limit
+(``max_deliver=-1`` on the server) so that a message whose dead-lettering failed, or whose
+last attempt died with the process, is redelivered and dead-lettered then, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+from pydantic import BaseModel
+
+from emporium_kit.events import metrics
+from emporium_kit.events import tracing as tr
+from emporium_kit.events._guard import Guard, JetStreamSource, or_unguarded, resolve_js
+from emporium_kit.events.dlq import dead_letter_headers, dlq_subject
+from emporium_kit.events.envelope import Event, EventCatalog, EventSpec
+from emporium_kit.events.processed import Claim, ClaimOutcome, ProcessedEvents
+from emporium_kit.events.streams import stream_name
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=BaseModel)
+Handler = Callable[[Event[P]], Awaitable[None]]
+
+CONSUMER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DEFAULT_BACKOFF_S = (1.0, 5.0, 15.0, 30.0, 60.0)
+LEASE_FRACTION = 0.8  # a claim lapses before JetStream redelivers a message whose worker died
+
+
+@dataclass(frozen=True)
+class Subscription:
+    spec: EventSpec[Any]
+    handler: Handler[Any]
+
+
+class EventConsumer:
+    """One logical consumer (e.g. ``search-indexer``) of one or more event types."""
+
+    def __init__(
+        self,
+        name: str,
+        js: JetStreamSource,
+        processed: ProcessedEvents,
+        *,
+        catalog: EventCatalog | None = None,
+        max_deliver: int = 5,
+        ack_wait_s: float = 30.0,
+        backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
+        batch_size: int = 10,
+        fetch_timeout_s: float = 1.0,
+        publish_timeout_s: float = 5.0,
+        nats_guard: Guard | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
+        if not CONSUMER_NAME.match(name):
+            raise ValueError(f"invalid consumer name {name!r} (letters, digits, - and _)")
+        if max_deliver < 1:
+            raise ValueError("max_deliver must be >= 1")
+        if not backoff_s:
+            raise ValueError("backoff_s needs at least one delay")
+        self.name = name
+        self.max_deliver = max_deliver
+        self.ack_wait_s = ack_wait_s
+        self._js = js
+        self._processed = processed
+        self._catalog = catalog
+        self._backoff_s = tuple(backoff_s)
+        self._batch_size = batch_size
+        self._fetch_timeout_s = fetch_timeout_s
+        self._publish_timeout_s = publish_timeout_s
+        self._nats_guard = or_unguarded(nats_guard)
+        self._tracer = tracer or tr.tracer()
+        self._subscriptions: dict[str, Subscription] = {}
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- registration -------------------------------------------------------------------
+
+    def subscribe(self, spec: EventSpec[P], handler: Handler[P]) -> None:
+        if self._tasks:
+            raise RuntimeError("subscribe before start()")
+        if self._catalog is not None and spec not in self._catalog.consumed:
+            raise LookupError(f"{self._catalog.service} does not declare consuming {spec.subject}")
+        if spec.subject in self._subscriptions:
+            raise ValueError(f"{self.name} already handles {spec.subject}")
+        self._subscriptions[spec.subject] = Subscription(spec, handler)
+
+    def handles(self, spec: EventSpec[P]) -> Callable[[Handler[P]], Handler[P]]:
+        """Decorator form of :meth:`subscribe`."""
+
+        def register(handler: Handler[P]) -> Handler[P]:
+            self.subscribe(spec, handler)
+            return handler
+
+        return register
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return tuple(self._subscriptions.values())
+
+    def _subjects_by_domain(self) -> dict[str, list[str]]:
+        by_domain: dict[str, list[str]] = {}
+        for sub in self._subscriptions.values():
+            by_domain.setdefault(sub.spec.domain, []).append(sub.spec.subject)
+        return {d: sorted(s) for d, s in sorted(by_domain.items())}
+
+    def consumer_config(self, subjects: Sequence[str]) -> ConsumerConfig:
+        return ConsumerConfig(
+            name=self.name,
+            durable_name=self.name,
+            description=f"Emporium consumer {self.name}",
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait_s,
+            max_deliver=-1,
+            filter_subjects=list(subjects),
+            max_ack_pending=max(self._batch_size * 10, 100),
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        """Create or update the durable consumers and the processed-events index."""
+        await self._processed.ensure_indexes()
+        js = resolve_js(self._js)
+        for domain, subjects in self._subjects_by_domain().items():
+            await js.add_consumer(stream_name(domain), self.consumer_config(subjects))
+
+    async def start(self) -> None:
+        if self._tasks:
+            return
+        if not self._subscriptions:
+            raise RuntimeError(f"consumer {self.name} has no subscriptions")
+        await self.setup()
+        self._stopping.clear()
+        for domain in self._subjects_by_domain():
+            stream = stream_name(domain)
+            sub = await resolve_js(self._js).pull_subscribe_bind(durable=self.name, stream=stream)
+            self._tasks.append(
+                asyncio.create_task(self._run(sub), name=f"consumer:{self.name}:{stream}")
+            )
+
+    async def stop(self) -> None:
+        """Finish the message in hand, nak the rest of the batch, then return.
+
+        The fetch loop sees the stop within ``fetch_timeout_s``; an idle fetch is not
+        cancelled so that no message is left in flight with nobody to ack it.
+        """
+        if not self._tasks:
+            return
+        self._stopping.set()
+        tasks, self._tasks = self._tasks, []
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, sub: JetStreamContext.PullSubscription) -> None:
+        error_backoff = 0.0
+        try:
+            while not self._stopping.is_set():
+                try:
+                    messages = await sub.fetch(self._batch_size, timeout=self._fetch_timeout_s)
+                except NatsTimeoutError:
+                    continue
+                except Exception:
+                    log.exception("consumer %s: fetch failed", self.name)
+                    error_backoff = min(max(error_backoff * 2, 0.5), 10.0)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(error_backoff):
+                            await self._stopping.wait()
+                    continue
+                error_backoff = 0.0
+                for index, msg in enumerate(messages):
+                    if self._stopping.is_set():
+                        await self._hand_back(messages[index:])
+                        break
+                    # Shielded: stopping the app must not cut a handler half-way.
+                    await asyncio.shield(self._handle(msg))
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _hand_back(self, messages: Sequence[Msg]) -> None:
+        for msg in messages:
+            with contextlib.suppress(Exception):
+                await msg.nak()
+
+    # -- one delivery -------------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        return self._backoff_s[min(attempt, len(self._backoff_s)) - 1]
+
+    async def _handle(self, msg: Msg) -> None:
+        attempt = msg.metadata.num_delivered
+        event_type = msg.subject.rsplit(".", 1)[-1]
+        if attempt > 1:
+            metrics.REDELIVERED.labels(self.name, event_type).inc()
+        with self._tracer.start_as_current_span(
+            f"process {msg.subject}",
+            context=tr.extract(msg.headers),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": msg.subject,
+                "messaging.consumer.group.name": self.name,
+                "messaging.message.delivery_count": attempt,
+            },
+        ) as span:
+            try:
+                await self._deliver(msg, attempt, event_type, span)
+            except Exception:
+                # Infrastructure trouble (claim store, acks): JetStream redelivers.
+                log.exception("consumer %s: delivery of %s failed", self.name, msg.subject)
+                span.set_status(Status(StatusCode.ERROR))
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=self._backoff(attempt))
+
+    async def _deliver(self, msg: Msg, attempt: int, event_type: str, span: trace.Span) -> None:
+        subscription = self._subscriptions.get(msg.subject)
+        if subscription is None:
+            await self._dead_letter(msg, attempt, None, "no handler subscribed for this subject")
+            return
+        try:
+            event = subscription.spec.parse(msg.data)
+        except ValueError as exc:
+            await self._dead_letter(msg, attempt, None, f"invalid event: {exc}")
+            return
+        span.set_attribute("messaging.message.id", event.id)
+        lease_s = self.ack_wait_s * LEASE_FRACTION
+        claim = await self._processed.claim(self.name, event.id, lease_s)
+        if claim.outcome is ClaimOutcome.DONE:
+            metrics.CONSUMED.labels(self.name, event_type, "duplicate").inc()
+            await msg.ack()
+            return
+        if claim.outcome is ClaimOutcome.BUSY:
+            await msg.nak(delay=max(claim.retry_after_s, 0.1))
+            return
+        assert claim.token is not None
+        if attempt > self.max_deliver:
+            # An earlier delivery ran out of time or died without dead-lettering.
+            await self._processed.release(self.name, event.id, claim.token)
+            await self._dead_letter(
+                msg, attempt, event.id, "delivery attempts exhausted (last attempt did not finish)"
+            )
+            return
+        try:
+            await self._run_handler(subscription, event, msg, claim, lease_s)
+        except Exception as exc:
+            metrics.CONSUMED.labels(self.name, event_type, "failed").inc()
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            await self._processed.release(self.name, event.id, claim.token)
+            if attempt >= self.max_deliver:
+                await self._dead_letter(msg, attempt, event.id, f"{type(exc).__name__}: {exc}")
+            else:
+                log.warning(
+                    "consumer %s: %s %s failed (attempt %d/%d): %r",
+                    self.name,
+                    event.type,
+                    event.id,
+                    attempt,
+                    self.max_deliver,
+                    exc,
+                )
+                await msg.nak(delay=self._backoff(attempt))
+            return
+        if not await self._processed.complete(self.name, event.id, claim.token):
+            log.warning("consumer %s: claim on %s was taken over mid-handler", self.name, event.id)
+        await msg.ack()
+        metrics.CONSUMED.labels(self.name, event_type, "handled").inc()
+
+    async def _run_handler(
+        self,
+        subscription: Subscription,
+        event: Event[Any],
+        msg: Msg,
+        claim: Claim,
+        lease_s: float,
+    ) -> None:
+        assert claim.token is not None
+        token = claim.token
+
+        async def keep_alive() -> None:
+            while True:
+                await asyncio.sleep(self.ack_wait_s / 4)
+                try:
+                    await msg.in_progress()
+                    await self._processed.extend(self.name, event.id, token, lease_s)
+                except Exception as exc:
+                    log.warning("consumer %s: keep-alive failed: %r", self.name, exc)
+
+        heartbeat = asyncio.create_task(keep_alive())
+        try:
+            await subscription.handler(event)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _dead_letter(self, msg: Msg, attempt: int, event_id: str | None, reason: str) -> None:
+        meta = msg.metadata
+        headers = dead_letter_headers(
+            original_headers=msg.headers,
+            original_subject=msg.subject,
+            original_stream=meta.stream,
+            original_seq=meta.sequence.stream,
+            consumer=self.name,
+            error=reason,
+            deliveries=attempt,
+            event_id=event_id,
+        )
+        async with self._nats_guard():
+            await resolve_js(self._js).publish(
+                dlq_subject(self.name, msg.subject),
+                msg.data,
+                timeout=self._publish_timeout_s,
+                headers=headers,
+            )
+        await msg.term()
+        metrics.DEAD_LETTERED.labels(self.name, msg.subject.rsplit(".", 1)[-1]).inc()
+        log.error(
+            "consumer %s: dead-lettered %s (event %s) after %d deliveries: %s",
+            self.name,
+            msg.subject,
+            event_id,
+            attempt,
+            reason,
+        )

@@ -1,0 +1,131 @@
+"""JetStream streams: one per domain (``EMPORIUM_<DOMAIN>``) plus the dead-letter stream."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
+from nats.js.errors import NotFoundError
+
+from emporium_kit.events.envelope import DLQ_DOMAIN, DOMAIN_PATTERN, SUBJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+DLQ_STREAM = "EMPORIUM_DLQ"
+DLQ_SUBJECTS = f"{SUBJECT_ROOT}.{DLQ_DOMAIN}.>"
+
+DEFAULT_DUPLICATE_WINDOW_S = 120.0
+DEFAULT_MAX_AGE_S = 7 * 24 * 3600.0
+DEFAULT_DLQ_MAX_AGE_S = 30 * 24 * 3600.0
+
+
+class StreamConfigError(RuntimeError):
+    """A stream exists with a setting JetStream cannot change in place (e.g. storage)."""
+
+
+def stream_name(domain: str) -> str:
+    return f"EMPORIUM_{domain.upper()}"
+
+
+def domain_subjects(domain: str) -> str:
+    return f"{SUBJECT_ROOT}.{domain}.>"
+
+
+def domain_stream_config(
+    domain: str,
+    *,
+    duplicate_window_s: float = DEFAULT_DUPLICATE_WINDOW_S,
+    max_age_s: float = DEFAULT_MAX_AGE_S,
+    replicas: int = 1,
+) -> StreamConfig:
+    if not DOMAIN_PATTERN.match(domain) or domain == DLQ_DOMAIN:
+        raise ValueError(f"invalid event domain {domain!r}")
+    return StreamConfig(
+        name=stream_name(domain),
+        description=f"Emporium {domain} domain events",
+        subjects=[domain_subjects(domain)],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age_s,
+        duplicate_window=duplicate_window_s,
+        num_replicas=replicas,
+    )
+
+
+def dlq_stream_config(
+    *,
+    duplicate_window_s: float = DEFAULT_DUPLICATE_WINDOW_S,
+    max_age_s: float = DEFAULT_DLQ_MAX_AGE_S,
+    replicas: int = 1,
+) -> StreamConfig:
+    return StreamConfig(
+        name=DLQ_STREAM,
+        description="Emporium dead letters: emporium.dlq.<consumer>.<domain>.<EventName>",
+        subjects=[DLQ_SUBJECTS],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age_s,
+        duplicate_window=duplicate_window_s,
+        num_replicas=replicas,
+    )
+
+
+def _drift(current: StreamConfig, wanted: StreamConfig) -> list[str]:
+    fields = ("subjects", "retention", "discard", "max_age", "duplicate_window", "num_replicas")
+    return [name for name in fields if getattr(current, name) != getattr(wanted, name)]
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
+    """Create the stream, or update it when its settings drifted; idempotent."""
+    name = config.name or ""
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        log.info("creating stream %s", name)
+        return await js.add_stream(config)
+    if info.config.storage != config.storage:
+        raise StreamConfigError(
+            f"stream {name} uses {info.config.storage} storage, wanted {config.storage}; "
+            "storage cannot change in place: migrate the stream"
+        )
+    drifted = _drift(info.config, config)
+    if not drifted:
+        return info
+    log.warning("updating stream %s: %s drifted", name, ", ".join(drifted))
+    return await js.update_stream(config)
+
+
+async def ensure_streams(
+    js: JetStreamContext,
+    domains: Iterable[str],
+    *,
+    duplicate_window_s: float = DEFAULT_DUPLICATE_WINDOW_S,
+    max_age_s: float = DEFAULT_MAX_AGE_S,
+    dlq_max_age_s: float = DEFAULT_DLQ_MAX_AGE_S,
+    replicas: int = 1,
+) -> dict[str, StreamInfo]:
+    """Ensure ``EMPORIUM_<DOMAIN>`` for each domain and ``EMPORIUM_DLQ``; returns them by name.
+
+    Every service calls this at start-up for the domains it publishes and consumes
+    (``EventCatalog.domains``), so start order between services does not matter.
+    """
+    configs = [
+        domain_stream_config(
+            d, duplicate_window_s=duplicate_window_s, max_age_s=max_age_s, replicas=replicas
+        )
+        for d in sorted(set(domains))
+    ]
+    configs.append(
+        dlq_stream_config(
+            duplicate_window_s=duplicate_window_s, max_age_s=dlq_max_age_s, replicas=replicas
+        )
+    )
+    result: dict[str, StreamInfo] = {}
+    for config in configs:
+        info = await ensure_stream(js, config)
+        result[info.config.name or ""] = info
+    return result

@@ -1,0 +1,324 @@
+"""Schema-first federated GraphQL: SDL loading, Federation v2 schema, the ASGI app.
+
+- :func:`load_sdl` reads a package's ``schema/*.graphql`` (sorted, joined).
+- :func:`make_federated_schema` is Ariadne's ``ariadne.contrib.federation`` schema
+  builder. Federation v2 is chosen by the SDL itself: Ariadne looks for
+  ``extend schema @link(url: "https://specs.apollo.dev/federation/v2.x", import: [...])``
+  and adds that version's directive definitions (bundled up to v2.6; later versions get the
+  v2.6 set, and directives it does not know are dropped from ``_service.sdl``), then adds
+  ``_service`` and, when a type has ``@key``, ``_entities`` calling each
+  ``FederatedObjectType.reference_resolver`` (once per representation: batch them with a
+  per-request DataLoader).
+- :func:`graphql_app` builds Ariadne's ``GraphQL`` ASGI app with: a cache of parsed AND
+  validated documents keyed by query text (:class:`DocumentCache`; repeated queries skip
+  parse + validate), depth/size limits, an orjson request decoder and response encoder,
+  and :func:`format_error` (``extensions: {code, kind, field}`` for
+  :class:`~emporium_kit.errors.DomainError`, internals hidden in production).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Sequence
+from importlib import resources
+from typing import Any
+
+import orjson
+from ariadne.asgi import GraphQL
+from ariadne.asgi.handlers import GraphQLHTTPHandler
+from ariadne.contrib.federation import make_federated_schema as _ariadne_federated_schema
+from ariadne.exceptions import HttpBadRequestError
+from ariadne.explorer import ExplorerGraphiQL, ExplorerHttp405
+from ariadne.types import SchemaBindable
+from ariadne.utils import unwrap_graphql_error
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    parse,
+    validate,
+)
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emporium_kit.errors import DomainError, validation_failed
+from emporium_kit.responses import OrjsonResponse
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+def load_sdl(package: str, folder: str = "schema") -> str:
+    """All ``<package>/<folder>/*.graphql`` files, in name order, joined by blank lines."""
+    root = resources.files(package).joinpath(folder)
+    files = sorted((f for f in root.iterdir() if f.name.endswith(".graphql")), key=lambda f: f.name)
+    if not files:
+        raise FileNotFoundError(f"no .graphql files in {package}/{folder}")
+    return "\n\n".join(f.read_text(encoding="utf-8") for f in files)
+
+
+def make_federated_schema(
+    type_defs: str | list[str],
+    *bindables: SchemaBindable | Sequence[SchemaBindable],
+    directives: dict[str, Any] | None = None,
+) -> GraphQLSchema:
+    """Ariadne's federated schema builder (see the module doc for Federation v2)."""
+    return _ariadne_federated_schema(type_defs, *bindables, directives=directives)
+
+
+class _CachedDocument:
+    __slots__ = ("document", "validated")
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.document = document
+        self.validated: dict[
+            tuple[int, tuple[type[ASTValidationRule], ...]], list[GraphQLError]
+        ] = {}
+
+
+class DocumentCache:
+    """LRU cache of parsed documents and their validation errors, keyed by query text.
+
+    Plug in as Ariadne's ``query_parser`` (:meth:`parse`) and ``query_validator``
+    (:meth:`validate`). A miss parses (bounded by ``max_chars`` and ``max_tokens``) and
+    validates once; a hit returns the same ``DocumentNode`` and the same (usually empty)
+    error list. Validation results are stored per schema and rule set, so a document is
+    never treated as valid against rules it was not checked with.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_size: int = 1024,
+        max_chars: int = 20_000,
+        max_tokens: int = 5000,
+        max_total_chars: int = 2_000_000,
+    ):
+        self.max_size = max_size
+        self.max_chars = max_chars
+        self.max_tokens = max_tokens
+        # ASTs grow with the query text: bounding the cached text bounds the memory an
+        # attacker sending many distinct queries can pin, not just the entry count
+        self.max_total_chars = max_total_chars
+        self._total_chars = 0
+        self._by_query: OrderedDict[str, _CachedDocument] = OrderedDict()
+        self._by_id: dict[int, _CachedDocument] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._by_query)
+
+    def parse(self, _context: Any, data: dict[str, Any]) -> DocumentNode:
+        """Ariadne ``query_parser``: the cached document of ``data["query"]``."""
+        query: str = data["query"]
+        entry = self._by_query.get(query)
+        if entry is not None:
+            self._by_query.move_to_end(query)
+            self.hits += 1
+            return entry.document
+        self.misses += 1
+        if len(query) > self.max_chars:
+            raise GraphQLError(
+                f"Query is longer than {self.max_chars} characters",
+                extensions={"code": "QUERY_TOO_LARGE"},
+            )
+        document = parse(query, max_tokens=self.max_tokens)
+        if self.max_size and len(query) <= self.max_total_chars:
+            entry = _CachedDocument(document)
+            self._by_query[query] = entry
+            self._by_id[id(document)] = entry
+            self._total_chars += len(query)
+            while len(self._by_query) > self.max_size or self._total_chars > self.max_total_chars:
+                evicted_query, evicted = self._by_query.popitem(last=False)
+                del self._by_id[id(evicted.document)]
+                self._total_chars -= len(evicted_query)
+        return document
+
+    def validate(
+        self,
+        schema: GraphQLSchema,
+        document_ast: DocumentNode,
+        rules: Collection[type[ASTValidationRule]] | None = None,
+        max_errors: int | None = None,
+        **kwargs: Any,
+    ) -> list[GraphQLError]:
+        """Ariadne ``query_validator``: ``graphql.validate`` once per document and rules."""
+        entry = self._by_id.get(id(document_ast))
+        if entry is None or entry.document is not document_ast:
+            return validate(schema, document_ast, rules=rules, max_errors=max_errors, **kwargs)
+        key = (id(schema), tuple(rules or ()))
+        errors = entry.validated.get(key)
+        if errors is None:
+            errors = validate(schema, document_ast, rules=rules, max_errors=max_errors, **kwargs)
+            entry.validated[key] = errors
+        return errors
+
+
+def depth_limit_rule(max_depth: int) -> type[ASTValidationRule]:
+    """A validation rule rejecting operations nested deeper than ``max_depth`` fields.
+
+    Fragments are followed (cycles are reported by the standard rules, and cut here);
+    introspection fields (``__schema``...) do not count.
+    """
+
+    class MaxDepthRule(ASTValidationRule):
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
+            depth = self._depth(node.selection_set, 0, frozenset())
+            if depth > max_depth:
+                self.report_error(
+                    GraphQLError(
+                        f"Query depth {depth} exceeds the limit of {max_depth}",
+                        node,
+                        extensions={"code": "QUERY_TOO_DEEP"},
+                    )
+                )
+
+        def _depth(
+            self, selection_set: SelectionSetNode | None, depth: int, seen: frozenset[str]
+        ) -> int:
+            if selection_set is None or depth > max_depth:
+                return depth
+            deepest = depth
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    if selection.name.value.startswith("__"):
+                        continue
+                    deepest = max(deepest, self._depth(selection.selection_set, depth + 1, seen))
+                elif isinstance(selection, InlineFragmentNode):
+                    deepest = max(deepest, self._depth(selection.selection_set, depth, seen))
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.context.get_fragment(name)
+                    if fragment is not None and name not in seen:
+                        deepest = max(
+                            deepest, self._depth(fragment.selection_set, depth, seen | {name})
+                        )
+            return deepest
+
+    return MaxDepthRule
+
+
+def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
+    """Render an error; ``debug`` (development) adds the exception type to unknown errors.
+
+    - :class:`DomainError` (also when raised as a pydantic ``ValidationError``):
+      its message and ``extensions: {code, kind, field[, errors]}``.
+    - parse / validation errors: their message, ``code`` ``GRAPHQL_PARSE_FAILED`` /
+      ``GRAPHQL_VALIDATION_FAILED`` unless the rule set one.
+    - anything else: ``"Internal server error"`` and ``INTERNAL_SERVER_ERROR``; the real
+      message only in development.
+    """
+    formatted: dict[str, Any] = {"message": error.message}
+    if error.locations:
+        formatted["locations"] = [loc._asdict() for loc in error.locations]
+    if error.path:
+        formatted["path"] = error.path
+    original = unwrap_graphql_error(error)
+    if isinstance(original, ValidationError):
+        original = validation_failed(original)
+    if isinstance(original, DomainError):
+        formatted["message"] = original.message
+        formatted["extensions"] = original.extensions()
+    elif original is None or original is error or isinstance(original, GraphQLError):
+        source = original if isinstance(original, GraphQLError) else error
+        code = "GRAPHQL_PARSE_FAILED" if isinstance(source, GraphQLSyntaxError) else None
+        extensions = dict(source.extensions or {})
+        extensions.setdefault("code", code or "GRAPHQL_VALIDATION_FAILED")
+        formatted["message"] = source.message
+        formatted["extensions"] = extensions
+    else:
+        formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
+        if debug:
+            formatted["extensions"]["exception"] = type(original).__name__
+        else:
+            formatted["message"] = "Internal server error"
+    return formatted
+
+
+class _ErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Ariadne logs every error at ERROR with a stack; only unexpected ones deserve it."""
+
+    def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        error = msg if isinstance(msg, GraphQLError) else None
+        original = unwrap_graphql_error(error) if error is not None else None
+        if error is not None and (
+            isinstance(original, DomainError | ValidationError)
+            or original is None
+            or isinstance(original, GraphQLError)
+        ):
+            self.logger.debug("graphql request error: %s", error.message)
+            return
+        self.logger.error(msg, *args, **kwargs)
+
+
+class OrjsonGraphQLHandler(GraphQLHTTPHandler):
+    """Ariadne's HTTP handler with a body size limit and orjson in and out."""
+
+    def __init__(self, *, max_body_bytes: int = MAX_BODY_BYTES, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_body_bytes = max_body_bytes
+
+    async def extract_data_from_json_request(self, request: Request) -> Any:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise HttpBadRequestError("Request body is too large")
+        body = await request.body()
+        if len(body) > self.max_body_bytes:
+            raise HttpBadRequestError("Request body is too large")
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise HttpBadRequestError("Request body is not a valid JSON") from exc
+
+    async def create_json_response(
+        self, request: Request, result: dict[str, Any], success: bool
+    ) -> Response:
+        # executed operations answer 200 even when a non-null root field failed (data: null)
+        # so gateways keep the errors' codes; requests that never ran (parse/validation) 400
+        status = 200 if success or "data" in result else 400
+        return OrjsonResponse(result, status_code=status)
+
+
+def graphql_app(
+    schema: GraphQLSchema,
+    *,
+    context_value: Callable[[Request, Any], Any] | None = None,
+    production: bool = False,
+    max_depth: int = 12,
+    max_query_chars: int = 20_000,
+    document_cache_size: int = 1024,
+    validation_rules: Sequence[type[ASTValidationRule]] = (),
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> GraphQL:
+    """Ariadne ASGI app with the document cache, limits and error formatting.
+
+    Production: no introspection, no explorer, error internals hidden. ``context_value``
+    is Ariadne's ``(request, data) -> context`` (may be async).
+    """
+    cache = DocumentCache(max_size=document_cache_size, max_chars=max_query_chars)
+    app = GraphQL(
+        schema,
+        context_value=context_value,
+        query_parser=cache.parse,
+        query_validator=cache.validate,
+        validation_rules=[depth_limit_rule(max_depth), *validation_rules],
+        debug=not production,
+        introspection=not production,
+        explorer=ExplorerHttp405() if production else ExplorerGraphiQL(),
+        logger=_ErrorLog(logging.getLogger("emporium_kit.graphql.errors"), {}),
+        error_formatter=format_error,
+        http_handler=OrjsonGraphQLHandler(max_body_bytes=max_body_bytes),
+    )
+    app.document_cache = cache  # type: ignore[attr-defined]
+    return app

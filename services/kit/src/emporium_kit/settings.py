@@ -1,0 +1,88 @@
+"""Service settings from the environment (prefix ``EMPORIUM_``).
+
+A service subclasses :class:`ServiceSettings` and gives ``service_name`` a default::
+
+    class CatalogSettings(ServiceSettings):
+        service_name: str = "catalog"
+
+Values come from process environment variables first, then from the dotenv file named by
+``EMPORIUM_ENV_FILE`` (default ``.platform/env``, which the local platform writes), then
+from the defaults below, which match the local platform's ports.
+
+URLs may carry credentials (production Secrets): never log a settings object; log
+:func:`redact_url` of a URL when one must appear in a message.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_FILE = os.environ.get("EMPORIUM_ENV_FILE", ".platform/env")
+
+
+class ServiceSettings(BaseSettings):
+    """Settings shared by every Emporium service; see ``docs/architecture.md``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EMPORIUM_",
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    service_name: str
+    environment: Literal["development", "production"] = "development"
+
+    mongo_url: str = "mongodb://127.0.0.1:27117/"
+    mongo_database: str | None = None
+    redis_url: str = "redis://127.0.0.1:16379/0"
+    nats_url: str = "nats://127.0.0.1:14222"
+    opensearch_url: str = "http://127.0.0.1:9200"
+
+    otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+
+    jwks_url: str | None = None
+    jwt_public_key: str | None = None
+    jwt_issuer: str = "emporium-identity"
+    jwt_audience: str = "emporium"
+    jwt_leeway_s: int = Field(default=30, ge=0, le=300)
+    jwks_refetch_min_interval_s: float = Field(default=30.0, ge=0)
+
+    mongo_timeout_s: float = Field(default=2.0, gt=0)
+    redis_timeout_s: float = Field(default=0.5, gt=0)
+    nats_timeout_s: float = Field(default=2.0, gt=0)
+    opensearch_timeout_s: float = Field(default=3.0, gt=0)
+    http_timeout_s: float = Field(default=5.0, gt=0)
+
+    breaker_fail_max: int = Field(default=5, ge=1)
+    breaker_reset_timeout_s: float = Field(default=10.0, gt=0)
+
+    shutdown_grace_s: float = Field(default=5.0, ge=0)
+    graphql_max_depth: int = Field(default=12, ge=1)
+    graphql_max_query_chars: int = Field(default=20_000, ge=100)
+    graphql_document_cache_size: int = Field(default=1024, ge=0)
+
+    @model_validator(mode="after")
+    def _default_database(self) -> ServiceSettings:
+        if self.mongo_database is None:
+            # frozen model: set through __dict__ once, during validation
+            self.__dict__["mongo_database"] = self.service_name
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+def redact_url(url: str) -> str:
+    """``scheme://user:pass@host/...`` -> ``scheme://***@host/...`` (safe to log)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"

@@ -1,0 +1,198 @@
+"""The GraphQL layer: document cache, limits, error rendering, federation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import emporium_kit.graphql as kit_graphql
+import pytest
+from emporium_kit.graphql import DocumentCache, depth_limit_rule, graphql_app, load_sdl
+from graphql import GraphQLSchema, get_introspection_query, specified_rules
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+pytestmark = pytest.mark.unit
+
+PRODUCT_QUERY = '{ product(id: "1") { id name } }'
+
+
+def asgi(schema: GraphQLSchema, **kwargs: Any) -> Starlette:
+    gql = graphql_app(schema, **kwargs)
+    app = Starlette(routes=[Route("/graphql", gql.handle_request, methods=["GET", "POST"])])
+    app.state.gql = gql
+    return app
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count the real parse/validate calls the cache makes."""
+    counts = {"parse": 0, "validate": 0}
+    real_parse, real_validate = kit_graphql.parse, kit_graphql.validate
+
+    def parse(*args: Any, **kwargs: Any) -> Any:
+        counts["parse"] += 1
+        return real_parse(*args, **kwargs)
+
+    def validate(*args: Any, **kwargs: Any) -> Any:
+        counts["validate"] += 1
+        return real_validate(*args, **kwargs)
+
+    monkeypatch.setattr(kit_graphql, "parse", parse)
+    monkeypatch.setattr(kit_graphql, "validate", validate)
+    return counts
+
+
+async def post(client: Any, query: str, **kwargs: Any) -> Any:
+    return await client.post("/graphql", json={"query": query}, **kwargs)
+
+
+async def test_repeated_query_skips_parse_and_validate(
+    schema: GraphQLSchema, counting: dict[str, int], run_app: Any
+) -> None:
+    app = asgi(schema)
+    async with run_app(app) as client:
+        for _ in range(5):
+            response = await post(client, PRODUCT_QUERY)
+            assert response.json() == {"data": {"product": {"id": "1", "name": "product 1"}}}
+        assert counting == {"parse": 1, "validate": 1}
+        await post(client, '{ product(id: "2") { id } }')
+        assert counting == {"parse": 2, "validate": 2}
+    cache: DocumentCache = app.state.gql.document_cache
+    assert (cache.hits, cache.misses) == (4, 2)
+
+
+async def test_invalid_query_is_cached_with_its_errors(
+    schema: GraphQLSchema, counting: dict[str, int], run_app: Any
+) -> None:
+    async with run_app(asgi(schema)) as client:
+        for _ in range(3):
+            response = await post(client, "{ product(id: 1) { nope } }")
+            assert response.status_code == 400
+            codes = {e["extensions"]["code"] for e in response.json()["errors"]}
+            assert codes == {"GRAPHQL_VALIDATION_FAILED"}
+    assert counting == {"parse": 1, "validate": 1}
+
+
+def test_cache_is_bounded_lru(schema: GraphQLSchema) -> None:
+    cache = DocumentCache(max_size=2)
+    first = cache.parse(None, {"query": "{ a: whoami }"})
+    cache.parse(None, {"query": "{ b: whoami }"})
+    assert cache.parse(None, {"query": "{ a: whoami }"}) is first  # refreshes "a"
+    cache.parse(None, {"query": "{ c: whoami }"})  # evicts "b"
+    assert len(cache) == 2
+    assert cache.parse(None, {"query": "{ a: whoami }"}) is first
+    assert cache.misses == 3
+    cache.parse(None, {"query": "{ b: whoami }"})
+    assert cache.misses == 4, "b must have been evicted and parsed again"
+
+
+def test_cache_bounds_the_cached_text() -> None:
+    cache = DocumentCache(max_size=100, max_total_chars=60)
+    queries = [f"{{ q{i}: whoami {' ' * 10} }}" for i in range(5)]  # 25 characters each
+    for query in queries:
+        cache.parse(None, {"query": query})
+    assert len(cache) == 2, "only as many documents as fit into the character budget"
+    cache.parse(None, {"query": queries[-1]})
+    assert cache.hits == 1
+
+
+def test_validation_cached_per_rule_set(schema: GraphQLSchema) -> None:
+    cache = DocumentCache()
+    deep = "{ category(id: 1) { parent { parent { parent { id } } } } }"
+    document = cache.parse(None, {"query": deep})
+    assert cache.validate(schema, document, specified_rules) == []
+    strict = (*specified_rules, depth_limit_rule(2))
+    errors = cache.validate(schema, document, strict)
+    assert [e.extensions["code"] for e in errors] == ["QUERY_TOO_DEEP"]
+
+
+async def test_depth_limit(schema: GraphQLSchema, run_app: Any) -> None:
+    async with run_app(asgi(schema, max_depth=3)) as client:
+        ok = await post(client, '{ category(id: "a") { parent { id } } }')
+        assert ok.json()["data"]["category"]["parent"]["id"] == "a-parent"
+        deep = await post(client, '{ category(id: "a") { parent { parent { parent { id } } } } }')
+        assert deep.status_code == 400
+        assert deep.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_DEEP"
+        via_fragments = await post(
+            client,
+            'query { category(id: "a") { ...P } } '
+            "fragment P on Category { parent { ...Q } } "
+            "fragment Q on Category { parent { parent { id } } }",
+        )
+        assert via_fragments.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_DEEP"
+        introspection = await post(client, get_introspection_query())
+        assert introspection.status_code == 200, "introspection fields do not count"
+
+
+async def test_size_limits(schema: GraphQLSchema, run_app: Any) -> None:
+    async with run_app(asgi(schema, max_query_chars=200, max_body_bytes=2000)) as client:
+        long_query = "{ whoami " + " " * 300 + "}"
+        response = await post(client, long_query)
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
+        huge = await client.post(
+            "/graphql", json={"query": "{ whoami }", "variables": {"x": "y" * 5000}}
+        )
+        assert huge.status_code == 400
+        assert "too large" in huge.text
+        many_tokens = "{ " + " ".join(f"a{i}: whoami" for i in range(3000)) + " }"
+        tokens = await post(client, many_tokens)
+        assert tokens.status_code == 400
+
+
+async def test_domain_error_rendering(schema: GraphQLSchema, run_app: Any) -> None:
+    async with run_app(asgi(schema)) as client:
+        response = await post(client, '{ product(id: "missing") { id } }')
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["errors"][0]
+    assert error["message"] == "No product missing"
+    assert error["path"] == ["product"]
+    assert error["extensions"] == {
+        "code": "PRODUCT_NOT_FOUND",
+        "kind": "NOT_FOUND",
+        "field": ["id"],
+    }
+
+
+async def test_internal_errors_hidden_in_production(schema: GraphQLSchema, run_app: Any) -> None:
+    async with run_app(asgi(schema, production=True)) as client:
+        response = await post(client, "{ boom }")
+        error = response.json()["errors"][0]
+        assert error["message"] == "Internal server error"
+        assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+        assert "hunter2" not in response.text
+        introspection = await post(client, "{ __schema { types { name } } }")
+        assert introspection.status_code == 400
+    async with run_app(asgi(schema, production=False)) as client:
+        error = (await post(client, "{ boom }")).json()["errors"][0]
+        assert error["extensions"]["exception"] == "RuntimeError"
+
+
+async def test_federation_v2_service_and_entities(schema: GraphQLSchema, run_app: Any) -> None:
+    async with run_app(asgi(schema)) as client:
+        sdl = (await post(client, "{ _service { sdl } }")).json()["data"]["_service"]["sdl"]
+        assert "https://specs.apollo.dev/federation/v2.6" in sdl
+        assert '@key(fields: "id")' in sdl
+        entities = await post(
+            client,
+            '{ _entities(representations: [{__typename: "Product", id: "7"}, '
+            '{__typename: "Product", id: "8"}]) { ... on Product { id name } } }',
+        )
+    assert entities.json() == {
+        "data": {"_entities": [{"id": "7", "name": "entity 7"}, {"id": "8", "name": "entity 8"}]}
+    }
+
+
+def test_load_sdl_joins_files_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "sdl_pkg_for_test"
+    (package / "schema").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "schema" / "b.graphql").write_text("type B { id: ID }")
+    (package / "schema" / "a.graphql").write_text("type A { id: ID }")
+    (package / "schema" / "notes.txt").write_text("ignored")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert load_sdl("sdl_pkg_for_test") == "type A { id: ID }\n\ntype B { id: ID }"
+    (package / "empty").mkdir()
+    with pytest.raises(FileNotFoundError):
+        load_sdl("sdl_pkg_for_test", "empty")

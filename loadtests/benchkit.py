@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from emporium_platform import Platform
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +42,9 @@ class Request:
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
 
 
-def graphql_request(path: str, query: str, variables: dict | None = None, **headers: str) -> Request:
+def graphql_request(
+    path: str, query: str, variables: dict | None = None, **headers: str
+) -> Request:
     import orjson
 
     body = orjson.dumps({"query": query, "variables": variables or {}})
@@ -168,13 +171,18 @@ def wait_http(url: str, *, timeout: float = 60.0, proc: subprocess.Popen | None 
 
 @contextlib.contextmanager
 def uvicorn_server(
-    app: str, port: int, env: Mapping[str, str], *, ready_path: str = "/readyz", factory: bool = False
+    app: str,
+    port: int,
+    env: Mapping[str, str],
+    *,
+    ready_path: str = "/readyz",
+    app_dir: str | None = None,
 ) -> Iterator[str]:
     """Run ``app`` under uvicorn (uvloop + httptools, one worker) on loopback."""
     cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-    if factory:
-        cmd.append("--factory")
+    if app_dir:
+        cmd += ["--app-dir", app_dir]
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -190,11 +198,10 @@ def uvicorn_server(
 
 def platform_env() -> dict[str, str]:
     """The connection settings of the running local platform (``./emporium up``)."""
-    env_file = ROOT / ".platform" / "env"
-    if not env_file.exists():
+    platform = Platform(ROOT)
+    if not platform.is_ready("ferretdb"):
         raise SystemExit("the local platform is not up: run ./emporium up first")
-    pairs = (line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
-    return {k: v for k, v in pairs}
+    return platform.env()
 
 
 def machine() -> str:

@@ -106,6 +106,20 @@ export const gatewayConfig = defineConfig({
   persistedDocuments: {
     getPersistedOperation: (id) => persistedOperations.get(id) ?? null,
     allowArbitraryDocuments: !production,
+    customErrors: {
+      notFound: {
+        message: 'Unknown persisted operation',
+        extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
+      },
+      persistedQueryOnly: {
+        message: 'Only persisted operations are accepted: send their id, not a document',
+        extensions: { code: 'PERSISTED_QUERY_ONLY' },
+      },
+      keyNotFound: {
+        message: 'Send a persisted operation id (extensions.persistedQuery.sha256Hash or documentId)',
+        extensions: { code: 'PERSISTED_QUERY_ID_REQUIRED' },
+      },
+    },
   },
 
   prometheus: { metrics: true, endpoint: '/metrics' },
@@ -115,6 +129,7 @@ export const gatewayConfig = defineConfig({
     useRequestSizeLimit(settings.maxRequestBytes),
     maxAliasesPlugin({ n: settings.maxAliases }),
     useClientRateLimit({
+      // the CLI always provides a cache: Redis when configured above, in memory otherwise
       cache: context.cache!,
       max: settings.rateLimitMax,
       windowMs: settings.rateLimitWindowMs,

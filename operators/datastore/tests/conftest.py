@@ -18,15 +18,19 @@ import jsonpatch
 import kmock
 import pytest
 import yaml
-from kopf.testing import KopfRunner
-
 from emporium_operator.constants import GROUP, KIND, PLURAL, VERSION
+from kopf.testing import KopfRunner
 
 REPO = Path(__file__).resolve().parents[3]
 CRD_PATH = REPO / "k8s" / "crds" / "datastores.emporium.io.yaml"
 DATASTORES = f"{GROUP}/{VERSION}/{PLURAL}"
 WATCHED = (DATASTORES, "apps/v1/statefulsets")
-KUBERNETES_VERSION = {"major": "1", "minor": "35", "gitVersion": "v1.35.0", "platform": "linux/amd64"}
+KUBERNETES_VERSION = {
+    "major": "1",
+    "minor": "35",
+    "gitVersion": "v1.35.0",
+    "platform": "linux/amd64",
+}
 
 
 @attrs.frozen
@@ -55,7 +59,7 @@ class VersioningEmulator(kmock.KubernetesEmulator):
         elif request.resource is not None and request.action == kmock.action.UPDATE:
             rv = str(next(self._versions))
             key = (request.resource, request.namespace, request.name)
-            current = self.objects[key] if key in self.objects else None
+            current = self.objects[key] if key in self.objects else {}  # noqa: SIM401 - no .get()
             generation = (current or {}).get("metadata", {}).get("generation", 1)
             if isinstance(data, dict):
                 data.setdefault("metadata", {})["resourceVersion"] = rv
@@ -85,7 +89,7 @@ async def cluster(
     crd: dict[str, Any],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[kmock.KubernetesEmulator]:
+) -> kmock.KubernetesEmulator:
     """The emulator with the built-in resources and our CRD, and KUBECONFIG pointing at it."""
     kmock.resources.load_bundled()
     names = crd["spec"]["names"]
@@ -108,15 +112,13 @@ async def cluster(
                 "kind": "Config",
                 "clusters": [{"name": "kmock", "cluster": {"server": server}}],
                 "users": [{"name": "test", "user": {"token": "test"}}],
-                "contexts": [
-                    {"name": "kmock", "context": {"cluster": "kmock", "user": "test"}}
-                ],
+                "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "test"}}],
                 "current-context": "kmock",
             }
         )
     )
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    yield kmock
+    return kmock
 
 
 @pytest.fixture
@@ -138,10 +140,10 @@ async def operator(cluster: kmock.KubernetesEmulator) -> AsyncIterator[KopfRunne
 
 
 async def _eventually(
-    check: Callable[[], Any], *, timeout: float = 15, what: str = "condition"
+    check: Callable[[], Any], *, deadline_seconds: float = 15, what: str = "condition"
 ) -> Any:
     """Poll a condition on the emulator's state with a bounded deadline."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + deadline_seconds
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:

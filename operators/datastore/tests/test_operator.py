@@ -7,8 +7,6 @@ from typing import Any
 
 import kmock
 import pytest
-from kopf.testing import KopfRunner
-
 from emporium_operator.constants import (
     API_VERSION,
     FINALIZER,
@@ -18,6 +16,7 @@ from emporium_operator.constants import (
     PLURAL,
     VERSION,
 )
+from kopf.testing import KopfRunner
 
 pytestmark = pytest.mark.operator
 
@@ -142,7 +141,10 @@ async def test_lifecycle_create_status_update(
     sts = _obj(cluster, STATEFULSETS, name)
     assert sts["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{version}")
     if engine == "mongodb":
-        assert any(job.startswith(f"{name}-rs-") for job in _names(cluster, JOBS))
+        await eventually(
+            lambda: any(job.startswith(f"{name}-rs-") for job in _names(cluster, JOBS)),
+            what="the replica set Job",
+        )
     await eventually(lambda: _phase(cluster, name) == "Provisioning", what="Provisioning")
 
     # Status: the StatefulSet becomes ready -> Ready; loses a member -> Degraded.
@@ -187,9 +189,9 @@ async def test_lifecycle_create_status_update(
     if engine == "opensearch":
         env = {
             e["name"]: e.get("value")
-            for e in _obj(cluster, STATEFULSETS, name)["spec"]["template"]["spec"]["containers"][
-                0
-            ]["env"]
+            for e in _obj(cluster, STATEFULSETS, name)["spec"]["template"]["spec"]["containers"][0][
+                "env"
+            ]
         }
         assert env["cluster.initial_cluster_manager_nodes"].count(",") == scaled - 1
         assert env["OPENSEARCH_JAVA_OPTS"] == "-Xms1024m -Xmx1024m"
@@ -264,8 +266,11 @@ async def test_delete_honours_the_policy(
     ]:
         resp = await cluster.post(
             _url(PVCS),
-            json={"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                  "metadata": {"name": claim, "namespace": NS, "labels": claim_meta}},
+            json={
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": claim, "namespace": NS, "labels": claim_meta},
+            },
         )
         assert resp.status in (200, 201)
     assert claim_labels[LABEL_DATASTORE] == name

@@ -1,8 +1,8 @@
 // The gateway's own security pieces: request size limit, per-client rate limits, the JWKS key
-// provider and how token claims map to @requiresScopes scopes.
+// provider, how token claims map to @requiresScopes scopes, and the auth directive check.
 import { generateKeyPairSync } from 'node:crypto';
 import { Store, useRateLimiter } from '@envelop/rate-limiter';
-import type { GatewayPlugin, KeyValueCache, ValidateUserFn } from '@graphql-hive/gateway';
+import type { GatewayConfigContext, GatewayPlugin, ValidateUserFn } from '@graphql-hive/gateway';
 import { GraphQLError } from 'graphql';
 import { JwksClient } from 'jwks-rsa';
 
@@ -14,16 +14,18 @@ export interface AccessTokenClaims {
   scp?: unknown;
 }
 
+type KeyValueCache = NonNullable<GatewayConfigContext['cache']>;
+
 interface RequestContext {
   jwt?: { payload?: AccessTokenClaims };
   request?: Request;
   req?: { socket?: { remoteAddress?: string } };
 }
 
-function jsonError(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+function jsonError(status: number, code: string, message: string) {
   return new Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    headers: { 'content-type': 'application/json; charset=utf-8' },
   });
 }
 
@@ -184,11 +186,17 @@ export function extractScopes(claims: AccessTokenClaims | null | undefined): str
   return scopes;
 }
 
-function accessError(message: string, code: string, kind: string, status: number, node: unknown, path: ReadonlyArray<string | number>) {
+function accessError(
+  params: { fieldNode: unknown; path: ReadonlyArray<string | number> },
+  message: string,
+  forbidden: boolean,
+) {
   return new GraphQLError(message, {
-    nodes: node as never,
-    path,
-    extensions: { code, kind, http: { status } },
+    nodes: params.fieldNode as never,
+    path: params.path,
+    extensions: forbidden
+      ? { code: 'MISSING_SCOPE', kind: 'FORBIDDEN', http: { status: 403 } }
+      : { code: 'AUTHENTICATION_REQUIRED', kind: 'UNAUTHENTICATED', http: { status: 401 } },
   });
 }
 
@@ -198,25 +206,23 @@ function accessError(message: string, code: string, kind: string, status: number
  * required scope sets -> 403 MISSING_SCOPE naming what the field needs. @policy is not used by
  * Emporium and is refused for everyone rather than silently allowed.
  */
-export const validateAccess: ValidateUserFn<AccessTokenClaims> = (params) => {
+export const validateAccess: ValidateUserFn<Record<string, unknown>> = (params) => {
   const coordinate = `${params.parentType.name}.${params.field.name}`;
   const scopeSets = [params.typeScopes, params.fieldScopes].filter(
     (sets): sets is string[][] => Array.isArray(sets) && sets.length > 0,
   );
   const policies = [params.typePolicies, params.fieldPolicies].some((p) => p?.length);
-  const guarded = Boolean(params.typeAuthArgs || params.fieldAuthArgs) || scopeSets.length > 0 || policies;
-  if (!guarded) return;
-  if (params.user == null) {
-    return accessError(`Sign in to select ${coordinate}`, 'AUTHENTICATION_REQUIRED', 'UNAUTHENTICATED', 401, params.fieldNode, params.path);
-  }
+  const authenticated = Boolean(params.typeAuthArgs || params.fieldAuthArgs);
+  if (!authenticated && scopeSets.length === 0 && !policies) return;
+  if (params.user == null) return accessError(params, `Sign in to select ${coordinate}`, false);
   if (policies) {
-    return accessError(`${coordinate} is guarded by @policy, which this gateway does not grant`, 'MISSING_SCOPE', 'FORBIDDEN', 403, params.fieldNode, params.path);
+    return accessError(params, `${coordinate} is guarded by @policy, which is not granted`, true);
   }
   for (const alternatives of scopeSets) {
-    const granted = alternatives.some((all) => all.every((scope) => params.userScopes.includes(scope)));
+    const granted = alternatives.some((all) => all.every((s) => params.userScopes.includes(s)));
     if (!granted) {
       const needed = alternatives.map((all) => all.join(' + ')).join(' or ');
-      return accessError(`${coordinate} requires ${needed}`, 'MISSING_SCOPE', 'FORBIDDEN', 403, params.fieldNode, params.path);
+      return accessError(params, `${coordinate} requires ${needed}`, true);
     }
   }
 };

@@ -51,8 +51,9 @@ class ServiceProcess:
     """One child process serving HTTP on ``host:port``; ready when ``ready_path`` answers 200.
 
     ``ServiceProcess(name, command, *, port, env=None, cwd=None, ready_path="/readyz",
-    host="127.0.0.1")``. Output goes to a log file (:meth:`log_text`). Use as a context
-    manager or call :meth:`start` / :meth:`stop`.
+    host="127.0.0.1", log_dir=None)``. Output goes to ``<log_dir>/emporium-<name>-<port>.log`` (the
+    system temp dir by default; read it with :meth:`log_text`). Use as a context manager or
+    call :meth:`start` / :meth:`stop`.
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class ServiceProcess:
         cwd: Path | None = None,
         ready_path: str = "/readyz",
         host: str = HOST,
+        log_dir: Path | None = None,
     ) -> None:
         self.name = name
         self.command = list(command)
@@ -74,7 +76,7 @@ class ServiceProcess:
         self.ready_path = ready_path
         self.host = host
         self._process: subprocess.Popen[bytes] | None = None
-        self._log = Path(tempfile.mkstemp(prefix=f"emporium-{name}-", suffix=".log")[1])
+        self.log_path = Path(log_dir or tempfile.gettempdir()) / f"emporium-{name}-{port}.log"
 
     @property
     def url(self) -> str:
@@ -92,13 +94,13 @@ class ServiceProcess:
         return self._process is not None and self._process.poll() is None
 
     def log_text(self) -> str:
-        return self._log.read_text(errors="replace")
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def start(self, timeout: float = 60.0) -> ServiceProcess:
         """Start the process and return once ``ready_path`` answers 200."""
         if self.running():
             return self
-        with self._log.open("ab") as log:
+        with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 self.command,
                 cwd=self.cwd,
@@ -164,12 +166,13 @@ def uvicorn_process(
     env: Mapping[str, str] | None = None,
     port: int | None = None,
     name: str | None = None,
+    log_dir: Path | None = None,
 ) -> ServiceProcess:
     """A uvicorn server for ``module:attribute`` (a service's ``emporium_<name>.app:app``)."""
     port = port or free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port)]
     default_name = app.split(".", 1)[0].removeprefix("emporium_")
-    return ServiceProcess(name or default_name, command, port=port, env=env)
+    return ServiceProcess(name or default_name, command, port=port, env=env, log_dir=log_dir)
 
 
 def gateway_dir(root: Path | None = None) -> Path:
@@ -239,6 +242,7 @@ def gateway_process(
     port: int | None = None,
     name: str = "gateway",
     root: Path | None = None,
+    log_dir: Path | None = None,
 ) -> ServiceProcess:
     """The gateway (Hive Gateway, Node) on a free port; settings by ``EMPORIUM_*`` in ``env``
     (docs/gateway.md), e.g. ``EMPORIUM_SUBGRAPH_CATALOG_URL``, ``EMPORIUM_JWKS_URL``."""
@@ -248,6 +252,26 @@ def gateway_process(
         name,
         gateway_command(root, port=port),
         port=port,
-        env={"NODE_ENV": "production", **(env or {})},
+        env={"NODE_ENV": "production", "LOG_JSON": "1", **(env or {})},
         cwd=directory,
+        log_dir=log_dir,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m emporium_platform.processes install-gateway``: the platform registry's
+    install step for the gateway (see services.toml)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args != ["install-gateway"]:
+        print("usage: python -m emporium_platform.processes install-gateway", file=sys.stderr)
+        return 2
+    try:
+        ensure_gateway_installed()
+    except InstallError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

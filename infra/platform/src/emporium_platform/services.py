@@ -26,11 +26,13 @@ class ServiceSpec:
     needs: tuple[str, ...] = ()
     links: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    # Run before every start; must be idempotent and quick when there is nothing to do.
+    install: tuple[str, ...] | None = None
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> ServiceSpec:
         known = {"name", "port", "command", "readiness", "requires_module", "seed", "needs"}
-        known |= {"links", "env"}
+        known |= {"links", "env", "install"}
         if unknown := set(raw) - known:
             raise ValueError(f"service {raw.get('name')!r}: unknown keys {sorted(unknown)}")
         missing = {"name", "port", "command", "readiness"} - set(raw)
@@ -48,6 +50,7 @@ class ServiceSpec:
             needs=tuple(raw.get("needs", ())),
             links={str(k): str(v) for k, v in raw.get("links", {}).items()},
             env={str(k): str(v) for k, v in raw.get("env", {}).items()},
+            install=tuple(raw["install"]) if raw.get("install") else None,
         )
 
 
@@ -116,6 +119,8 @@ class AppService(Component):
         }
 
     def program(self, config: PlatformConfig, report: Report) -> Program:
+        if self.spec.install:
+            installers._run(resolve_command(self.spec.install, config, self.spec), cwd=config.root)
         return Program(
             name=self.name,
             command=tuple(resolve_command(self.spec.command, config, self.spec)),

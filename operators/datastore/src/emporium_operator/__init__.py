@@ -1,1 +1,2 @@
-"""Emporium datastore operator: Datastore resources become StatefulSets, Services, PDBs and Secrets."""
+"""Emporium datastore operator: Datastore resources become StatefulSets, Services, PDBs and
+Secrets."""

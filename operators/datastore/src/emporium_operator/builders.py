@@ -1,4 +1,5 @@
-"""Pure builders: a Datastore (name, namespace, owner, spec, credentials) in, Kubernetes objects out.
+"""Pure builders: a Datastore (name, namespace, owner, spec, credentials) in, Kubernetes objects
+out.
 
 Nothing here talks to the API server or reads the clock, so every object the operator creates can
 be checked in unit tests and validated against the Kubernetes schemas offline.
@@ -269,7 +270,10 @@ def _engine_container(ds: Datastore) -> dict[str, Any]:
     profile = ENGINES[spec.engine]
     headless = f"{headless_name(ds.name)}.{ds.namespace}.svc"
     ports = [{"name": "client", "containerPort": profile.port}]
-    mounts = [{"name": DATA_VOLUME, "mountPath": profile.data_path}, {"name": "tmp", "mountPath": "/tmp"}]
+    mounts = [
+        {"name": DATA_VOLUME, "mountPath": profile.data_path},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
     env: list[dict[str, Any]] = []
     match spec.engine:
         case Engine.MONGODB:
@@ -592,7 +596,10 @@ def update_patch(manifest: Mapping[str, Any]) -> Manifest | None:
     kind = manifest["kind"]
     metadata = manifest["metadata"]
     patch: Manifest = {
-        "metadata": {"labels": dict(metadata["labels"]), "ownerReferences": metadata["ownerReferences"]}
+        "metadata": {
+            "labels": dict(metadata["labels"]),
+            "ownerReferences": metadata["ownerReferences"],
+        }
     }
     if kind == "Secret":
         patch["metadata"]["labels"][LABEL_RETAINED] = None

@@ -64,9 +64,7 @@ def _refuse(
     message: str, *, patch: kopf.Patch, status: Mapping[str, Any], generation: int | None
 ) -> kopf.PermanentError:
     patch.status.update(
-        invalid_spec_status(
-            message, previous_conditions=status.get("conditions") or [], now=_now()
-        )
+        invalid_spec_status(message, previous_conditions=status.get("conditions") or [], now=_now())
     )
     patch.status["observedGeneration"] = generation
     return kopf.PermanentError(message)

@@ -35,7 +35,9 @@ async def api_errors(action: str) -> AsyncIterator[None]:
         delay = RETRY_LATER if code in (401, 403) else RETRY_SOON
         raise kopf.TemporaryError(f"{action}: HTTP {code}: {exc}", delay=delay) from exc
     except (httpx.TransportError, kr8s.APITimeoutError) as exc:
-        raise kopf.TemporaryError(f"{action}: API server unreachable: {exc}", delay=RETRY_SOON) from exc
+        raise kopf.TemporaryError(
+            f"{action}: API server unreachable: {exc}", delay=RETRY_SOON
+        ) from exc
 
 
 async def client() -> kr8s.asyncio.Api:
@@ -71,7 +73,11 @@ async def read(
     api: kr8s.asyncio.Api, kind: str, api_version: str, name: str, namespace: str
 ) -> dict[str, Any] | None:
     obj: APIObject = object_from_spec(
-        {"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": namespace}},
+        {
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": {"name": name, "namespace": namespace},
+        },
         api=api,
     )
     async with api_errors(f"reading {kind} {name}"):

@@ -1,4 +1,5 @@
-"""Pure status logic: a StatefulSet's observed state in, the Datastore's phase and conditions out."""
+"""Pure status logic: a StatefulSet's observed state in, the Datastore's phase and conditions
+out."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ class Observed:
         )
 
 
-def _condition(
+def _condition(  # noqa: PLR0917 - one call site per condition, positional reads best there
     kind: Condition,
     active: bool,
     reason: str,

@@ -44,7 +44,7 @@ class _Relay:
         async with self._bus.dependency.guard():
             await ensure_streams(self._bus.js, events.catalog.domains)
         self.relay = OutboxRelay(
-            [self._mongo.db[service.PRODUCTS], self._mongo.db[service.CATEGORIES]],
+            [self._mongo.db[name] for name in service.OUTBOX_COLLECTIONS],
             self._bus.js,
             poll_interval_s=self._settings.catalog_relay_poll_interval_s,
             nats_guard=self._bus.dependency.guard,

@@ -70,7 +70,7 @@ async def _publish_outbox(settings: CatalogSettings, db: service.Db) -> int:
     try:
         js = nc.jetstream(timeout=settings.nats_timeout_s)
         await ensure_streams(js, events.catalog.domains)
-        collections = [db[service.PRODUCTS], db[service.CATEGORIES]]
+        collections = [db[name] for name in service.OUTBOX_COLLECTIONS]
         relay = OutboxRelay(collections, js, batch_size=200)
         published, stalled = 0, 0
         while stalled < _STALLED_PASSES:

@@ -115,12 +115,13 @@ def sort_spec(sort: ProductSort) -> list[tuple[str, int]]:
     return [(field, direction), ("_id", direction)]
 
 
-def sort_key_of(sort: ProductSort, doc: Mapping[str, Any]) -> Any:
-    field, _ = SORT_FIELDS[sort]
-    value: Any = doc
-    for part in field.split("."):
-        value = value[part]
-    return value
+def sort_key_of(sort: ProductSort, product: Any) -> Any:
+    """The value of ``product`` (a ProductRead) that ``sort`` orders by, as it is stored."""
+    if sort is ProductSort.NEWEST:
+        return product.created_at
+    if sort is ProductSort.NAME:
+        return product.name.casefold()  # the stored name_key
+    return product.price.amount
 
 
 def keyset_filter(sort: ProductSort, key: Any, last_id: str) -> dict[str, Any]:
@@ -231,16 +232,6 @@ def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:MAX_SLUG_LENGTH].rstrip("-")
-
-
-def check_slug(slug: str, *, field: Field) -> str:
-    if not 1 <= len(slug) <= MAX_SLUG_LENGTH or not SLUG_RE.match(slug):
-        raise invalid(
-            "INVALID_SLUG",
-            "slug must be 1-120 lower-case letters, digits and single hyphens",
-            field=field,
-        )
-    return slug
 
 
 # ------------------------------------------------------------------------------- category tree

@@ -200,7 +200,7 @@ class ProductConnection:
     has_previous: bool
 
     def cursor_of(self, product: ProductRead) -> str:
-        key = sort_key_of(self.sort, product.model_dump())
+        key = sort_key_of(self.sort, product)
         return encode_cursor(Cursor(self.sort, key, product.id), secret=self.secret)
 
 

@@ -4,9 +4,9 @@
 (ids included: ULIDs built from fixed timestamps and the seeded RNG), drawn from the word lists
 in ``data/seed_catalog.json`` — no network, no clock. :func:`load` writes them idempotently:
 documents are keyed by those ids, so only missing ones are inserted and a second run adds
-nothing. Inserts are bulk (``insert_many``) and every new category and product carries its
-CategoryChanged / ProductCreated event in its own document (the outbox), exactly like a write
-through the API; the relay publishes them for the search indexer.
+nothing. Inserts are bulk (``insert_many``); the CategoryChanged and ProductCreated events go
+through the outbox like API writes (see :func:`load` for the product batches), and the relay
+publishes them for the search indexer.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PRODUCTS = 2000
 DEFAULT_SEED = 42
+# Products per insert and per seed_batches document; part of the batch ids, so fixed.
+BATCH = 500
 _EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 _AVAILABILITY = (
     [Availability.IN_STOCK] * 16
@@ -80,6 +82,7 @@ class _Leaf:
 
 @dataclass
 class DemoCatalog:
+    seed: int
     categories: list[dict[str, Any]] = field(default_factory=list)
     sellers: list[dict[str, Any]] = field(default_factory=list)
     products: list[dict[str, Any]] = field(default_factory=list)
@@ -89,7 +92,7 @@ def generate(*, products: int = DEFAULT_PRODUCTS, seed: int = DEFAULT_SEED) -> D
     """Build the demo catalog documents (without outbox entries)."""
     words = word_lists()
     rng = random.Random(seed)
-    catalog = DemoCatalog()
+    catalog = DemoCatalog(seed=seed)
 
     for name in words["seller_names"]:
         catalog.sellers.append(
@@ -226,13 +229,11 @@ async def _missing(db: Db, collection: str, docs: Sequence[dict[str, Any]]) -> l
     return [doc for doc in docs if doc["_id"] not in present]
 
 
-async def _insert(
-    db: Db, collection: str, docs: Sequence[dict[str, Any]], batch: int
-) -> tuple[int, list[str]]:
+async def _insert(db: Db, collection: str, docs: Sequence[dict[str, Any]]) -> tuple[int, list[str]]:
     """Bulk insert; returns (inserted, ids rejected as duplicates of a unique value)."""
     inserted, rejected = 0, []
-    for start in range(0, len(docs), batch):
-        chunk = docs[start : start + batch]
+    for start in range(0, len(docs), BATCH):
+        chunk = docs[start : start + BATCH]
         try:
             result = await db[collection].insert_many(chunk, ordered=False)
             inserted += len(result.inserted_ids)
@@ -274,8 +275,17 @@ async def _claim_all(db: Db, products: Sequence[dict[str, Any]]) -> set[str]:
     return blocked
 
 
-async def load(db: Db, catalog: DemoCatalog, *, batch: int = 500) -> SeedResult:
+async def load(db: Db, catalog: DemoCatalog) -> SeedResult:
     """Insert whatever part of ``catalog`` is missing, with its events; idempotent.
+
+    Sellers and categories are inserted like API writes (each category with its
+    CategoryChanged in its own outbox). Products go in batches of :data:`BATCH`: missing
+    products are bulk-inserted, then ONE ``seed_batches`` document carries the batch's
+    ProductCreated events as its outbox. Publishing them then costs the relay one document
+    update per batch instead of one per product, which on FerretDB (where every update scans
+    the collection) is the difference between seconds and minutes. A crash between the two
+    steps leaves products without their batch document; the next run sees the batch
+    document missing and writes it, so every seeded product's event is eventually published.
 
     Rows whose unique values (a name, slug or SKU) already belong to other documents are
     skipped and reported rather than failing the whole load.
@@ -284,7 +294,7 @@ async def load(db: Db, catalog: DemoCatalog, *, batch: int = 500) -> SeedResult:
     occurred = service.now()  # the events happen now, whatever the demo's created_at says
 
     sellers = await _missing(db, service.SELLERS, catalog.sellers)
-    seller_count, skipped_sellers = await _insert(db, service.SELLERS, sellers, batch)
+    seller_count, skipped_sellers = await _insert(db, service.SELLERS, sellers)
 
     categories = [
         with_outbox(
@@ -297,20 +307,45 @@ async def load(db: Db, catalog: DemoCatalog, *, batch: int = 500) -> SeedResult:
         )
         for doc in await _missing(db, service.CATEGORIES, catalog.categories)
     ]
-    category_count, skipped_categories = await _insert(db, service.CATEGORIES, categories, batch)
+    category_count, skipped_categories = await _insert(db, service.CATEGORIES, categories)
 
-    products = await _missing(db, service.PRODUCTS, catalog.products)
-    blocked = await _claim_all(db, products)
-    documents = [
-        with_outbox(doc, [events.product_created(ProductRead.from_doc(doc), occurred_at=occurred)])
-        for doc in products
-        if doc["_id"] not in blocked
-    ]
-    product_count, skipped_products = await _insert(db, service.PRODUCTS, documents, batch)
-    for product_id in skipped_products:  # a slug clash: give its SKUs back
-        doc = next(d for d in documents if d["_id"] == product_id)
-        await service.release_skus(db, doc["skus"], product_id)
-    skipped = sorted({*skipped_sellers, *skipped_categories, *blocked, *skipped_products})
+    product_count, skipped_products = 0, []
+    for number, start in enumerate(range(0, len(catalog.products), BATCH)):
+        chunk = catalog.products[start : start + BATCH]
+        missing = await _missing(db, service.PRODUCTS, chunk)
+        blocked = await _claim_all(db, missing)
+        inserted, rejected = await _insert(
+            db, service.PRODUCTS, [doc for doc in missing if doc["_id"] not in blocked]
+        )
+        for doc in missing:  # a slug clash: give its SKUs back
+            if doc["_id"] in rejected:
+                await service.release_skus(db, doc["skus"], doc["_id"])
+        product_count += inserted
+        skipped_products += [*blocked, *rejected]
+        await _ensure_batch_events(
+            db,
+            batch_id=f"seed-{catalog.seed}-{number}",
+            products=[doc for doc in chunk if doc["_id"] not in {*blocked, *rejected}],
+            occurred=occurred,
+        )
+    skipped = sorted({*skipped_sellers, *skipped_categories, *skipped_products})
     if skipped:
         log.warning("seed rows skipped: unique values taken by other rows", extra={"ids": skipped})
     return SeedResult(category_count, seller_count, product_count, skipped)
+
+
+async def _ensure_batch_events(
+    db: Db, *, batch_id: str, products: Sequence[dict[str, Any]], occurred: datetime
+) -> None:
+    """Write the batch's ProductCreated events once (their document is the marker)."""
+    if not products or await db[service.SEED_BATCHES].count_documents({"_id": batch_id}, limit=1):
+        return
+    batch_events = [
+        events.product_created(ProductRead.from_doc(doc), occurred_at=occurred) for doc in products
+    ]
+    document = {
+        "_id": batch_id,
+        "product_ids": [doc["_id"] for doc in products],
+        "created_at": occurred,
+    }
+    await db[service.SEED_BATCHES].insert_one(with_outbox(document, batch_events))

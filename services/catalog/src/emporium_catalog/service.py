@@ -68,6 +68,10 @@ CATEGORIES = "categories"
 SELLERS = "sellers"
 LOCKS = "locks"
 SKU_CLAIMS = "sku_claims"
+# Outbox documents of the demo seed's product batches (see seed.load).
+SEED_BATCHES = "seed_batches"
+# Every collection whose documents carry outbox entries: what the relay watches.
+OUTBOX_COLLECTIONS = (PRODUCTS, CATEGORIES, SEED_BATCHES)
 
 # Fields a ProductRead never needs: the outbox and the derived lookup keys.
 _PRODUCT_PROJECTION = {"outbox": 0, "skus": 0, "name_key": 0, "brand_key": 0}

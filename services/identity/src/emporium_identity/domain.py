@@ -59,7 +59,7 @@ def sorted_roles(roles: Iterable[str]) -> list[str]:
     return [role.value for role in Role if role.value in wanted]
 
 
-class RuleViolation(ValueError):
+class RuleViolation(ValueError):  # noqa: N818 (reads as an outcome, like the kit's errors)
     """An input broke a rule: ``code`` is stable, ``message`` safe to show."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -118,9 +118,7 @@ class PasswordPolicy:
         found: list[RuleViolation] = []
         if len(value) < self.min_length:
             found.append(
-                RuleViolation(
-                    "PASSWORD_TOO_SHORT", f"Use at least {self.min_length} characters"
-                )
+                RuleViolation("PASSWORD_TOO_SHORT", f"Use at least {self.min_length} characters")
             )
         if len(value) > self.max_length:
             found.append(
@@ -129,9 +127,7 @@ class PasswordPolicy:
         lowered = value.lower()
         if lowered in common_passwords() or _single_repeated(lowered):
             found.append(
-                RuleViolation(
-                    "PASSWORD_TOO_COMMON", "This password is too common; choose another"
-                )
+                RuleViolation("PASSWORD_TOO_COMMON", "This password is too common; choose another")
             )
         if email and _echoes_email(lowered, email):
             found.append(

@@ -84,7 +84,7 @@ class SigningKey:
         )
 
 
-class NoSigningKey(RuntimeError):
+class NoSigningKeyError(RuntimeError):
     """No key may sign right now (the ring was never initialised, or every key is retired)."""
 
 
@@ -151,8 +151,10 @@ class KeyRing:
             raw = self._fernet.decrypt(doc["private_jwk"].encode())
             private = _IMPORTERS[doc["alg"]](orjson.loads(raw))
         except (InvalidToken, KeyError, ValueError):
-            log.error("cannot decrypt signing key; it is published but cannot sign",
-                      extra={"kid": doc["_id"]})
+            log.error(
+                "cannot decrypt signing key; it is published but cannot sign",
+                extra={"kid": doc["_id"]},
+            )
         return SigningKey(
             kid=doc["_id"],
             alg=doc["alg"],
@@ -199,7 +201,11 @@ class KeyRing:
             }
         )
         await self._store.signing_keys.update_many(
-            {"_id": {"$ne": kid}, "retired_at": None},
+            # keys still signing, or due to stop only after the new key takes over
+            {
+                "_id": {"$ne": kid},
+                "$or": [{"retired_at": None}, {"retired_at": {"$gt": active_from}}],
+            },
             {
                 "$set": {
                     "retired_at": active_from,
@@ -222,7 +228,7 @@ class KeyRing:
         for key in reversed(self._keys):
             if key.signs(moment):
                 return key
-        raise NoSigningKey("no signing key is active")
+        raise NoSigningKeyError("no signing key is active")
 
     def jwks(self, now: datetime | None = None) -> dict[str, Any]:
         """The public JWKS: every published key (including ones not signing yet)."""
@@ -234,7 +240,8 @@ class KeyRing:
         header)."""
         await self.refresh_if_stale()
         key = self.signing_key(now)
-        assert key.private is not None  # signs() checked it
+        if key.private is None:  # signs() checked it; a narrowing for the type checker
+            raise NoSigningKeyError(key.kid)
         header = {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
         return jwt.encode(header, dict(claims), key.private, algorithms=[key.alg])
 

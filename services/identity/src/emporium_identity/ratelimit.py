@@ -34,6 +34,7 @@ class Action(StrEnum):
     REGISTER = "register"
     REFRESH = "refresh"
     PASSWORD_RESET = "password-reset"
+    VERIFY_EMAIL = "verify-email"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,10 @@ def limits_from_settings(settings: IdentitySettings) -> dict[Action, Limits]:
             s.identity_refresh_limit_per_account, s.identity_refresh_limit_per_address
         ),
         Action.PASSWORD_RESET: pair(
+            s.identity_reset_limit_per_account, s.identity_reset_limit_per_address
+        ),
+        # verification mails cost what reset mails cost: the same limits
+        Action.VERIFY_EMAIL: pair(
             s.identity_reset_limit_per_account, s.identity_reset_limit_per_address
         ),
     }
@@ -133,7 +138,7 @@ class Lockout:
         max_s: float,
         memory_s: int,
     ) -> None:
-        self._redis = redis
+        self.redis = redis
         self._namespace = namespace
         self.threshold = threshold
         self.base_s = base_s
@@ -141,12 +146,12 @@ class Lockout:
         self.memory_s = memory_s
 
     def _key(self, account: str) -> str:
-        return self._redis.key(self._namespace, "lockout", account)
+        return self.redis.key(self._namespace, "lockout", account)
 
     async def check(self, account: str) -> None:
         """Refuse while the account is locked."""
-        async with self._redis.dependency.guard():
-            until = await self._redis.client.hget(self._key(account), "locked_until")
+        async with self.redis.dependency.guard():
+            until = await self.redis.client.hget(self._key(account), "locked_until")
         if until is not None:
             remaining = float(until) - time.time()
             if remaining > 0:
@@ -159,12 +164,12 @@ class Lockout:
     async def failed(self, account: str) -> float:
         """Record a failure; returns the lock it caused in seconds (0 below the threshold)."""
         key = self._key(account)
-        async with self._redis.dependency.guard():
-            failures = int(await self._redis.client.hincrby(key, "failures", 1))
+        async with self.redis.dependency.guard():
+            failures = int(await self.redis.client.hincrby(key, "failures", 1))
             delay = lockout_seconds(
                 failures, threshold=self.threshold, base_s=self.base_s, max_s=self.max_s
             )
-            async with self._redis.client.pipeline(transaction=True) as pipe:
+            async with self.redis.client.pipeline(transaction=True) as pipe:
                 if delay:
                     pipe.hset(key, "locked_until", time.time() + delay)
                 pipe.expire(key, self.memory_s + int(delay))
@@ -172,5 +177,5 @@ class Lockout:
         return delay
 
     async def succeeded(self, account: str) -> None:
-        async with self._redis.dependency.guard():
-            await self._redis.client.delete(self._key(account))
+        async with self.redis.dependency.guard():
+            await self.redis.client.delete(self._key(account))

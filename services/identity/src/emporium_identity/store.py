@@ -92,17 +92,22 @@ class Collection:
         self,
         flt: Mapping[str, Any],
         update: Mapping[str, Any],
-        projection: Mapping[str, Any] | None = None,
+        exclude: Mapping[str, Any] | None = None,
         *,
         after: bool = True,
     ) -> Doc | None:
+        """``exclude`` is an exclusion projection (``{"outbox": 0}``), applied here:
+        FerretDB 1.24's findAndModify does not implement projections."""
         async with self._guard():
-            return await self.raw.find_one_and_update(
+            doc = await self.raw.find_one_and_update(
                 flt,
                 update,
-                projection,
                 return_document=ReturnDocument.AFTER if after else ReturnDocument.BEFORE,
             )
+        if doc is not None and exclude:
+            for name in exclude:
+                doc.pop(name, None)
+        return doc
 
     async def delete_many(self, flt: Mapping[str, Any]) -> int:
         async with self._guard():

@@ -41,6 +41,10 @@ class Recorder:
         return [e.id for e in self.seen]
 
 
+async def _no_pending(items: Any) -> bool:
+    return await items.count_documents({"outbox.id": {"$exists": True}}) == 0
+
+
 async def drain_with_sentinel(
     publish: Callable[..., Any], spec: EventSpec[Any], recorder: Recorder, wait: Any
 ) -> None:
@@ -83,11 +87,12 @@ async def test_relay_stopped_after_writing_publishes_nothing_then_delivers_once_
     consumer = make_consumer(consumer_name)
     consumer.subscribe(spec, recorder)
     await consumer.start()
-    relay = OutboxRelay([items], js, poll_interval_s=0.05)
+    relay = OutboxRelay([items], js, poll_interval_s=0.05, settle_s=0.2)
     await relay.start()
     try:
         await wait(lambda: len(recorder.seen) >= 2, what="both outbox events")
         await drain_with_sentinel(publish, spec, recorder, wait)
+        await wait(lambda: _no_pending(items), what="the published entries removed")
     finally:
         await relay.stop()
 
@@ -125,7 +130,7 @@ async def test_crash_after_publish_before_marking_is_absorbed_by_dedupe(
     consumer = make_consumer(consumer_name)
     consumer.subscribe(spec, recorder)
     await consumer.start()
-    relay = OutboxRelay([items], js)
+    relay = OutboxRelay([items], js, settle_s=0)
     assert await relay.run_once() == 2
     await drain_with_sentinel(publish, spec, recorder, wait)
 
@@ -157,7 +162,7 @@ async def test_concurrent_relays_lose_nothing_and_deliver_each_event_once(
     consumer = make_consumer(consumer_name)
     consumer.subscribe(spec, recorder)
     await consumer.start()
-    relays = [OutboxRelay([items], js, poll_interval_s=0.05) for _ in range(2)]
+    relays = [OutboxRelay([items], js, poll_interval_s=0.05, settle_s=0.5) for _ in range(2)]
     for relay in relays:
         await relay.start()
     written: list[str] = []
@@ -170,17 +175,10 @@ async def test_concurrent_relays_lose_nothing_and_deliver_each_event_once(
             written += [e.id for e in events]
             for relay in relays:
                 relay.notify()
-        try:
-            await wait(lambda: len(recorder.seen) >= len(written), what="every event")
-        except AssertionError:
-            print("SEEN", len(recorder.seen), "WRITTEN", len(written))
-            print("PENDING DOCS", await items.count_documents({"outbox.id": {"$exists": True}}))
-            print("STREAM", (await js.stream_info(stream_name(domain))).state)
-            print("CINFO", await js.consumer_info(stream_name(domain), consumer_name))
-            print("RELAYS", [(r.passes, r.running) for r in relays])
-            async for d in items.find({}):
-                print(d["_id"], len(d.get("outbox", [])))
-            raise
+        await wait(lambda: len(recorder.seen) >= len(written), what="every event")
+        await wait(
+            lambda: _no_pending(items), what="every outbox emptied once the documents settled"
+        )
         await drain_with_sentinel(publish, spec, recorder, wait)
     finally:
         await asyncio.gather(*(relay.stop() for relay in relays))
@@ -191,7 +189,6 @@ async def test_concurrent_relays_lose_nothing_and_deliver_each_event_once(
     for event in recorder.seen:
         by_sku.setdefault(event.aggregate_id, []).append(event.data.qty)
     assert all(qtys == [1, 2] for qtys in by_sku.values())  # per-aggregate order kept
-    assert await items.count_documents({"outbox.id": {"$exists": True}}) == 0
     assert (await js.stream_info(stream_name(domain))).state.messages == len(written) + 1
 
 
@@ -218,3 +215,79 @@ async def test_notify_publishes_without_waiting_for_the_poll(
         await wait(published, timeout_s=5, what="the notified publish")
     finally:
         await relay.stop()
+
+
+async def test_targeted_notify_publishes_the_named_documents_only(
+    *,
+    js: JetStreamContext,
+    mongo: AsyncDatabase[dict[str, Any]],
+    domain: str,
+    spec: EventSpec[Any],
+    wait: Any,
+) -> None:
+    """``notify(collection, ids)`` looks up just those documents by ``_id``; an entry nobody
+    pointed at waits for the next sweep (the safety net), here an hour away."""
+    items = mongo["items"]
+    relay = OutboxRelay([items], js, poll_interval_s=3600, settle_s=0)
+    await relay.start()
+    try:
+        await wait(lambda: relay.passes >= 1, what="the start-up sweep")
+        await items.insert_one(with_outbox({"_id": "unhinted"}, [item_event(spec, "u", 1)]))
+        await items.insert_one(with_outbox({"_id": "hinted"}, [item_event(spec, "h", 1)]))
+        relay.notify("items", ["hinted"])
+
+        async def hinted_done() -> bool:
+            doc = await items.find_one({"_id": "hinted"})
+            return not doc.get("outbox")
+
+        await wait(hinted_done, timeout_s=5, what="the hinted document's publish and removal")
+        assert (await js.stream_info(stream_name(domain))).state.messages == 1
+        assert (await items.find_one({"_id": "unhinted"}))["outbox"]
+        with pytest.raises(ValueError, match="does not watch"):
+            relay.notify("elsewhere", ["x"])
+        relay.notify()  # a bare notify sweeps
+
+        async def both_published() -> bool:
+            return (await js.stream_info(stream_name(domain))).state.messages == 2
+
+        await wait(both_published, timeout_s=5, what="the sweep")
+    finally:
+        await relay.stop()
+
+
+async def test_rapid_writes_to_one_document_survive_the_relay(
+    *,
+    js: JetStreamContext,
+    mongo: AsyncDatabase[dict[str, Any]],
+    spec: EventSpec[Any],
+    consumer_name: str,
+    make_consumer: Callable[..., EventConsumer],
+    wait: Any,
+) -> None:
+    """FerretDB 1.24 loses one of two concurrent updates to a document; the relay must not
+    be the other writer while a service is still writing (it removes entries only once the
+    document has settled)."""
+    items = mongo["items"]
+    recorder = Recorder()
+    consumer = make_consumer(consumer_name)
+    consumer.subscribe(spec, recorder)
+    await consumer.start()
+    relay = OutboxRelay([items], js, poll_interval_s=0.01, settle_s=2.0)
+    await relay.start()
+    written: list[str] = []
+    try:
+        await items.insert_one({"_id": "hot", "qty": 0})
+        for qty in range(1, 21):
+            event = item_event(spec, "hot", qty)
+            await items.update_one({"_id": "hot"}, with_events({"$inc": {"qty": 1}}, [event]))
+            written.append(event.id)
+            relay.notify()
+        await wait(lambda: len(recorder.seen) >= 20, what="every event")
+        await wait(lambda: _no_pending(items), what="the document settled and emptied")
+    finally:
+        await relay.stop()
+
+    doc = await items.find_one({"_id": "hot"})
+    assert doc is not None
+    assert doc["qty"] == 20  # no service write was undone
+    assert recorder.ids() == written

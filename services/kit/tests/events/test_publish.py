@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_ensure_streams_creates_idempotently_and_repairs_drift(
-    *, js: JetStreamContext, domain: str
+    *, js: JetStreamContext, domain: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     name = stream_name(domain)
     info = await js.stream_info(name)
@@ -30,8 +31,10 @@ async def test_ensure_streams_creates_idempotently_and_repairs_drift(
     assert info.config.storage == StorageType.FILE
     assert info.config.duplicate_window == 120
 
-    again = await ensure_streams(js, [domain])
+    with caplog.at_level(logging.INFO, logger="emporium_kit.events.streams"):
+        again = await ensure_streams(js, [domain])
     assert again[name].created == info.created  # not recreated
+    assert not [r for r in caplog.records if name in r.getMessage()]  # nor updated
 
     drifted = StreamConfig(
         name=name,
@@ -41,7 +44,9 @@ async def test_ensure_streams_creates_idempotently_and_repairs_drift(
         max_age=60,
     )
     await js.update_stream(drifted)
-    repaired = await ensure_streams(js, [domain])
+    with caplog.at_level(logging.INFO, logger="emporium_kit.events.streams"):
+        repaired = await ensure_streams(js, [domain])
+    assert f"updating stream {name}: max_age, duplicate_window drifted" in caplog.text
     assert repaired[name].config.duplicate_window == 120
     assert repaired[name].config.max_age == 7 * 24 * 3600
 

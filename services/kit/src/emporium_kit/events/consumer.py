@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -200,15 +201,26 @@ class EventConsumer:
                             await self._stopping.wait()
                     continue
                 error_backoff = 0.0
+                refreshed = time.monotonic()
                 for index, msg in enumerate(messages):
                     if self._stopping.is_set():
                         await self._hand_back(messages[index:])
                         break
+                    if time.monotonic() - refreshed > self.ack_wait_s / 2:
+                        # The batch waits behind slow handlers: keep JetStream from
+                        # redelivering messages that are queued here.
+                        await self._keep_waiting(messages[index:])
+                        refreshed = time.monotonic()
                     # Shielded: stopping the app must not cut a handler half-way.
                     await asyncio.shield(self._handle(msg))
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def _keep_waiting(self, messages: Sequence[Msg]) -> None:
+        for msg in messages:
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
 
     async def _hand_back(self, messages: Sequence[Msg]) -> None:
         for msg in messages:
@@ -311,9 +323,16 @@ class EventConsumer:
         assert claim.token is not None
         token = claim.token
 
+        done = asyncio.Event()
+
         async def keep_alive() -> None:
-            while True:
-                await asyncio.sleep(self.ack_wait_s / 4)
+            # Stopped by an event, not cancelled: a lease extension cut off mid-flight could
+            # still land after "done" and, on FerretDB, undo it (read-modify-write updates).
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.ack_wait_s / 4):
+                        await done.wait()
+                    return
                 try:
                     await msg.in_progress()
                     await self._processed.extend(self.name, event.id, token, lease_s)
@@ -324,9 +343,8 @@ class EventConsumer:
         try:
             await subscription.handler(event)
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            done.set()
+            await heartbeat
 
     async def _dead_letter(self, msg: Msg, attempt: int, event_id: str | None, reason: str) -> None:
         meta = msg.metadata

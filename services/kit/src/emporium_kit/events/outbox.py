@@ -8,14 +8,15 @@ has no multi-document transactions), so either both are stored or neither is::
         with_events({"$set": {...}, "$inc": {"version": 1}}, [event]),
     )
     await products.insert_one(with_outbox({"_id": pid, ...}, [event]))
-    relay.notify()
+    relay.notify("products", [pid])
 
 :class:`OutboxRelay` finds documents with pending entries, publishes them in order (each
-publish waits for JetStream's PubAck), then removes exactly those entries (``$pullAll``). A
-crash between the publish and the removal republishes the same event id: JetStream drops it
-inside the stream's duplicate window and consumers' processed-event store drops it after
-that. Several relays (replicas) may run at once for the same reason. Only plain find/update
-operators are used, so it runs on FerretDB 1.24 and MongoDB alike.
+publish waits for JetStream's PubAck), then, once the document has been quiet for a moment,
+removes exactly those entries (``$pullAll``). A crash between the publish and the removal
+republishes the same event id: JetStream drops it inside the stream's duplicate window and
+consumers' processed-event store drops it after that. Several relays (replicas) may run at
+once for the same reason. Only plain find/update operators are used, so it runs on FerretDB
+1.24 and MongoDB alike.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +44,8 @@ log = logging.getLogger(__name__)
 OUTBOX_FIELD = "outbox"
 OUTBOX_INDEX = "outbox_id"
 PENDING_FILTER: dict[str, Any] = {f"{OUTBOX_FIELD}.id": {"$exists": True}}
+DEFAULT_SETTLE_S = 2.0
+PUBLISHED_MEMORY_S = 600.0
 
 
 def outbox_entry(event: Event[Any]) -> dict[str, Any]:
@@ -98,9 +102,22 @@ def _as_utc(value: datetime) -> datetime:
 class OutboxRelay:
     """Background worker (``start()``/``stop()``) publishing pending outbox entries.
 
-    It polls every ``poll_interval_s`` and runs a pass at once after :meth:`notify`, so an
-    event written by this process is published within milliseconds; other replicas' writes
-    are picked up by the poll.
+    Two ways find pending entries. :meth:`notify` with the written documents' ids runs a
+    targeted pass at once: one ``_id`` lookup per document, the only query FerretDB 1.24's
+    SQLite backend pushes down, so an event written by this process is published within
+    milliseconds at almost no cost. A full sweep (every ``poll_interval_s``, at start, and on
+    a bare ``notify()``) is the safety net for entries nobody pointed at: another replica that
+    crashed after writing, or a write made just before a restart. On FerretDB a sweep decodes
+    the whole collection, which is why it is not the fast path.
+
+    Publishing only reads the document. Removing the published entries is the relay's one
+    write to it, and it waits until the document's newest entry is ``settle_s`` old: FerretDB
+    1.24 applies an update as read-modify-write without concurrency control, so a removal
+    racing a service's write to the same document could silently undo that write. A quiet
+    document makes that race as unlikely as two clients writing one document at once. On
+    MongoDB updates are atomic and ``settle_s=0`` is safe. Until removal, this relay
+    remembers what it published and does not publish it again; another replica may, and
+    JetStream drops that copy as a duplicate.
     """
 
     def __init__(
@@ -108,8 +125,9 @@ class OutboxRelay:
         collections: Sequence[AsyncCollection[Any]],
         js: JetStreamSource,
         *,
-        poll_interval_s: float = 0.5,
-        batch_size: int = 100,
+        poll_interval_s: float = 30.0,
+        settle_s: float = DEFAULT_SETTLE_S,
+        batch_size: int = 500,
         publish_timeout_s: float = DEFAULT_PUBLISH_TIMEOUT_S,
         max_error_backoff_s: float = 5.0,
         nats_guard: Guard | None = None,
@@ -118,11 +136,16 @@ class OutboxRelay:
     ) -> None:
         if not collections:
             raise ValueError("OutboxRelay needs at least one collection")
-        self._collections = list(collections)
+        self._collections = {c.name: c for c in collections}
         self._publisher = EventPublisher(
             js, timeout_s=publish_timeout_s, guard=nats_guard, tracer=tracer
         )
         self._poll_interval_s = poll_interval_s
+        self._settle_s = settle_s
+        self._published: dict[str, float] = {}  # event id -> when this relay published it
+        self._hints: dict[str, set[Any]] = {}  # collection -> ids written since the last pass
+        self._settling: dict[tuple[str, Any], float] = {}  # published, removal due (monotonic)
+        self._sweep_due = 0.0
         self._batch_size = batch_size
         self._max_error_backoff_s = max_error_backoff_s
         self._mongo_guard = or_unguarded(mongo_guard)
@@ -132,8 +155,15 @@ class OutboxRelay:
         self._indexed = False
         self.passes = 0  # completed passes, for health checks and tests
 
-    def notify(self) -> None:
-        """Run a pass now (call after writing events)."""
+    def notify(self, collection: str | None = None, ids: Iterable[Any] = ()) -> None:
+        """Publish now what was just written: ``notify("products", [pid])`` looks at those
+        documents only; a bare ``notify()`` sweeps every collection."""
+        if collection is None:
+            self._sweep_due = 0.0
+        else:
+            if collection not in self._collections:
+                raise ValueError(f"the relay does not watch collection {collection!r}")
+            self._hints.setdefault(collection, set()).update(ids)
         self._wake.set()
 
     @property
@@ -144,6 +174,7 @@ class OutboxRelay:
         if self.running:
             return
         self._stopping.clear()
+        self._sweep_due = 0.0
         self._wake.set()
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
@@ -162,11 +193,16 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 if not self._indexed:
-                    for collection in self._collections:
+                    for collection in self._collections.values():
                         async with self._mongo_guard():
                             await ensure_outbox_index(collection)
                     self._indexed = True
-                published, complete, failed = await self._pass()
+                if time.monotonic() >= self._sweep_due:
+                    published, complete, failed = await self._pass()
+                    if complete and not failed:
+                        self._sweep_due = time.monotonic() + self._poll_interval_s
+                else:
+                    published, complete, failed = await self._targeted_pass()
                 self.passes += 1
             except Exception:
                 log.exception("outbox relay pass failed")
@@ -178,7 +214,11 @@ class OutboxRelay:
             error_backoff = 0.0
             if published and not complete:
                 continue  # a full batch: more documents are waiting
-            await self._sleep(self._poll_interval_s, wakeable=True)
+            await self._sleep(self._until_next_pass(), wakeable=True)
+
+    def _until_next_pass(self) -> float:
+        due = min([self._sweep_due, *self._settling.values()])
+        return max(0.0, due - time.monotonic())
 
     async def _sleep(self, seconds: float, *, wakeable: bool) -> None:
         waiter = self._wake if wakeable else self._stopping
@@ -187,59 +227,111 @@ class OutboxRelay:
                 await waiter.wait()
 
     async def run_once(self) -> int:
-        """One pass over every collection; returns how many entries were published."""
+        """One sweep over every collection; returns how many entries were published."""
         published, _, _ = await self._pass()
         return published
 
     async def _pass(self) -> tuple[int, bool, bool]:
         published, complete, failed = 0, True, False
-        for collection in self._collections:
-            count, done, error = await self._relay_collection(collection)
+        for collection in self._collections.values():
+            async with self._mongo_guard():
+                cursor = collection.find(PENDING_FILTER, {OUTBOX_FIELD: 1}).limit(self._batch_size)
+                docs = await cursor.to_list()
+            count, error = await self._relay_documents(collection, docs)
             published += count
-            complete = complete and done
+            complete = complete and len(docs) < self._batch_size
             failed = failed or error
             if self._stopping.is_set():
                 break
         return published, complete, failed
 
-    async def _relay_collection(self, collection: AsyncCollection[Any]) -> tuple[int, bool, bool]:
-        async with self._mongo_guard():
-            cursor = collection.find(PENDING_FILTER, {OUTBOX_FIELD: 1}).limit(self._batch_size)
-            docs = await cursor.to_list()
+    async def _targeted_pass(self) -> tuple[int, bool, bool]:
+        now = time.monotonic()
+        targets = {(name, i) for name, ids in self._hints.items() for i in ids}
+        targets |= {key for key, due in self._settling.items() if due <= now}
+        self._hints = {}
         published, failed = 0, False
-        oldest_pending: datetime | None = None
-        pending = 0
-        for doc in docs:
-            entries: list[dict[str, Any]] = doc.get(OUTBOX_FIELD) or []
-            done = 0
-            if not self._stopping.is_set():
-                done = await self._publish_in_order(collection.name, doc["_id"], entries)
-            if done:
-                # $pullAll of the entries exactly as read: FerretDB 1.24 ignores $pull with a
-                # query condition ({"id": {"$in": ...}}), exact-value removal works on both.
+        for name, doc_id in sorted(targets, key=str):
+            if self._stopping.is_set():
+                break
+            collection = self._collections[name]
+            try:
                 async with self._mongo_guard():
-                    await collection.update_one(
-                        {"_id": doc["_id"]}, {"$pullAll": {OUTBOX_FIELD: entries[:done]}}
-                    )
-                published += done
-            left = entries[done:]
-            if left:
-                failed = failed or not self._stopping.is_set()
-                pending += len(left)
-                first = _as_utc(left[0]["occurred_at"])
+                    doc = await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
+            except Exception:
+                self._hints.setdefault(name, set()).add(doc_id)  # try again next pass
+                raise
+            if doc is None:
+                self._settling.pop((name, doc_id), None)
+                continue
+            count, error = await self._relay_documents(collection, [doc])
+            published += count
+            failed = failed or error
+        return published, True, failed
+
+    async def _relay_documents(
+        self, collection: AsyncCollection[Any], docs: list[dict[str, Any]]
+    ) -> tuple[int, bool]:
+        now = datetime.now(UTC)
+        published, failed, pending = 0, False, 0
+        oldest_pending: datetime | None = None
+        for doc in docs:
+            if self._stopping.is_set():
+                break
+            key = (collection.name, doc["_id"])
+            entries: list[dict[str, Any]] = doc.get(OUTBOX_FIELD) or []
+            if not entries:
+                self._settling.pop(key, None)
+                continue
+            count, done = await self._publish_in_order(collection.name, doc["_id"], entries)
+            published += count
+            if done < len(entries):
+                failed = True
+                pending += len(entries) - done
+                self._hints.setdefault(collection.name, set()).add(doc["_id"])
+                first = _as_utc(entries[done]["occurred_at"])
                 oldest_pending = first if oldest_pending is None else min(oldest_pending, first)
-        lag = (datetime.now(UTC) - oldest_pending).total_seconds() if oldest_pending else 0.0
+            if not done:
+                continue
+            newest = max(_as_utc(e["occurred_at"]) for e in entries)
+            quiet_for = (now - newest).total_seconds()
+            if quiet_for >= self._settle_s:
+                await self._remove(collection, doc["_id"], entries[:done])
+                self._settling.pop(key, None)
+            else:
+                self._settling[key] = time.monotonic() + self._settle_s - quiet_for
+        lag = (now - oldest_pending).total_seconds() if oldest_pending else 0.0
         metrics.RELAY_LAG.labels(collection.name).set(lag)
         metrics.RELAY_PENDING.labels(collection.name).set(pending)
-        return published, len(docs) < self._batch_size, failed
+        self._forget_old()
+        return published, failed
+
+    async def _remove(
+        self, collection: AsyncCollection[Any], doc_id: Any, entries: list[dict[str, Any]]
+    ) -> None:
+        # $pullAll of the entries exactly as read: FerretDB 1.24 ignores $pull with a query
+        # condition ({"id": {"$in": ...}}); exact-value removal works on both.
+        async with self._mongo_guard():
+            await collection.update_one({"_id": doc_id}, {"$pullAll": {OUTBOX_FIELD: entries}})
+        for entry in entries:
+            self._published.pop(entry["id"], None)
+
+    def _forget_old(self) -> None:
+        # Ids whose removal another replica did, or that are long gone: a republish of one
+        # of these is deduplicated anyway, the memory only saves work.
+        horizon = time.monotonic() - PUBLISHED_MEMORY_S
+        for event_id in [i for i, at in self._published.items() if at < horizon]:
+            del self._published[event_id]
 
     async def _publish_in_order(
         self, collection: str, doc_id: Any, entries: list[dict[str, Any]]
-    ) -> int:
-        """Publish entries in order, stopping at the first failure (per-aggregate order);
-        returns how many were published."""
-        done = 0
-        for entry in entries:
+    ) -> tuple[int, int]:
+        """Publish the entries not yet published by this relay, in order, stopping at the
+        first failure (per-aggregate order). Returns (published now, published prefix)."""
+        count = 0
+        for done, entry in enumerate(entries):
+            if entry["id"] in self._published:
+                continue
             try:
                 await self._publisher.publish_raw(
                     subject=entry["subject"],
@@ -258,8 +350,9 @@ class OutboxRelay:
                         "error": repr(exc),
                     },
                 )
-                break
-            done += 1
+                return count, done
+            count += 1
+            self._published[entry["id"]] = time.monotonic()
             occurred = _as_utc(entry["occurred_at"])
             metrics.RELAY_DELAY.observe((datetime.now(UTC) - occurred).total_seconds())
-        return done
+        return count, len(entries)

@@ -1,0 +1,281 @@
+"""The umbrella chart: lint, render with default/production/minimal values, validate every
+manifest, and hold every service to the zero-downtime, isolation and datastore contracts."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+pytestmark = pytest.mark.chart
+
+REPO = Path(__file__).resolve().parents[2]
+CHARTS = REPO / "charts"
+UMBRELLA = CHARTS / "emporium"
+KUBERNETES_VERSION = "1.35.0"
+
+Manifest = dict[str, Any]
+VALUES_FILES = {
+    "default": (),
+    "production": (UMBRELLA / "values-production.yaml",),
+    "minimal": (UMBRELLA / "values-minimal.yaml",),
+}
+FIXTURES = Path(__file__).parent / "fixtures"
+ENGINE_ENV = {
+    "mongodb": "EMPORIUM_MONGO_URL",
+    "redis": "EMPORIUM_REDIS_URL",
+    "opensearch": "EMPORIUM_OPENSEARCH_URL",
+}
+ENGINE_PORT = {"mongodb": 27017, "redis": 6379, "opensearch": 9200}
+# Kinds from CRDs that no offline schema catalogue has: checked here field by field instead.
+CUSTOM_KINDS = {("emporium.io/v1alpha1", "Datastore"), ("monitoring.coreos.com/v1", "ServiceMonitor")}
+
+
+def crd_schema() -> dict[str, Any]:
+    crd = yaml.safe_load((REPO / "k8s" / "crds" / "datastores.emporium.io.yaml").read_text())
+    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+
+
+def validate_manifests(manifests: list[Manifest]) -> None:
+    """kubernetes-validate --strict for built-in kinds; our CRD's own schema for Datastores."""
+    datastore_schema = crd_schema()
+    for manifest in manifests:
+        key = (manifest["apiVersion"], manifest["kind"])
+        if key == ("emporium.io/v1alpha1", "Datastore"):
+            jsonschema.validate(manifest, datastore_schema)
+        elif key == ("monitoring.coreos.com/v1", "ServiceMonitor"):
+            endpoint = manifest["spec"]["endpoints"][0]
+            assert endpoint["port"] == "http"
+            assert endpoint["path"] == "/metrics"
+            assert manifest["spec"]["selector"]["matchLabels"]
+        else:
+            kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+
+
+def find(manifests: list[Manifest], kind: str, name: str) -> Manifest:
+    matches = [m for m in manifests if m["kind"] == kind and m["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
+    return matches[0]
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+@pytest.fixture(scope="module", params=list(VALUES_FILES))
+def rendering(request: pytest.FixtureRequest, render: Callable[..., list[Manifest]]):
+    return request.param, render(*VALUES_FILES[request.param])
+
+
+def test_services_in_values_are_exactly_the_services_with_images(
+    values: dict, image_services: set[str]
+) -> None:
+    assert set(values["services"]) == image_services, (
+        "every services/<name>/Dockerfile needs a values block services.<name> and vice versa"
+    )
+
+
+@pytest.mark.parametrize("chart", ["common", "emporium", "datastore-operator", "datastore-operator-crds"])
+def test_helm_lint_strict(helm: Callable[..., str], umbrella: Path, chart: str) -> None:
+    helm("lint", "--strict", str(CHARTS / chart))
+
+
+@pytest.mark.parametrize("values_file", ["values-production.yaml", "values-minimal.yaml"])
+def test_helm_lint_strict_with_values(helm: Callable[..., str], umbrella: Path, values_file: str) -> None:
+    helm("lint", "--strict", str(umbrella), "--values", str(umbrella / values_file))
+
+
+def test_every_manifest_is_valid(rendering: tuple[str, list[Manifest]]) -> None:
+    _, manifests = rendering
+    assert manifests
+    validate_manifests(manifests)
+
+
+def test_every_service_rolls_out_without_dropping_requests(
+    rendering: tuple[str, list[Manifest]], values: dict
+) -> None:
+    name_of_rendering, manifests = rendering
+    for service in values["services"]:
+        deployment = find(manifests, "Deployment", service)
+        spec = deployment["spec"]
+        assert spec["strategy"]["type"] == "RollingUpdate"
+        assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        assert spec["strategy"]["rollingUpdate"]["maxSurge"] >= 1
+        pod = spec["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+        assert container["startupProbe"]["httpGet"]["path"] == "/livez"
+        # A pod leaves the endpoints (preStop), then drains within the server's graceful
+        # shutdown, and the kubelet's SIGKILL comes only after both.
+        pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        config = find(manifests, "ConfigMap", f"{service}-config")["data"]
+        graceful = int(config["UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN"])
+        assert pre_stop >= 1
+        assert pod["terminationGracePeriodSeconds"] > pre_stop + graceful
+        # Readiness must fail fast enough to leave the endpoints before the preStop ends.
+        readiness = container["readinessProbe"]
+        assert readiness["periodSeconds"] * readiness["failureThreshold"] <= 20
+        assert {"requests", "limits"} <= container["resources"].keys()
+        assert container["resources"]["limits"]["memory"]
+        assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} == {
+            "kubernetes.io/hostname",
+            "topology.kubernetes.io/zone",
+        }
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert pod["automountServiceAccountToken"] is False
+
+        pdb = find(manifests, "PodDisruptionBudget", service)
+        assert selects(pdb["spec"]["selector"]["matchLabels"], pod_labels(deployment))
+        if name_of_rendering == "production":
+            hpa = find(manifests, "HorizontalPodAutoscaler", service)
+            assert hpa["spec"]["minReplicas"] >= 2
+            assert "replicas" not in spec, "the HPA owns replicas; helm upgrade must not reset it"
+            find(manifests, "ServiceMonitor", service)
+        else:
+            assert spec["replicas"] >= 1
+        service_obj = find(manifests, "Service", service)
+        assert selects(service_obj["spec"]["selector"], pod_labels(deployment))
+
+
+def pod_labels(deployment: Manifest) -> dict[str, str]:
+    return deployment["spec"]["template"]["metadata"]["labels"]
+
+
+def test_network_policies_deny_by_default_and_allow_the_real_edges(
+    rendering: tuple[str, list[Manifest]], values: dict
+) -> None:
+    _, manifests = rendering
+    deny = find(manifests, "NetworkPolicy", "default-deny")
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    for service, block in values["services"].items():
+        policy = find(manifests, "NetworkPolicy", service)
+        labels = pod_labels(find(manifests, "Deployment", service))
+        assert selects(policy["spec"]["podSelector"]["matchLabels"], labels)
+        sources = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+        assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway",
+                                                "app.kubernetes.io/instance": "emporium"}}} in sources
+        egress = policy["spec"]["egress"]
+        assert any(rule["ports"][0]["port"] == 53 for rule in egress), "DNS"
+        if block.get("nats"):
+            assert any(rule["ports"][0]["port"] == 4222 for rule in egress), "NATS"
+        for engine, store in (block.get("datastores") or {}).items():
+            if not store.get("enabled"):
+                continue
+            datastore = f"{service}-{engine}"
+            assert any(
+                rule["to"][0].get("podSelector", {}).get("matchLabels")
+                == {"emporium.io/datastore": datastore}
+                and rule["ports"] == [{"port": ENGINE_PORT[engine]}]
+                for rule in egress
+            ), f"{service} must reach {datastore}"
+            inbound = find(manifests, "NetworkPolicy", datastore)
+            assert inbound["spec"]["podSelector"]["matchLabels"] == {"emporium.io/datastore": datastore}
+            first = inbound["spec"]["ingress"][0]
+            assert selects(first["from"][0]["podSelector"]["matchLabels"], labels)
+
+
+def test_datastores_are_requested_from_the_operator_and_mounted(
+    rendering: tuple[str, list[Manifest]], values: dict
+) -> None:
+    _, manifests = rendering
+    for service, block in values["services"].items():
+        container = find(manifests, "Deployment", service)["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e for e in container.get("env", [])}
+        config = find(manifests, "ConfigMap", f"{service}-config")["data"]
+        assert config["EMPORIUM_SERVICE_NAME"] == service
+        for engine, store in (block.get("datastores") or {}).items():
+            if not store.get("enabled"):
+                continue
+            datastore = find(manifests, "Datastore", f"{service}-{engine}")
+            assert datastore["spec"]["engine"] == engine
+            assert datastore["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+            ref = env[ENGINE_ENV[engine]]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": f"{service}-{engine}-connection", "key": "url"}
+            if engine == "mongodb":
+                assert config["EMPORIUM_MONGO_DATABASE"] == service
+
+
+def test_production_replicates_datastores_and_keeps_their_data(render) -> None:
+    manifests = render(*VALUES_FILES["production"])
+    for datastore in (m for m in manifests if m["kind"] == "Datastore"):
+        assert datastore["spec"]["replicas"] >= 2
+        assert datastore["spec"]["deletionPolicy"] == "Retain"
+
+
+def test_a_gateway_slots_in_with_one_values_block(render, scratch: Path) -> None:
+    """What issue 3's gateway will add: one values block (and one Dockerfile). The chart ships
+    it the supergraph, lets it take client traffic and lets it call every subgraph."""
+    manifests = render(
+        FIXTURES / "gateway-values.yaml",
+        extra=("--set-file", f"services.gateway.supergraph.content={FIXTURES / 'supergraph.graphql'}"),
+    )
+    validate_manifests(manifests)
+    supergraph = find(manifests, "ConfigMap", "gateway-supergraph")
+    assert "type Query" in supergraph["data"]["supergraph.graphql"]
+    pod = find(manifests, "Deployment", "gateway")["spec"]["template"]["spec"]
+    assert {"name": "supergraph", "configMap": {"name": "gateway-supergraph"}} in pod["volumes"]
+    config = find(manifests, "ConfigMap", "gateway-config")["data"]
+    assert "UVICORN_PORT" not in config, "a node service gets no uvicorn settings"
+    policy = find(manifests, "NetworkPolicy", "gateway")["spec"]
+    sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in sources
+    callees = {
+        rule["to"][0]["podSelector"]["matchLabels"].get("app.kubernetes.io/name")
+        for rule in policy["egress"]
+        if "podSelector" in rule["to"][0] and "namespaceSelector" not in rule["to"][0]
+    }
+    assert "catalog" in callees
+
+
+def test_the_gateway_without_a_supergraph_fails_with_a_clear_message(helm, umbrella: Path) -> None:
+    out = helm("template", "emporium", str(umbrella), "--values", str(FIXTURES / "gateway-values.yaml"), check=False)
+    assert "services.gateway.supergraph.content is empty" in out
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("services.catalog.datastores.mongodb.replicas=2", "value must be one of 1, 3, 5, 7"),
+        ("services.catalog.datastores.redis.deletionPolicy=Orphan", "deletionPolicy"),
+        ("services.catalog.datastores.mongodb.version=latest", "does not match pattern"),
+        ("services.catalog.probes.readinessPath=readyz", "does not match pattern"),
+        ("services.Catalog.enabled=true", "invalid propertyName"),
+        ("services.catalog.replica=3", "additional properties 'replica' not allowed"),
+        ("global.nats.url=http://nats:4222", "does not match pattern"),
+    ],
+)
+def test_bad_values_fail_at_install_time(helm, umbrella: Path, override: str, message: str) -> None:
+    out = helm("template", "emporium", str(umbrella), "--set", override, check=False)
+    assert message in out, out
+
+
+def test_values_schema_is_valid_json_schema() -> None:
+    schema = json.loads((UMBRELLA / "values.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    defaults = yaml.safe_load((UMBRELLA / "values.yaml").read_text())
+    jsonschema.validate(defaults, schema)
+
+
+def test_every_value_is_documented() -> None:
+    """Bitnami style: every leaf under global and defaults has an @param line."""
+    text = (UMBRELLA / "values.yaml").read_text()
+    documented = {line.split()[2] for line in text.splitlines() if line.strip().startswith("## @param")}
+    values = yaml.safe_load(text)
+
+    def leaves(prefix: str, node: Any) -> list[str]:
+        if prefix in documented:
+            return []
+        if isinstance(node, dict) and node:
+            return [leaf for key, child in node.items() for leaf in leaves(f"{prefix}.{key}", child)]
+        return [prefix]
+
+    missing = [leaf for section in ("global", "defaults") for leaf in leaves(section, values[section])]
+    missing += [f"services.{name}" for name in values["services"] if f"services.{name}" not in documented]
+    assert not missing, f"undocumented values: {missing}"

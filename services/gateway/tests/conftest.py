@@ -1,0 +1,352 @@
+"""Fixtures for the gateway tests.
+
+Everything is real: Hive Gateway processes (Node) in front of a catalog subgraph process
+(uvicorn) on the platform's Redis, NATS and FerretDB; a JWKS endpoint publishing the keys of
+the test token minters (identity's role); an OTLP/HTTP receiver collecting the spans that the
+gateway and the catalog export.
+
+``start_gateway(**env)`` starts one more gateway with extra ``EMPORIUM_*`` settings; every
+gateway and the catalog are stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from emporium_kit.testing import TokenMinter
+from emporium_platform.processes import ServiceProcess, gateway_process, uvicorn_process
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from pymongo import MongoClient
+
+
+class _Server:
+    """A ThreadingHTTPServer on a free loopback port, served from a daemon thread."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.owner = self  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_port}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _JwksHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        owner: JwksServer = self.server.owner  # type: ignore[attr-defined]
+        owner.requests += 1
+        body = json.dumps(owner.document()).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class JwksServer(_Server):
+    """Publishes the current keys of every minter (rotations included) as one JWKS."""
+
+    def __init__(self, *minters: TokenMinter) -> None:
+        self.minters = minters
+        self.requests = 0
+        super().__init__(_JwksHandler)
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/.well-known/jwks.json"
+
+    def document(self) -> dict[str, Any]:
+        return {"keys": [key for m in self.minters for key in m.jwks()["keys"]]}
+
+
+@dataclass(frozen=True)
+class Span:
+    service: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+
+
+class _OtlpHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _body(self) -> bytes:
+        if self.headers.get("transfer-encoding", "").lower() != "chunked":
+            return self.rfile.read(int(self.headers.get("content-length", "0")))
+        # Node's exporter streams the body (chunked); http.server does not decode that
+        body = b""
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            body += self.rfile.read(size)
+            self.rfile.readline()
+        self.rfile.readline()
+        return body
+
+    def do_POST(self) -> None:
+        owner: OtlpReceiver = self.server.owner  # type: ignore[attr-defined]
+        body = self._body()
+        if self.headers.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        owner.ingest(self.headers.get("content-type", ""), body)
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class OtlpReceiver(_Server):
+    """An OTLP/HTTP traces endpoint: JSON (the gateway's exporter) or protobuf (Python's)."""
+
+    def __init__(self) -> None:
+        self._spans: list[Span] = []
+        self._lock = threading.Lock()
+        super().__init__(_OtlpHandler)
+
+    def spans(self) -> list[Span]:
+        with self._lock:
+            return list(self._spans)
+
+    def ingest(self, content_type: str, body: bytes) -> None:
+        spans = (
+            self._from_json(json.loads(body))
+            if "json" in content_type
+            else self._from_protobuf(body)
+        )
+        with self._lock:
+            self._spans.extend(spans)
+
+    @staticmethod
+    def _from_json(payload: dict[str, Any]) -> list[Span]:
+        spans = []
+        for resource_spans in payload.get("resourceSpans", []):
+            attributes = {
+                a["key"]: a["value"].get("stringValue")
+                for a in resource_spans.get("resource", {}).get("attributes", [])
+            }
+            for scope_spans in resource_spans.get("scopeSpans", []):
+                for span in scope_spans.get("spans", []):
+                    spans.append(
+                        Span(
+                            service=str(attributes.get("service.name")),
+                            trace_id=span["traceId"].lower(),
+                            span_id=span["spanId"].lower(),
+                            parent_span_id=span.get("parentSpanId", "").lower(),
+                            name=span["name"],
+                        )
+                    )
+        return spans
+
+    @staticmethod
+    def _from_protobuf(body: bytes) -> list[Span]:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        spans = []
+        for resource_spans in request.resource_spans:
+            attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    spans.append(
+                        Span(
+                            service=attributes.get("service.name", ""),
+                            trace_id=span.trace_id.hex(),
+                            span_id=span.span_id.hex(),
+                            parent_span_id=span.parent_span_id.hex(),
+                            name=span.name,
+                        )
+                    )
+        return spans
+
+
+@dataclass
+class GatewayClient:
+    """POSTs GraphQL requests to one gateway."""
+
+    process: ServiceProcess
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
+
+    @property
+    def url(self) -> str:
+        return self.process.graphql_url
+
+    def post(
+        self,
+        query: str | None = None,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        extensions: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        **body: Any,
+    ) -> httpx.Response:
+        payload: dict[str, Any] = {**body}
+        if query is not None:
+            payload["query"] = query
+        if variables is not None:
+            payload["variables"] = variables
+        if extensions is not None:
+            payload["extensions"] = extensions
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["authorization"] = f"Bearer {token}"
+        return self.http.post(self.url, json=payload, headers=all_headers)
+
+
+def error_codes(response: httpx.Response) -> list[str | None]:
+    return [e.get("extensions", {}).get("code") for e in response.json().get("errors", [])]
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def minter() -> TokenMinter:
+    """Identity's ES256 key."""
+    return TokenMinter(alg="ES256")
+
+
+@pytest.fixture(scope="session")
+def rsa_minter() -> TokenMinter:
+    """A second, RS256 key published in the same JWKS."""
+    return TokenMinter(alg="RS256")
+
+
+@pytest.fixture(scope="session")
+def jwks(minter: TokenMinter, rsa_minter: TokenMinter) -> Iterator[JwksServer]:
+    server = JwksServer(minter, rsa_minter)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def otlp() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="session")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gateway-logs")
+
+
+@pytest.fixture(scope="session")
+def catalog(
+    platform: Any, jwks: JwksServer, otlp: OtlpReceiver, run_id: str, logs: Path
+) -> Iterator[ServiceProcess]:
+    """The catalog subgraph in its own database, verifying tokens against the test JWKS."""
+    database = f"gateway_test_{run_id}"
+    env = {
+        **platform.env(),
+        "EMPORIUM_MONGO_DATABASE": database,
+        "EMPORIUM_CATALOG_CACHE_NAMESPACE": f"gw-{run_id}",
+        "EMPORIUM_JWKS_URL": jwks.url,
+        # key rotation tests: the catalog must see a new kid at once
+        "EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_S": "0",
+        "EMPORIUM_OTLP_ENDPOINT": otlp.base_url,
+    }
+    process = uvicorn_process("emporium_catalog.app:app", env=env, log_dir=logs)
+    process.start(timeout=120)
+    yield process
+    process.stop()
+    with MongoClient(platform.mongo_url) as client:
+        client.drop_database(database)
+
+
+@pytest.fixture(scope="session")
+def gateway_env(jwks: JwksServer, catalog: ServiceProcess) -> dict[str, str]:
+    """Settings every test gateway shares: identity's JWKS and where the catalog runs."""
+    return {
+        "EMPORIUM_ENVIRONMENT": "development",
+        "EMPORIUM_JWKS_URL": jwks.url,
+        "EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url,
+    }
+
+
+@pytest.fixture(scope="session")
+def start_gateway(
+    gateway_env: dict[str, str], logs: Path
+) -> Iterator[Callable[..., GatewayClient]]:
+    started: list[ServiceProcess] = []
+
+    def start(name: str = "gateway", **env: str) -> GatewayClient:
+        process = gateway_process(env={**gateway_env, **env}, name=name, log_dir=logs)
+        process.start(timeout=60)
+        started.append(process)
+        return GatewayClient(process)
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(start_gateway: Callable[..., GatewayClient], otlp: OtlpReceiver) -> GatewayClient:
+    """The development gateway on the committed supergraph, exporting traces."""
+    return start_gateway(
+        "gateway-dev",
+        EMPORIUM_OTLP_ENDPOINT=otlp.base_url,
+        EMPORIUM_CORS_ORIGINS="https://shop.example,https://admin.example",
+    )
+
+
+@dataclass(frozen=True)
+class CatalogData:
+    category_id: str
+    product_id: str
+    product_slug: str
+
+
+@pytest.fixture(scope="session")
+def catalog_data(gateway: GatewayClient, minter: TokenMinter, run_id: str) -> CatalogData:
+    """One category and one product, created through the gateway by an admin."""
+    admin = minter.mint("admin-seed", ["admin"])
+    category = gateway.post(
+        "mutation($name: String!) { createCategory(input: {name: $name}) { id } }",
+        {"name": f"Gateway Test {run_id}"},
+        token=admin,
+    )
+    assert category.status_code == 200, category.text
+    category_id = category.json()["data"]["createCategory"]["id"]
+    product = gateway.post(
+        """mutation($input: CreateProductInput!) {
+             createProduct(input: $input) { id slug }
+           }""",
+        {
+            "input": {
+                "name": f"Gateway Phone {run_id}",
+                "brand": "Acme",
+                "categoryId": category_id,
+                "sku": f"GW-{run_id}",
+                "price": {"amount": 129_900, "currency": "USD"},
+            }
+        },
+        token=admin,
+    )
+    assert product.status_code == 200, product.text
+    created = product.json()["data"]["createProduct"]
+    return CatalogData(category_id, created["id"], created["slug"])

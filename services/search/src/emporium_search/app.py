@@ -1,0 +1,115 @@
+"""The search service app: ``create_app()`` for tests, module-level ``app`` for uvicorn.
+
+Run locally with ``emporium-search serve`` (port 8003) or ``uvicorn emporium_search.app:app``.
+
+Dependencies: OpenSearch is critical (``/readyz`` fails while it is down: search cannot
+answer). NATS, the processed-event store (Mongo database ``search``) and the catalog only
+feed the index: while one is down searches still work on the last indexed state, so they
+are reported but not critical.
+"""
+
+from __future__ import annotations
+
+import httpx
+from ariadne import convert_schema_names
+from emporium_kit import clients
+from emporium_kit.app import build_app
+from emporium_kit.events import EventConsumer, ProcessedEvents
+from emporium_kit.graphql import load_sdl, make_federated_schema
+from emporium_kit.resilience import Dependency
+from fastapi import FastAPI
+from graphql import GraphQLSchema
+
+from emporium_search import events
+from emporium_search.catalog_client import CatalogClient
+from emporium_search.indexer import Indexer
+from emporium_search.indices import IndexNames
+from emporium_search.resolvers import SearchContext, bindables, request_context
+from emporium_search.settings import SearchSettings
+
+PROCESSED_EVENTS = "processed_events"
+
+
+def build_schema() -> GraphQLSchema:
+    schema = make_federated_schema(load_sdl("emporium_search"), *bindables)
+    convert_schema_names(schema, None)
+    return schema
+
+
+def catalog_client(settings: SearchSettings, http: httpx.AsyncClient) -> CatalogClient:
+    dependency = Dependency(
+        "catalog",
+        timeout_s=settings.http_timeout_s,
+        critical=False,
+        fail_max=settings.breaker_fail_max,
+        reset_timeout_s=settings.breaker_reset_timeout_s,
+    )
+    return CatalogClient(settings.search_catalog_url, http=http, dependency=dependency)
+
+
+def create_app(
+    settings: SearchSettings | None = None, *, catalog_http: httpx.AsyncClient | None = None
+) -> FastAPI:
+    """``catalog_http`` replaces the HTTP client used to reach the catalog (tests pass one
+    bound to an in-process catalog app); the app closes only a client it created."""
+    settings = settings or SearchSettings()
+    opensearch = clients.opensearch(settings)
+    mongo = clients.mongo(settings, critical=False)
+    bus = clients.nats(settings, critical=False)
+    http = catalog_http or httpx.AsyncClient(timeout=settings.http_timeout_s)
+    catalog = catalog_client(settings, http)
+    names = IndexNames(settings.search_index_alias)
+    indexer = Indexer(
+        opensearch,
+        names,
+        catalog=catalog,
+        shards=settings.search_index_shards,
+        replicas=settings.search_index_replicas,
+        targets_ttl_s=settings.search_targets_ttl_s,
+    )
+
+    def consumer() -> EventConsumer:
+        return events.IndexerConsumer(
+            settings.search_consumer_name,
+            lambda: bus.js,
+            ProcessedEvents(mongo.db[PROCESSED_EVENTS], guard=mongo.dependency.guard),
+            catalog=events.events,
+            deliver_new=settings.search_consumer_deliver == "new",
+            max_deliver=settings.search_consumer_max_deliver,
+            ack_wait_s=settings.search_consumer_ack_wait_s,
+            # one message in hand at a time: a handler waiting out an outage holds no
+            # other fetched message past its ack_wait
+            batch_size=1,
+            nats_guard=bus.dependency.guard,
+        )
+
+    worker = events.IndexingWorker(
+        indexer=indexer,
+        bus=bus,
+        opensearch=opensearch,
+        consumer_factory=consumer,
+        outage_wait_s=settings.search_outage_wait_s,
+    )
+
+    async def close_http() -> None:
+        if catalog_http is None:
+            await http.aclose()
+
+    context = SearchContext(store=opensearch, names=names, cursor_secret=settings.cursor_secret)
+    indexing = settings.search_indexing_enabled
+    app = build_app(
+        settings=settings,
+        schema=build_schema(),
+        clients=[opensearch, mongo, bus] if indexing else [opensearch],
+        dependencies=[catalog.dependency],
+        context=request_context(context),
+        workers=[worker] if indexing else [],
+        on_shutdown=[close_http],
+    )
+    app.state.indexer = indexer
+    app.state.indexing = worker
+    app.state.search = context
+    return app
+
+
+app = create_app()

@@ -1,0 +1,186 @@
+"""The catalog subgraph, read over HTTP: never the catalog's database.
+
+- :meth:`CatalogClient.products` / :meth:`load_product`: products by id through the
+  federation ``_entities`` field (one request per batch; the DataLoader merges the ids
+  asked for in the same event-loop tick into one call).
+- :meth:`CatalogClient.product_pages`: the paginated ``products`` connection (active
+  products, ``NEWEST`` order: keyed on creation time, so concurrent updates never move a
+  product between pages) for ``emporium-search rebuild``.
+- :meth:`CatalogClient.categories` / :meth:`category_tree`: categories by id, or all of them.
+
+Fields are aliased to snake_case in the queries, so responses parse with the same views as
+the catalog's event payloads. Every call runs behind the ``catalog`` breaker with a timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import orjson
+from aiodataloader import DataLoader
+from emporium_kit.resilience import Dependency
+
+from emporium_search.models import CategoryView, ProductView
+
+PRODUCT_FIELDS = """
+fragment SearchProduct on Product {
+  id name description brand
+  category_id: categoryId
+  owner_seller_id: ownerSellerId
+  price { amount currency }
+  listings { seller_id: sellerId price { amount currency } availability }
+  attributes { name value }
+  availability status version
+  created_at: createdAt
+}
+"""
+
+CATEGORY_FIELDS = """
+fragment SearchCategory on Category {
+  id name version
+  parent_id: parentId
+  ancestors { id }
+}
+"""
+
+ENTITIES_QUERY = (
+    """
+query SearchProducts($representations: [_Any!]!) {
+  _entities(representations: $representations) { ...SearchProduct }
+}
+"""
+    + PRODUCT_FIELDS
+)
+
+CATEGORY_ENTITIES_QUERY = (
+    """
+query SearchCategories($representations: [_Any!]!) {
+  _entities(representations: $representations) { ...SearchCategory }
+}
+"""
+    + CATEGORY_FIELDS
+)
+
+PAGE_QUERY = (
+    """
+query SearchProductPage($first: Int!, $after: String) {
+  products(first: $first, after: $after, sort: NEWEST) {
+    edges { node { ...SearchProduct } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+    + PRODUCT_FIELDS
+)
+
+
+def _tree_query(levels: int) -> str:
+    """``rootCategories { ...c children { ...c children { ... } } }``, ``levels`` deep."""
+    inner = "...SearchCategory"
+    for _ in range(levels - 1):
+        inner = f"...SearchCategory children {{ {inner} }}"
+    return f"query SearchCategoryTree {{ rootCategories {{ {inner} }} }}\n" + CATEGORY_FIELDS
+
+
+# the catalog nests categories at most 6 levels (emporium_catalog.domain.MAX_CATEGORY_DEPTH)
+TREE_QUERY = _tree_query(6)
+MAX_BATCH = 100
+
+
+class CatalogError(RuntimeError):
+    """The catalog answered with GraphQL errors."""
+
+
+def _category(raw: dict[str, Any]) -> CategoryView:
+    return CategoryView.model_validate(
+        {**raw, "ancestors": [a["id"] for a in raw.get("ancestors") or ()]}
+    )
+
+
+class CatalogClient:
+    """``CatalogClient(url, http=httpx.AsyncClient(...), dependency=Dependency("catalog"))``."""
+
+    def __init__(self, url: str, *, http: httpx.AsyncClient, dependency: Dependency) -> None:
+        self.url = url
+        self.dependency = dependency
+        self._http = http
+        self._loader: DataLoader[str, ProductView | None] = DataLoader(
+            batch_load_fn=self._load_batch, cache=False, max_batch_size=MAX_BATCH
+        )
+
+    async def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        async with self.dependency.guard():
+            response = await self._http.post(
+                self.url,
+                content=orjson.dumps({"query": query, "variables": variables}),
+                headers={"content-type": "application/json"},
+            )
+        if response.status_code >= 500:
+            response.raise_for_status()
+        body = orjson.loads(response.content)
+        if body.get("errors"):
+            messages = "; ".join(str(e.get("message")) for e in body["errors"])
+            raise CatalogError(f"catalog query failed: {messages}")
+        return body["data"]
+
+    async def products(self, ids: Sequence[str]) -> dict[str, ProductView]:
+        """Products by id (archived ones included); ids the catalog does not know are absent."""
+        found: dict[str, ProductView] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), MAX_BATCH):
+            chunk = unique[start : start + MAX_BATCH]
+            representations = [{"__typename": "Product", "id": i} for i in chunk]
+            data = await self._post(ENTITIES_QUERY, {"representations": representations})
+            for raw in data["_entities"]:
+                if raw is not None:
+                    product = ProductView.model_validate(raw)
+                    found[product.id] = product
+        return found
+
+    async def _load_batch(self, ids: list[str]) -> list[ProductView | None]:
+        found = await self.products(ids)
+        return [found.get(i) for i in ids]
+
+    async def load_product(self, product_id: str) -> ProductView | None:
+        """One product; concurrent calls are batched into one ``_entities`` request."""
+        return await self._loader.load(product_id)
+
+    async def categories(self, ids: Sequence[str]) -> dict[str, CategoryView]:
+        found: dict[str, CategoryView] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), MAX_BATCH):
+            representations = [
+                {"__typename": "Category", "id": i} for i in unique[start : start + MAX_BATCH]
+            ]
+            data = await self._post(CATEGORY_ENTITIES_QUERY, {"representations": representations})
+            for raw in data["_entities"]:
+                if raw is not None:
+                    category = _category(raw)
+                    found[category.id] = category
+        return found
+
+    async def category_tree(self) -> list[CategoryView]:
+        """Every live category, parents before children."""
+        data = await self._post(TREE_QUERY, {})
+        result: list[CategoryView] = []
+        level: list[dict[str, Any]] = data["rootCategories"]
+        while level:
+            result += [_category(raw) for raw in level]
+            level = [child for raw in level for child in raw.get("children") or ()]
+        return result
+
+    async def product_pages(self, *, page_size: int = 100) -> AsyncIterator[list[ProductView]]:
+        """Every active product, one page at a time."""
+        after: str | None = None
+        while True:
+            data = await self._post(PAGE_QUERY, {"first": page_size, "after": after})
+            connection = data["products"]
+            page = [ProductView.model_validate(e["node"]) for e in connection["edges"]]
+            if page:
+                yield page
+            info = connection["pageInfo"]
+            if not info["hasNextPage"] or not info["endCursor"]:
+                return
+            after = info["endCursor"]

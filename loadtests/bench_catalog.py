@@ -19,12 +19,11 @@ from benchkit import (
     TABLE_HEADER,
     Request,
     Result,
-    free_port,
+    bench_server,
     graphql_request,
     machine,
     platform_env,
     run_load,
-    uvicorn_server,
 )
 from pymongo import MongoClient
 
@@ -46,7 +45,6 @@ def product_ids(env: dict[str, str], n: int) -> list[str]:
 async def measure(args: argparse.Namespace) -> list[Result]:
     env = {**platform_env(), "EMPORIUM_LOG_LEVEL": "WARNING"}
     ids = product_ids(env, args.products)
-    port, nocache_port = free_port(), free_port()
     nocache_env = {**env, "EMPORIUM_GRAPHQL_DOCUMENT_CACHE_SIZE": "0"}
     gql = [graphql_request("/graphql", QUERY, {"id": i}) for i in ids]
     plain = [Request("GET", f"/bench/products/{i}") for i in ids]
@@ -54,9 +52,10 @@ async def measure(args: argparse.Namespace) -> list[Result]:
     load = {"total": args.total, "concurrency": args.concurrency}
     results = []
     with (
-        uvicorn_server("bench_apps:app", port, env, app_dir="loadtests"),
-        uvicorn_server("bench_apps:app", nocache_port, nocache_env, app_dir="loadtests"),
+        bench_server("bench_apps:app", env, app_dir="loadtests") as server,
+        bench_server("bench_apps:app", nocache_env, app_dir="loadtests") as nocache,
     ):
+        port, nocache_port = server.port, nocache.port
         # interleave rounds so drift on a shared machine hits every target alike
         for _ in range(args.rounds):
             results += [

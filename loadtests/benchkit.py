@@ -13,15 +13,14 @@ import ipaddress
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from emporium_platform import Platform
+from emporium_platform.processes import ServiceProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -107,14 +106,22 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 async def _worker(
     host: str, port: int, payloads: list[bytes], count: int, latencies: list[float]
 ) -> int:
+    """Send ``count`` requests on one keep-alive connection, reconnecting after a failure;
+    returns how many failed (status >= 400 or a broken connection)."""
     errors = 0
     reader, writer = await asyncio.open_connection(host, port)
     try:
         for i in range(count):
             payload = payloads[i % len(payloads)]
             start = time.perf_counter()
-            writer.write(payload)
-            status = await _read_response(reader)
+            try:
+                writer.write(payload)
+                status = await _read_response(reader)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+                continue
             latencies.append((time.perf_counter() - start) * 1000)
             if status >= 400:
                 errors += 1
@@ -150,50 +157,15 @@ async def run_load(
     return Result(name, len(latencies), sum(errors), seconds, q[49], q[89], q[98])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, *, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
-    """Wait until ``url`` answers 200; fail early if the server process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before {url} was ready")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready after {timeout}s")
-
-
-@contextlib.contextmanager
-def uvicorn_server(
-    app: str,
-    port: int,
-    env: Mapping[str, str],
-    *,
-    ready_path: str = "/readyz",
-    app_dir: str | None = None,
-) -> Iterator[str]:
-    """Run ``app`` under uvicorn (uvloop + httptools, one worker) on loopback."""
+def bench_server(app: str, env: Mapping[str, str], *, app_dir: str | None = None) -> ServiceProcess:
+    """``app`` under uvicorn on a free loopback port, without access logs (a log line per
+    request would dominate a micro-benchmark). Use as a context manager."""
+    port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    cmd += ["--no-access-log", "--log-level", "warning"]
     if app_dir:
         cmd += ["--app-dir", app_dir]
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(base + ready_path, proc=proc)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    return ServiceProcess(app.split(":", 1)[0], cmd, port=port, env=env, cwd=ROOT)
 
 
 def platform_env() -> dict[str, str]:

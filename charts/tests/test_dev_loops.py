@@ -31,7 +31,11 @@ def test_skaffold_builds_every_image_from_an_existing_dockerfile(image_services:
 
 def test_skaffold_deploys_existing_charts_in_order(image_services: set[str], values: dict) -> None:
     releases = _releases()
-    assert [r["name"] for r in releases] == ["datastore-operator-crds", "datastore-operator", "emporium"]
+    assert [r["name"] for r in releases] == [
+        "datastore-operator-crds",
+        "datastore-operator",
+        "emporium",
+    ]
     for release in releases:
         assert (REPO / release["chartPath"] / "Chart.yaml").is_file()
         for values_file in release.get("valuesFiles", []):
@@ -46,7 +50,9 @@ def test_skaffold_deploys_existing_charts_in_order(image_services: set[str], val
         key = re.sub(r"[^A-Za-z0-9]", "_", service)
         assert templates[f"services.{service}.image.repository"] == f"{{{{.IMAGE_REPO_{key}}}}}"
         assert templates[f"services.{service}.image.tag"] == f"{{{{.IMAGE_TAG_{key}}}}}"
-    assert releases[1]["setValueTemplates"]["image.repository"] == "{{.IMAGE_REPO_datastore_operator}}"
+    assert (
+        releases[1]["setValueTemplates"]["image.repository"] == "{{.IMAGE_REPO_datastore_operator}}"
+    )
 
 
 def test_skaffold_port_forwards_every_service(image_services: set[str]) -> None:
@@ -69,7 +75,9 @@ def _string_literals() -> set[str]:
 
 def test_tiltfile_references_exist() -> None:
     literals = _string_literals()
-    for path in [s for s in literals if s.startswith(("charts/", "operators/")) or s.endswith(".yaml")]:
+    for path in [
+        s for s in literals if s.startswith(("charts/", "operators/")) or s.endswith(".yaml")
+    ]:
         assert (REPO / path).exists(), path
     assert "services/%s/Dockerfile" in literals, "images come from services/<name>/Dockerfile"
     assert "operators/datastore/Dockerfile" in literals
@@ -85,6 +93,11 @@ def test_tiltfile_covers_every_service(image_services: set[str]) -> None:
 
 
 def test_local_ports_agree_between_tilt_and_skaffold() -> None:
-    tilt = dict(re.findall(r'"([a-z-]+)": (\d+)', re.search(r"LOCAL_PORTS = \{(.*?)\}", TILTFILE, re.DOTALL).group(1)))
+    tilt = dict(
+        re.findall(
+            r'"([a-z-]+)": (\d+)',
+            re.search(r"LOCAL_PORTS = \{(.*?)\}", TILTFILE, re.DOTALL).group(1),
+        )
+    )
     for forward in SKAFFOLD["portForward"]:
         assert int(tilt[forward["resourceName"]]) == forward["localPort"]

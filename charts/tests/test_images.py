@@ -27,7 +27,9 @@ def test_there_are_images() -> None:
 def test_hadolint(hadolint: str, dockerfile: Path) -> None:
     result = subprocess.run(
         [hadolint, "--failure-threshold", "info", str(dockerfile)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -38,16 +40,19 @@ def test_image_contract(dockerfile: Path) -> None:
     stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.MULTILINE)
     assert len(stages) >= 2, "multi-stage: build tools stay out of the final image"
     for image, _ in stages:
-        assert ":" in image and not image.endswith(":latest"), f"pin {image}"
+        assert ":" in image, f"pin {image}"
+        assert not image.endswith(":latest"), f"pin {image}"
         assert "$" not in image, "FROM names the pinned image itself (scanners read it)"
-    final = text[text.rindex("\nFROM "):]
+    final = text[text.rindex("\nFROM ") :]
     assert re.search(r"^USER\s+10001(:10001)?$", final, re.MULTILINE), "non-root, uid 10001"
     assert "COPY --from=uv" not in final, "no uv in the final image"
-    assert re.search(r'^ENTRYPOINT \[', final, re.MULTILINE), "exec form: PID 1 gets SIGTERM"
+    assert re.search(r"^ENTRYPOINT \[", final, re.MULTILINE), "exec form: PID 1 gets SIGTERM"
     for label in OCI_LABELS:
         assert f"org.opencontainers.image.{label}=" in final, label
     if (dockerfile.parent / "pyproject.toml").exists():
-        package = re.search(r'^name = "([^"]+)"', (dockerfile.parent / "pyproject.toml").read_text(), re.MULTILINE)
+        package = re.search(
+            r'^name = "([^"]+)"', (dockerfile.parent / "pyproject.toml").read_text(), re.MULTILINE
+        )
         assert package
         assert f"uv sync --frozen --no-dev --no-install-workspace --package {package[1]}" in text
         assert f"uv sync --frozen --no-dev --no-editable --package {package[1]}" in text
@@ -59,7 +64,7 @@ def test_image_contract(dockerfile: Path) -> None:
 def test_service_images_carry_the_service_name(dockerfile: Path) -> None:
     name = dockerfile.parent.name
     text = dockerfile.read_text()
-    assert f"org.opencontainers.image.title=\"emporium-{name}\"" in text
+    assert f'org.opencontainers.image.title="emporium-{name}"' in text
     if (dockerfile.parent / "pyproject.toml").exists():
         assert f"EMPORIUM_SERVICE_NAME={name}" in text
         assert f'CMD ["emporium_{name}.app:app"]' in text

@@ -1,5 +1,6 @@
 """The operator's two charts (CRDs apart from the operator) and the raw manifests in k8s/."""
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,12 @@ def test_the_crd_is_valid_and_complete() -> None:
     assert crd["spec"]["group"] == "emporium.io"
     assert version["subresources"] == {"status": {}}
     assert {c["name"] for c in version["additionalPrinterColumns"]} >= {
-        "Engine", "Version", "Replicas", "Ready", "Phase", "Age",
+        "Engine",
+        "Version",
+        "Replicas",
+        "Ready",
+        "Phase",
+        "Age",
     }
     spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
     assert spec["properties"]["engine"]["enum"] == ["mongodb", "redis", "opensearch"]
@@ -78,8 +84,15 @@ def test_the_crd_schema_accepts_and_refuses(spec: dict[str, Any], valid: bool) -
 
 def test_operator_chart_renders_valid_least_privilege_objects(helm: Callable[..., str]) -> None:
     manifests = _docs(
-        helm("template", "datastore-operator", str(CHARTS / "datastore-operator"),
-             "--namespace", "emporium-system", "--kube-version", KUBERNETES_VERSION)
+        helm(
+            "template",
+            "datastore-operator",
+            str(CHARTS / "datastore-operator"),
+            "--namespace",
+            "emporium-system",
+            "--kube-version",
+            KUBERNETES_VERSION,
+        )
     )
     for manifest in manifests:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
@@ -87,11 +100,16 @@ def test_operator_chart_renders_valid_least_privilege_objects(helm: Callable[...
     assert "CustomResourceDefinition" not in kinds, "CRDs live in their own chart"
     role = next(m for m in manifests if m["kind"] == "ClusterRole")
     for rule in role["rules"]:
-        assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
-        assert "*" not in rule["apiGroups"], rule
+        for field in ("verbs", "resources", "apiGroups"):
+            assert "*" not in rule[field], rule
         if "secrets" in rule["resources"]:
             assert not {"list", "watch", "delete"} & set(rule["verbs"]), "Secrets are read by name"
-    granted = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+    granted = {
+        (g, r): set(rule["verbs"])
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+    }
     # What the handlers do (emporium_operator.kube) must be granted, nothing more sweeping.
     assert {"create", "patch", "get"} <= granted["apps", "statefulsets"]
     assert {"get", "patch"} <= granted["emporium.io", "datastores/status"]
@@ -127,3 +145,12 @@ def test_k8s_manifests_build_and_validate(kubectl: Callable[..., str], target: s
         stores = [m for m in manifests if m["kind"] == "Datastore"]
         assert all(m["spec"]["deletionPolicy"] == "Retain" for m in stores)
         assert all(m["spec"]["replicas"] % 2 == 1 for m in stores if m["spec"]["engine"] != "redis")
+
+
+def test_operator_values_schema(helm: Callable[..., str]) -> None:
+    chart = CHARTS / "datastore-operator"
+    schema = json.loads((chart / "values.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    jsonschema.validate(yaml.safe_load((chart / "values.yaml").read_text()), schema)
+    out = helm("template", "op", str(chart), "--set", "image.pullPolicy=Sometimes", check=False)
+    assert "at '/image/pullPolicy': value must be one of" in out

@@ -21,33 +21,49 @@ def _checkov(checkov: list[str], *args: str) -> list[dict]:
     # --skip-download: no calls home for guidelines; everything checkov needs ships with it.
     result = subprocess.run(
         [*checkov, *args, "--output", "json", "--skip-download", "--quiet", "--compact"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode in (0, 1), result.stderr
     reports = json.loads(result.stdout or "[]")
     reports = reports if isinstance(reports, list) else [reports]
     return [
-        check
-        for report in reports
-        for check in report.get("results", {}).get("failed_checks", [])
+        check for report in reports for check in report.get("results", {}).get("failed_checks", [])
     ]
 
 
 @pytest.fixture(scope="module")
-def rendered(helm: Callable[..., str], kubectl: Callable[..., str], umbrella: Path, scratch: Path) -> Path:
+def rendered(
+    helm: Callable[..., str], kubectl: Callable[..., str], umbrella: Path, scratch: Path
+) -> Path:
     out = scratch / "checkov"
     out.mkdir(exist_ok=True)
-    for label, values in [("default", None), ("production", "values-production.yaml"), ("minimal", "values-minimal.yaml")]:
+    for label, values in [
+        ("default", None),
+        ("production", "values-production.yaml"),
+        ("minimal", "values-minimal.yaml"),
+    ]:
         args = ["template", "emporium", str(umbrella), "--namespace", "emporium"]
         if values:
             args += ["--values", str(umbrella / values)]
         (out / f"emporium-{label}.yaml").write_text(helm(*args))
     (out / "operator.yaml").write_text(
-        helm("template", "datastore-operator", str(CHARTS / "datastore-operator"), "--namespace", "emporium-system")
+        helm(
+            "template",
+            "datastore-operator",
+            str(CHARTS / "datastore-operator"),
+            "--namespace",
+            "emporium-system",
+        )
     )
-    (out / "operator-crds.yaml").write_text(helm("template", "crds", str(CHARTS / "datastore-operator-crds")))
+    (out / "operator-crds.yaml").write_text(
+        helm("template", "crds", str(CHARTS / "datastore-operator-crds"))
+    )
     for overlay in ("dev", "production"):
-        (out / f"k8s-{overlay}.yaml").write_text(kubectl("kustomize", str(REPO / "k8s" / "overlays" / overlay)))
+        (out / f"k8s-{overlay}.yaml").write_text(
+            kubectl("kustomize", str(REPO / "k8s" / "overlays" / overlay))
+        )
     return out
 
 
@@ -65,8 +81,10 @@ def test_checkov_dockerfiles(checkov: list[str]) -> None:
 
 def test_every_skipped_check_says_why() -> None:
     sources = [
-        *CHARTS.rglob("*.tpl"), *CHARTS.rglob("templates/*.yaml"),
-        *REPO.glob("services/*/Dockerfile"), *REPO.glob("operators/*/Dockerfile"),
+        *CHARTS.rglob("*.tpl"),
+        *CHARTS.rglob("templates/*.yaml"),
+        *REPO.glob("services/*/Dockerfile"),
+        *REPO.glob("operators/*/Dockerfile"),
         *(REPO / "k8s").rglob("*.yaml"),
     ]
     skips = [(path, m) for path in sources for m in SKIP.finditer(path.read_text())]

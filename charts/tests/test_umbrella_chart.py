@@ -32,7 +32,10 @@ ENGINE_ENV = {
 }
 ENGINE_PORT = {"mongodb": 27017, "redis": 6379, "opensearch": 9200}
 # Kinds from CRDs that no offline schema catalogue has: checked here field by field instead.
-CUSTOM_KINDS = {("emporium.io/v1alpha1", "Datastore"), ("monitoring.coreos.com/v1", "ServiceMonitor")}
+CUSTOM_KINDS = {
+    ("emporium.io/v1alpha1", "Datastore"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+}
 
 
 def crd_schema() -> dict[str, Any]:
@@ -79,13 +82,17 @@ def test_services_in_values_are_exactly_the_services_with_images(
     )
 
 
-@pytest.mark.parametrize("chart", ["common", "emporium", "datastore-operator", "datastore-operator-crds"])
+@pytest.mark.parametrize(
+    "chart", ["common", "emporium", "datastore-operator", "datastore-operator-crds"]
+)
 def test_helm_lint_strict(helm: Callable[..., str], umbrella: Path, chart: str) -> None:
     helm("lint", "--strict", str(CHARTS / chart))
 
 
 @pytest.mark.parametrize("values_file", ["values-production.yaml", "values-minimal.yaml"])
-def test_helm_lint_strict_with_values(helm: Callable[..., str], umbrella: Path, values_file: str) -> None:
+def test_helm_lint_strict_with_values(
+    helm: Callable[..., str], umbrella: Path, values_file: str
+) -> None:
     helm("lint", "--strict", str(umbrella), "--values", str(umbrella / values_file))
 
 
@@ -114,7 +121,11 @@ def test_every_service_rolls_out_without_dropping_requests(
         # shutdown, and the kubelet's SIGKILL comes only after both.
         pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
         config = find(manifests, "ConfigMap", f"{service}-config")["data"]
-        graceful = int(config["UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN"])
+        shutdown = {
+            **values["defaults"]["shutdown"],
+            **values["services"][service].get("shutdown", {}),
+        }
+        graceful = int(config.get("UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN", shutdown["gracefulSeconds"]))
         assert pre_stop >= 1
         assert pod["terminationGracePeriodSeconds"] > pre_stop + graceful
         # Readiness must fail fast enough to leave the endpoints before the preStop ends.
@@ -159,8 +170,18 @@ def test_network_policies_deny_by_default_and_allow_the_real_edges(
         labels = pod_labels(find(manifests, "Deployment", service))
         assert selects(policy["spec"]["podSelector"]["matchLabels"], labels)
         sources = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
-        assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway",
-                                                "app.kubernetes.io/instance": "emporium"}}} in sources
+        gateway = {
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": "gateway",
+                    "app.kubernetes.io/instance": "emporium",
+                }
+            }
+        }
+        if block.get("kind", "subgraph") == "subgraph":
+            assert gateway in sources, f"the gateway must reach {service}"
+        else:
+            assert gateway not in sources
         egress = policy["spec"]["egress"]
         assert any(rule["ports"][0]["port"] == 53 for rule in egress), "DNS"
         if block.get("nats"):
@@ -176,7 +197,9 @@ def test_network_policies_deny_by_default_and_allow_the_real_edges(
                 for rule in egress
             ), f"{service} must reach {datastore}"
             inbound = find(manifests, "NetworkPolicy", datastore)
-            assert inbound["spec"]["podSelector"]["matchLabels"] == {"emporium.io/datastore": datastore}
+            assert inbound["spec"]["podSelector"]["matchLabels"] == {
+                "emporium.io/datastore": datastore
+            }
             first = inbound["spec"]["ingress"][0]
             assert selects(first["from"][0]["podSelector"]["matchLabels"], labels)
 
@@ -186,7 +209,9 @@ def test_datastores_are_requested_from_the_operator_and_mounted(
 ) -> None:
     _, manifests = rendering
     for service, block in values["services"].items():
-        container = find(manifests, "Deployment", service)["spec"]["template"]["spec"]["containers"][0]
+        container = find(manifests, "Deployment", service)["spec"]["template"]["spec"][
+            "containers"
+        ][0]
         env = {e["name"]: e for e in container.get("env", [])}
         config = find(manifests, "ConfigMap", f"{service}-config")["data"]
         assert config["EMPORIUM_SERVICE_NAME"] == service
@@ -214,7 +239,10 @@ def test_a_gateway_slots_in_with_one_values_block(render, scratch: Path) -> None
     it the supergraph, lets it take client traffic and lets it call every subgraph."""
     manifests = render(
         FIXTURES / "gateway-values.yaml",
-        extra=("--set-file", f"services.gateway.supergraph.content={FIXTURES / 'supergraph.graphql'}"),
+        extra=(
+            "--set-file",
+            f"services.gateway.supergraph.content={FIXTURES / 'supergraph.graphql'}",
+        ),
     )
     validate_manifests(manifests)
     supergraph = find(manifests, "ConfigMap", "gateway-supergraph")
@@ -225,7 +253,9 @@ def test_a_gateway_slots_in_with_one_values_block(render, scratch: Path) -> None
     assert "UVICORN_PORT" not in config, "a node service gets no uvicorn settings"
     policy = find(manifests, "NetworkPolicy", "gateway")["spec"]
     sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
-    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in sources
+    assert {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+    } in sources
     callees = {
         rule["to"][0]["podSelector"]["matchLabels"].get("app.kubernetes.io/name")
         for rule in policy["egress"]
@@ -235,7 +265,14 @@ def test_a_gateway_slots_in_with_one_values_block(render, scratch: Path) -> None
 
 
 def test_the_gateway_without_a_supergraph_fails_with_a_clear_message(helm, umbrella: Path) -> None:
-    out = helm("template", "emporium", str(umbrella), "--values", str(FIXTURES / "gateway-values.yaml"), check=False)
+    out = helm(
+        "template",
+        "emporium",
+        str(umbrella),
+        "--values",
+        str(FIXTURES / "gateway-values.yaml"),
+        check=False,
+    )
     assert "services.gateway.supergraph.content is empty" in out
 
 
@@ -266,16 +303,24 @@ def test_values_schema_is_valid_json_schema() -> None:
 def test_every_value_is_documented() -> None:
     """Bitnami style: every leaf under global and defaults has an @param line."""
     text = (UMBRELLA / "values.yaml").read_text()
-    documented = {line.split()[2] for line in text.splitlines() if line.strip().startswith("## @param")}
+    documented = {
+        line.split()[2] for line in text.splitlines() if line.strip().startswith("## @param")
+    }
     values = yaml.safe_load(text)
 
     def leaves(prefix: str, node: Any) -> list[str]:
         if prefix in documented:
             return []
         if isinstance(node, dict) and node:
-            return [leaf for key, child in node.items() for leaf in leaves(f"{prefix}.{key}", child)]
+            return [
+                leaf for key, child in node.items() for leaf in leaves(f"{prefix}.{key}", child)
+            ]
         return [prefix]
 
-    missing = [leaf for section in ("global", "defaults") for leaf in leaves(section, values[section])]
-    missing += [f"services.{name}" for name in values["services"] if f"services.{name}" not in documented]
+    missing = [
+        leaf for section in ("global", "defaults") for leaf in leaves(section, values[section])
+    ]
+    missing += [
+        f"services.{name}" for name in values["services"] if f"services.{name}" not in documented
+    ]
     assert not missing, f"undocumented values: {missing}"

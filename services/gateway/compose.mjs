@@ -38,7 +38,9 @@ export async function loadServices(configPath) {
   for (const entry of entries) {
     const { name, schema, url } = entry;
     if (!/^[a-z][a-z0-9_]*$/.test(name ?? '') || !schema || !url) {
-      errors.push(new GraphQLError(`${JSON.stringify(entry)}: needs a lower-case name, schema and url`));
+      errors.push(
+        new GraphQLError(`${JSON.stringify(entry)}: needs a lower-case name, schema and url`),
+      );
       continue;
     }
     if (names.has(name)) {
@@ -59,7 +61,9 @@ export async function loadServices(configPath) {
       } catch (error) {
         const where = error.locations?.[0];
         const at = where ? `:${where.line}:${where.column}` : '';
-        errors.push(new GraphQLError(`[${name}] ${path.relative(here, file)}${at}: ${error.message}`));
+        errors.push(
+          new GraphQLError(`[${name}] ${path.relative(here, file)}${at}: ${error.message}`),
+        );
       }
     }
     services.push({ name, url, typeDefs: concatAST(documents) });

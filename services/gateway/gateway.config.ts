@@ -12,8 +12,10 @@ import { defineConfig, extractFromHeader, JSONLogWriter, Logger } from '@graphql
 import { loadPersistedOperations } from './src/persisted.ts';
 import {
   type AccessTokenClaims,
+  clientAddress,
   extractScopes,
   jwksKeyProvider,
+  type RequestContext,
   useClientRateLimit,
   useRequestSizeLimit,
   validateAccess,
@@ -54,7 +56,9 @@ export const gatewayConfig = defineConfig({
 
   // Shared by the rate limiter (and the supergraph cache): Redis when configured, so every
   // gateway replica counts against the same limits; in memory otherwise.
-  cache: settings.redisUrl ? { type: 'redis', url: settings.redisUrl, keyPrefix: 'gateway:' } : undefined,
+  cache: settings.redisUrl
+    ? { type: 'redis', url: settings.redisUrl, keyPrefix: 'gateway:' }
+    : undefined,
 
   // A present but invalid token is refused (401); no token means anonymous, and the auth
   // directives below decide what an anonymous caller may select.
@@ -75,15 +79,19 @@ export const gatewayConfig = defineConfig({
     : undefined,
   genericAuth: {
     mode: 'protect-granular',
-    resolveUserFn: (context) => (context as { jwt?: { payload?: AccessTokenClaims } }).jwt?.payload ?? null,
+    resolveUserFn: (context) =>
+      (context as { jwt?: { payload?: AccessTokenClaims } }).jwt?.payload ?? null,
     extractScopes: (claims) => extractScopes(claims as AccessTokenClaims),
     validateUser: validateAccess,
     // Refuse the whole operation, so a mutation with one unauthorized field writes nothing.
     rejectUnauthenticated: true,
   },
   propagateHeaders: {
-    fromClientToSubgraphs: ({ request }) => ({
+    fromClientToSubgraphs: ({ request, context }) => ({
       authorization: request.headers.get('authorization'),
+      // The client's address as the gateway determined it (a client-sent X-Forwarded-For is
+      // not passed on): identity's per-address limits must count clients, not the gateway.
+      'x-forwarded-for': clientAddress(context as RequestContext, settings.trustForwardedFor),
       // With tracing on, the OpenTelemetry plugin injects the gateway's own span context.
       ...(tracing
         ? {}
@@ -92,6 +100,11 @@ export const gatewayConfig = defineConfig({
             tracestate: request.headers.get('tracestate'),
           }),
     }),
+    // identity's login/registration throttling answers with Retry-After: the client needs it.
+    fromSubgraphsToClient: ({ response }) => ({
+      'retry-after': response.headers.get('retry-after'),
+    }),
+    deduplicateHeaders: true,
   },
 
   maxDepth: settings.maxDepth,
@@ -116,7 +129,8 @@ export const gatewayConfig = defineConfig({
         extensions: { code: 'PERSISTED_QUERY_ONLY' },
       },
       keyNotFound: {
-        message: 'Send a persisted operation id (extensions.persistedQuery.sha256Hash or documentId)',
+        message:
+          'Send a persisted operation id (extensions.persistedQuery.sha256Hash or documentId)',
         extensions: { code: 'PERSISTED_QUERY_ID_REQUIRED' },
       },
     },

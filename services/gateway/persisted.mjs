@@ -81,16 +81,22 @@ async function main() {
   }
   operations.sort((a, b) => a.name.localeCompare(b.name));
   const manifest = { format: 'apollo-persisted-query-manifest', version: 1, operations };
-  const ok = await writeOrCheck(path.resolve(values.out), `${JSON.stringify(manifest, null, 2)}\n`, {
-    check: values.check,
-    label: 'persisted',
-    fixCommand: 'npm run persisted',
-  });
+  const ok = await writeOrCheck(
+    path.resolve(values.out),
+    `${JSON.stringify(manifest, null, 2)}\n`,
+    {
+      check: values.check,
+      label: 'persisted',
+      fixCommand: 'npm run persisted',
+    },
+  );
   if (!ok) {
     process.exitCode = 1;
     return;
   }
-  console.log(`${values.check ? 'Up to date' : 'Wrote'}: ${operations.length} persisted operation(s)`);
+  console.log(
+    `${values.check ? 'Up to date' : 'Wrote'}: ${operations.length} persisted operation(s)`,
+  );
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -4,8 +4,12 @@ import base64
 import json
 from typing import Any
 
+import httpx
+import kopf
+import kr8s
 import kubernetes_validate
 import pytest
+from emporium_operator import kube
 from emporium_operator.builders import (
     Credentials,
     Datastore,
@@ -266,3 +270,24 @@ def test_invalid_spec_status() -> None:
     assert status["phase"] == "Failed"
     assert conditions["Degraded"]["status"] == "True"
     assert conditions["Ready"]["reason"] == "InvalidSpec"
+
+
+@pytest.mark.parametrize(
+    ("error", "expected", "delay"),
+    [
+        (kr8s.ServerError("unavailable", response=httpx.Response(503)), kopf.TemporaryError, 10),
+        (kr8s.ServerError("conflict", response=httpx.Response(409)), kopf.TemporaryError, 10),
+        (kr8s.ServerError("forbidden", response=httpx.Response(403)), kopf.TemporaryError, 60),
+        (kr8s.ServerError("invalid", response=httpx.Response(422)), kopf.PermanentError, None),
+        (httpx.ConnectError("refused"), kopf.TemporaryError, 10),
+    ],
+)
+async def test_api_failures_map_to_the_retry_policy(
+    error: Exception, expected: type[Exception], delay: int | None
+) -> None:
+    with pytest.raises(expected) as caught:
+        async with kube.api_errors("creating StatefulSet x"):
+            raise error
+    assert "creating StatefulSet x" in str(caught.value)
+    if delay is not None:
+        assert caught.value.delay == delay

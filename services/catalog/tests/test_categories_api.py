@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ulid import ULID
-
 from emporium_catalog.service import CATEGORIES
+from ulid import ULID
 
 from .conftest import Gql, World
 
@@ -17,7 +16,10 @@ CREATE = """
 mutation($i: CreateCategoryInput!) {
   createCategory(input: $i) { id name slug depth parentId ancestors { id } }
 }"""
-MOVE = "mutation($id: ID!, $p: ID) { moveCategory(id: $id, parentId: $p) { id parentId depth ancestors { id } } }"
+MOVE = """
+mutation($id: ID!, $p: ID) {
+  moveCategory(id: $id, parentId: $p) { id parentId depth ancestors { id } }
+}"""
 DELETE = "mutation($id: ID!) { deleteCategory(id: $id) }"
 TREE = """
 query($id: ID!) {
@@ -44,7 +46,14 @@ async def tree(gql: Gql) -> dict[str, str]:
     low = await make(gql, f"Low {tag}", mid["id"])
     leaf = await make(gql, f"Leaf {tag}", low["id"])
     side = await make(gql, f"Side {tag}")
-    return {"top": top["id"], "mid": mid["id"], "low": low["id"], "leaf": leaf["id"], "side": side["id"], "tag": tag}
+    return {
+        "top": top["id"],
+        "mid": mid["id"],
+        "low": low["id"],
+        "leaf": leaf["id"],
+        "side": side["id"],
+        "tag": tag,
+    }
 
 
 async def test_tree_queries(gql: Gql, tree: dict[str, str]) -> None:
@@ -64,7 +73,9 @@ async def test_tree_queries(gql: Gql, tree: dict[str, str]) -> None:
         "query($s: String) { category(slug: $s) { id } }", {"s": f"mid-{tree['tag'].lower()}"}
     )
     assert by_slug["category"] == {"id": tree["mid"]}
-    both = await gql.error("query($s: String, $i: ID) { category(id: $i, slug: $s) { id } }", {"s": "a", "i": "b"})
+    both = await gql.error(
+        "query($s: String, $i: ID) { category(id: $i, slug: $s) { id } }", {"s": "a", "i": "b"}
+    )
     assert both["extensions"]["code"] == "INVALID_ARGUMENTS"
 
 
@@ -80,7 +91,9 @@ async def test_moving_under_itself_or_a_descendant_is_rejected(
 
 
 async def test_move_carries_the_subtree(gql: Gql, tree: dict[str, str]) -> None:
-    moved = (await gql.ok(MOVE, {"id": tree["mid"], "p": tree["side"]}, roles=["admin"]))["moveCategory"]
+    moved = (await gql.ok(MOVE, {"id": tree["mid"], "p": tree["side"]}, roles=["admin"]))[
+        "moveCategory"
+    ]
     assert moved["parentId"] == tree["side"]
     assert [a["id"] for a in moved["ancestors"]] == [tree["side"]]
     leaf = (await gql.ok(TREE, {"id": tree["leaf"]}))["category"]
@@ -113,7 +126,9 @@ async def test_products_follow_a_moved_category_in_subtree_filters(
         roles=["admin"],
     )
     product_id = product["createProduct"]["id"]
-    listing = "query($c: ID!) { category(id: $c) { products(first: 50) { edges { node { id } } } } }"
+    listing = (
+        "query($c: ID!) { category(id: $c) { products(first: 50) { edges { node { id } } } } }"
+    )
 
     async def listed_under(category: str) -> bool:
         data = await gql.ok(listing, {"c": category})
@@ -132,11 +147,15 @@ async def test_delete_rules(gql: Gql, tree: dict[str, str], world: World) -> Non
         "CATEGORY_HAS_CHILDREN",
         ["id"],
     )
-    forbidden = await gql.error(DELETE, {"id": tree["leaf"]}, roles=["seller"], seller_id=world.seller_a)
+    forbidden = await gql.error(
+        DELETE, {"id": tree["leaf"]}, roles=["seller"], seller_id=world.seller_a
+    )
     assert forbidden["extensions"]["code"] == "MISSING_ROLE"
 
     leaf = (await gql.ok(TREE, {"id": tree["leaf"]}))["category"]
-    assert (await gql.ok(DELETE, {"id": tree["leaf"]}, roles=["admin"]))["deleteCategory"] == tree["leaf"]
+    assert (await gql.ok(DELETE, {"id": tree["leaf"]}, roles=["admin"]))["deleteCategory"] == tree[
+        "leaf"
+    ]
     assert (await gql.ok(TREE, {"id": tree["leaf"]}))["category"] is None
     low = (await gql.ok(TREE, {"id": tree["low"]}))["category"]
     assert low["children"] == []
@@ -162,24 +181,42 @@ async def test_category_with_products_cannot_be_deleted(gql: Gql, tree: dict[str
         roles=["admin"],
     )
     error = await gql.error(DELETE, {"id": tree["leaf"]}, roles=["admin"])
-    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("CATEGORY_HAS_PRODUCTS", ["id"])
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == (
+        "CATEGORY_HAS_PRODUCTS",
+        ["id"],
+    )
 
 
 async def test_duplicate_names_and_bad_parents(gql: Gql, tree: dict[str, str]) -> None:
     name = f"Unique {tree['tag']}"
     await make(gql, name)
     dup_name = await gql.error(CREATE, {"i": {"name": name}}, roles=["admin"])
-    assert (dup_name["extensions"]["code"], dup_name["extensions"]["field"]) == ("NAME_TAKEN", ["input", "name"])
+    assert (dup_name["extensions"]["code"], dup_name["extensions"]["field"]) == (
+        "NAME_TAKEN",
+        ["input", "name"],
+    )
     dup_slug = await gql.error(
-        CREATE, {"i": {"name": f"Other {tree['tag']}", "slug": f"unique-{tree['tag'].lower()}"}}, roles=["admin"]
+        CREATE,
+        {"i": {"name": f"Other {tree['tag']}", "slug": f"unique-{tree['tag'].lower()}"}},
+        roles=["admin"],
     )
-    assert (dup_slug["extensions"]["code"], dup_slug["extensions"]["field"]) == ("SLUG_TAKEN", ["input", "slug"])
+    assert (dup_slug["extensions"]["code"], dup_slug["extensions"]["field"]) == (
+        "SLUG_TAKEN",
+        ["input", "slug"],
+    )
     orphan = await gql.error(
-        CREATE, {"i": {"name": f"Orphan {tree['tag']}", "parentId": "01JNOSUCHCATEGORY00000000"}}, roles=["admin"]
+        CREATE,
+        {"i": {"name": f"Orphan {tree['tag']}", "parentId": "01JNOSUCHCATEGORY00000000"}},
+        roles=["admin"],
     )
-    assert (orphan["extensions"]["code"], orphan["extensions"]["field"]) == ("CATEGORY_NOT_FOUND", ["input", "parentId"])
+    assert (orphan["extensions"]["code"], orphan["extensions"]["field"]) == (
+        "CATEGORY_NOT_FOUND",
+        ["input", "parentId"],
+    )
     renamed = await gql.ok(
-        "mutation($id: ID!, $i: UpdateCategoryInput!) { updateCategory(id: $id, input: $i) { name version } }",
+        """mutation($id: ID!, $i: UpdateCategoryInput!) {
+             updateCategory(id: $id, input: $i) { name version }
+           }""",
         {"id": tree["side"], "i": {"name": f"Renamed {tree['tag']}"}},
         roles=["admin"],
     )

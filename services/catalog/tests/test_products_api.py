@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ulid import ULID
-
 from emporium_catalog.service import PRODUCTS, SKU_CLAIMS
+from ulid import ULID
 
 from .conftest import Gql, World
 
@@ -29,15 +28,19 @@ UPDATE = (
 )
 GET = f"query($id: ID!) {{ product(id: $id) {{ {PRODUCT_FIELDS} }} }}"
 BY_SLUG = f"query($s: String!) {{ productBySlug(slug: $s) {{ {PRODUCT_FIELDS} }} }}"
-SET_PRICE = "mutation($id: ID!, $p: MoneyInput!) { setPrice(id: $id, price: $p) { id version price { amount currency } } }"
+SET_PRICE = """
+mutation($id: ID!, $p: MoneyInput!) {
+  setPrice(id: $id, price: $p) { id version price { amount currency } }
+}"""
 ARCHIVE = "mutation($id: ID!) { archiveProduct(id: $id) { id status version } }"
 UPSERT_LISTING = """
 mutation($p: ID!, $i: ListingInput!) {
   upsertListing(productId: $p, input: $i) { id version listings { sellerId sku price { amount } } }
 }"""
 REMOVE_LISTING = """
-mutation($p: ID!, $s: ID!) { removeListing(productId: $p, sellerId: $s) { id listings { sellerId } } }
-"""
+mutation($p: ID!, $s: ID!) {
+  removeListing(productId: $p, sellerId: $s) { id listings { sellerId } }
+}"""
 LIST = """
 query($f: ProductFilter, $s: ProductSort, $n: Int, $a: String) {
   products(filter: $f, sort: $s, first: $n, after: $a) {
@@ -140,7 +143,7 @@ async def test_slug_change_moves_the_slug_lookup(gql: Gql, world: World) -> None
     assert (await gql.ok(BY_SLUG, {"s": new_slug}))["productBySlug"]["id"] == created["id"]
 
 
-# ---------------------------------------------------------------------- invalid input writes nothing
+# ------------------------------------------------------------------ invalid input writes nothing
 
 
 async def _snapshot(db: Any) -> tuple[int, int, int]:
@@ -184,7 +187,7 @@ async def _snapshot(db: Any) -> tuple[int, int, int]:
     ],
 )
 async def test_invalid_create_returns_code_and_field_and_writes_nothing(
-    gql: Gql, world: World, db: Any, overrides: dict[str, Any], code: str, field: list[Any]
+    gql: Gql, world: World, db: Any, *, overrides: dict[str, Any], code: str, field: list[Any]
 ) -> None:
     before = await _snapshot(db)
     error = await gql.error(CREATE, {"i": product_input(world, **overrides)}, roles=["admin"])

@@ -47,8 +47,8 @@ export async function writeOrCheck(file, text, { check, label, fixCommand }) {
     if (error.code !== 'ENOENT') throw error;
   }
   if (current === text) return true;
-  console.error(
-    `${label}: ${path.relative(process.cwd(), file)} is ${current === null ? 'missing' : 'out of date'}; run \`${fixCommand}\` and commit the result`,
-  );
+  const state = current === null ? 'missing' : 'out of date';
+  const where = path.relative(process.cwd(), file);
+  console.error(`${label}: ${where} is ${state}; run \`${fixCommand}\` and commit the result`);
   return false;
 }

@@ -16,7 +16,7 @@ export interface AccessTokenClaims {
 
 type KeyValueCache = NonNullable<GatewayConfigContext['cache']>;
 
-interface RequestContext {
+export interface RequestContext {
   jwt?: { payload?: AccessTokenClaims };
   request?: Request;
   req?: { socket?: { remoteAddress?: string } };
@@ -44,7 +44,9 @@ export function useRequestSizeLimit(maxBytes: number): GatewayPlugin {
       const declared = request.headers.get('content-length');
       if (declared === null) {
         if (request.headers.get('transfer-encoding')) {
-          endResponse(jsonError(411, 'LENGTH_REQUIRED', 'Send the request body with a Content-Length'));
+          endResponse(
+            jsonError(411, 'LENGTH_REQUIRED', 'Send the request body with a Content-Length'),
+          );
         }
         return;
       }
@@ -65,19 +67,25 @@ export function useRequestSizeLimit(maxBytes: number): GatewayPlugin {
 }
 
 /**
- * Who a request counts against: the verified token subject, else the client address. With
- * `trustForwardedFor` (one trusted proxy in front, e.g. the ingress) the address is the last
- * X-Forwarded-For entry, the one that proxy appended; earlier entries are client-controlled.
+ * The client's address: the socket's peer, or with `trustForwardedFor` (one trusted proxy in
+ * front, e.g. the ingress) the last X-Forwarded-For entry, the one that proxy appended;
+ * earlier entries are client-controlled. Also sent to the subgraphs as X-Forwarded-For, so
+ * identity's per-address limits count clients, not the gateway.
  */
-export function clientIdentity(context: RequestContext, trustForwardedFor: boolean): string {
-  const subject = context.jwt?.payload?.sub;
-  if (typeof subject === 'string' && subject) return `sub:${subject}`;
+export function clientAddress(context: RequestContext, trustForwardedFor: boolean): string | null {
   if (trustForwardedFor) {
     const forwarded = context.request?.headers.get('x-forwarded-for');
     const last = forwarded?.split(',').pop()?.trim();
-    if (last) return `ip:${last}`;
+    if (last) return last;
   }
-  return `ip:${context.req?.socket?.remoteAddress ?? 'unknown'}`;
+  return context.req?.socket?.remoteAddress ?? null;
+}
+
+/** Who a request counts against: the verified token subject, else the client address. */
+export function clientIdentity(context: RequestContext, trustForwardedFor: boolean): string {
+  const subject = context.jwt?.payload?.sub;
+  if (typeof subject === 'string' && subject) return `sub:${subject}`;
+  return `ip:${clientAddress(context, trustForwardedFor) ?? 'unknown'}`;
 }
 
 /** The rate limiter's call log kept in the gateway cache (in memory, or Redis when configured). */
@@ -145,16 +153,18 @@ const NO_SUCH_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .toString();
 
 /**
- * Signing keys from identity's JWKS, cached per kid. A kid not in the cached set refetches the
- * JWKS, at most 10 times a minute; past that, unknown kids are refused without a fetch (identity
- * publishes a new key before signing with it, so legitimate tokens do not wait on this).
- * Tokens without a kid are refused: identity always sets one.
+ * Signing keys from identity's JWKS, cached per kid for 5 minutes (like the kit's verifier, so
+ * a key identity withdraws stops verifying within that time). A kid not cached refetches the
+ * JWKS, at most 10 times a minute; past that, unknown kids are refused without a fetch until
+ * the minute is over (so a client spraying made-up kids cannot hammer identity, and can delay
+ * a freshly rotated key by a minute at most). Tokens without a kid are refused: identity always
+ * sets one.
  */
 export function jwksKeyProvider(jwksUrl: string, timeoutMs: number) {
   const client = new JwksClient({
     jwksUri: jwksUrl,
     cache: true,
-    cacheMaxAge: 10 * 60_000,
+    cacheMaxAge: 5 * 60_000,
     rateLimit: true,
     jwksRequestsPerMinute: 10,
     timeout: timeoutMs,
@@ -178,8 +188,11 @@ export function jwksKeyProvider(jwksUrl: string, timeoutMs: number) {
 export function extractScopes(claims: AccessTokenClaims | null | undefined): string[] {
   if (!claims) return [];
   const scopes: string[] = [];
-  if (typeof claims.scope === 'string') scopes.push(...claims.scope.split(' ').filter(Boolean));
-  else if (Array.isArray(claims.scp)) scopes.push(...claims.scp.filter((s) => typeof s === 'string'));
+  if (typeof claims.scope === 'string') {
+    scopes.push(...claims.scope.split(' ').filter(Boolean));
+  } else if (Array.isArray(claims.scp)) {
+    scopes.push(...claims.scp.filter((s) => typeof s === 'string'));
+  }
   if (Array.isArray(claims.roles)) {
     for (const role of claims.roles) if (typeof role === 'string') scopes.push(`role:${role}`);
   }

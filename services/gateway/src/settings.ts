@@ -84,10 +84,7 @@ export function loadSettings(env: Env = process.env): Settings {
   const settings: Settings = {
     environment,
     logLevel: logLevel as Settings['logLevel'],
-    supergraphPath: path.resolve(
-      GATEWAY_DIR,
-      text(env, 'SUPERGRAPH_PATH', 'supergraph.graphql'),
-    ),
+    supergraphPath: path.resolve(GATEWAY_DIR, text(env, 'SUPERGRAPH_PATH', 'supergraph.graphql')),
     // Hive Gateway refuses polling intervals under 10 s.
     supergraphPollMs: integer(env, 'SUPERGRAPH_POLL_MS', 10_000, 10_000, 3_600_000),
     persistedOperationsPath: path.resolve(

@@ -1,5 +1,5 @@
-"""The gateway configuration type-checks against Hive Gateway's types, and a bad setting
-stops the gateway at start with a message naming it (never a half-configured gateway)."""
+"""The gateway sources type-check against Hive Gateway's types and are formatted; a bad
+setting stops the gateway at start with a message naming it, never a half-configured one."""
 
 from __future__ import annotations
 
@@ -12,15 +12,19 @@ from emporium_platform.processes import ensure_gateway_installed, gateway_proces
 pytestmark = pytest.mark.contract
 
 
-def test_gateway_config_typechecks() -> None:
+@pytest.mark.parametrize(
+    "tool",
+    [
+        ("typescript/bin/tsc", "-p", "tsconfig.json"),
+        ("prettier/bin/prettier.cjs", "--check", "."),
+    ],
+    ids=["typecheck", "format"],
+)
+def test_gateway_sources_typecheck_and_are_formatted(tool: tuple[str, ...]) -> None:
     gateway_dir = ensure_gateway_installed()
+    script, *args = tool
     result = subprocess.run(
-        [
-            str(node_binary()),
-            str(gateway_dir / "node_modules" / "typescript" / "bin" / "tsc"),
-            "-p",
-            "tsconfig.json",
-        ],
+        [str(node_binary()), str(gateway_dir / "node_modules" / script), *args],
         cwd=gateway_dir,
         capture_output=True,
         text=True,

@@ -65,7 +65,7 @@ def settings(platform: Any, session_id: str, oidc: LocalOidcProvider) -> Identit
         identity_argon2_time_cost=1,
         identity_argon2_memory_kib=1024,
         identity_hash_concurrency=4,
-        identity_relay_poll_interval_s=0.2,
+        identity_relay_poll_interval_s=1.0,
         # every ASGI request comes from 127.0.0.1: the per-address limits have their own test
         identity_login_limit_per_address="10000/minute",
         identity_register_limit_per_address="10000/minute",

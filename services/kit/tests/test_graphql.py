@@ -184,6 +184,21 @@ async def test_federation_v2_service_and_entities(schema: GraphQLSchema, run_app
     }
 
 
+def test_federation_v2_9_cost_directives_are_accepted() -> None:
+    """Ariadne knows Federation up to v2.6; @listSize/@cost (v2.9) must still build."""
+    sdl = """
+    extend schema @link(url: "https://specs.apollo.dev/federation/v2.9",
+                        import: ["@key", "@listSize", "@cost"])
+    type Query { items(first: Int = 20): [Item!]! @listSize(slicingArguments: ["first"]) }
+    type Item @key(fields: "id") { id: ID! name: String! @cost(weight: 3) }
+    """
+    schema = kit_graphql.make_federated_schema(sdl)
+    assert schema.get_directive("listSize") is not None
+    assert schema.get_directive("cost") is not None
+    assert schema.query_type is not None
+    assert "items" in schema.query_type.fields
+
+
 def test_load_sdl_joins_files_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     package = tmp_path / "sdl_pkg_for_test"
     (package / "schema").mkdir(parents=True)

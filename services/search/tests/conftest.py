@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+import nats
 import opensearchpy
 import pytest
 from asgi_lifespan import LifespanManager
 from emporium_catalog.app import create_app as create_catalog_app
 from emporium_catalog.settings import CatalogSettings
+from emporium_kit.events import stream_name
 from emporium_kit.testing import TokenMinter
 from emporium_search.app import create_app
 from emporium_search.settings import SearchSettings
@@ -136,8 +138,8 @@ async def catalog_app(
         catalog_relay_poll_interval_s=0.1,
     )
     app = create_catalog_app(settings)
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
-        yield manager.app  # type: ignore[misc]
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
+        yield app
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(platform.mongo_url)
     try:
         await client.drop_database(str(settings.mongo_database))
@@ -182,14 +184,20 @@ async def search_app(
 ) -> AsyncIterator[FastAPI]:
     """The search service with its indexer consuming the catalog's events."""
     app = create_app(settings, catalog_http=catalog_http)
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
         await asyncio.wait_for(app.state.indexing.ready.wait(), timeout=60)
-        yield manager.app  # type: ignore[misc]
+        yield app
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
     try:
         await client.drop_database(str(settings.mongo_database))
     finally:
         await client.close()
+    # the durable consumer would otherwise stay on the shared stream
+    nc = await nats.connect(settings.nats_url)
+    try:
+        await nc.jetstream().delete_consumer(stream_name("catalog"), settings.search_consumer_name)
+    finally:
+        await nc.close()
 
 
 @pytest.fixture(scope="session")

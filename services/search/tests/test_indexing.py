@@ -14,10 +14,13 @@ from typing import Any
 
 import nats
 import pytest
+from emporium_kit import clients
 from emporium_kit.events import Event, EventPublisher, ProcessedEvents
 from emporium_search import events
-from emporium_search.app import PROCESSED_EVENTS
-from emporium_search.models import ProductView
+from emporium_search.app import PROCESSED_EVENTS, catalog_client
+from emporium_search.indexer import Indexer
+from emporium_search.indices import IndexNames
+from emporium_search.models import Money, ProductView
 from emporium_search.settings import SearchSettings
 from fastapi import FastAPI
 from nats.js import JetStreamContext
@@ -127,26 +130,22 @@ async def test_an_archived_product_disappears(
     assert doc["_version"] == version
 
 
-async def _publish_and_wait(
-    js: JetStreamContext,
-    processed: ProcessedEvents,
-    settings: SearchSettings,
-    event: Event[Any],
-    wait_for: Any,
-) -> None:
-    await EventPublisher(js).publish(event)
-    name = settings.search_consumer_name
-    await wait_for(lambda: processed.is_done(name, event.id), within=VISIBLE_WITHIN_S)
+@pytest.fixture(scope="module")
+def publish_and_wait(
+    js: JetStreamContext, processed: ProcessedEvents, settings: SearchSettings, wait_for: Any
+) -> Any:
+    """Publish an event to its real subject; return once the indexer has handled it."""
+
+    async def publish(event: Event[Any]) -> None:
+        await EventPublisher(js).publish(event)
+        name = settings.search_consumer_name
+        await wait_for(lambda: processed.is_done(name, event.id), within=VISIBLE_WITHIN_S)
+
+    return publish
 
 
 async def test_a_stale_event_does_not_overwrite_and_a_duplicate_changes_nothing(
-    world: World,
-    ops: Any,
-    index: Any,
-    js: JetStreamContext,
-    processed: ProcessedEvents,
-    settings: SearchSettings,
-    wait_for: Any,
+    world: World, ops: Any, index: Any, publish_and_wait: Any, wait_for: Any
 ) -> None:
     product_id = await ops.product(category_id=world.leaf, name=f"Steady {ops.tag} Lamp")
     version = await ops.update(product_id, description="Now with a dimmer.")
@@ -162,29 +161,47 @@ async def test_a_stale_event_does_not_overwrite_and_a_duplicate_changes_nothing(
         }
     )
     event = events.ProductUpdated.new(stale, aggregate_id=product_id, source="catalog")
-    await _publish_and_wait(js, processed, settings, event, wait_for)
+    await publish_and_wait(event)
     after_stale = await index.get(product_id)
     assert after_stale == current  # same content, same version, same sequence number
 
     duplicate = stale.model_copy(update={"version": version, "name": "Duplicate name"})
     event = events.ProductUpdated.new(duplicate, aggregate_id=product_id, source="catalog")
-    await _publish_and_wait(js, processed, settings, event, wait_for)
+    await publish_and_wait(event)
     assert await index.get(product_id) == current
 
 
 async def test_a_price_change_on_an_unknown_base_reads_the_catalog(
-    world: World, ops: Any, index: Any, opensearch: Any, settings: SearchSettings, wait_for: Any
+    *,
+    world: World,
+    ops: Any,
+    index: Any,
+    settings_for: Any,
+    session_id: str,
+    catalog_http: Any,
+    wait_for: Any,
 ) -> None:
     product_id = await ops.product(category_id=world.leaf, price=5000)
-    await wait_for(lambda: index.at_version(product_id, 1), within=VISIBLE_WITHIN_S)
-    # the index lost the document (or never had it): the event alone cannot rebuild it
-    await opensearch.delete(
-        index=settings.search_index_alias, id=product_id, params={"refresh": "true"}
-    )
     version = await ops.set_price(product_id, 4500)
-    doc = await wait_for(lambda: index.at_version(product_id, version), within=VISIBLE_WITHIN_S)
-    assert doc["min_price"] == 4500
-    assert doc["name"].startswith("Gizmo")  # everything else came from the catalog
+    # an index that never saw the product: the PriceChanged payload alone cannot build it
+    settings = settings_for(search_index_alias=f"products_t{session_id}_scratch")
+    store = clients.opensearch(settings)
+    catalog = catalog_client(settings, catalog_http)
+    indexer = Indexer(store, IndexNames(settings.search_index_alias), catalog=catalog)
+    try:
+        await indexer.admin.bootstrap()
+        price = Money(amount=4500, currency="USD")
+        written = await indexer.apply_price(product_id, version, price)
+        assert (written.written, written.conflicts) == (1, 0)
+        source, stored = await indexer.get(product_id)
+        assert stored == version
+        assert source["min_price"] == 4500
+        assert source["name"].startswith("Gizmo")  # everything else came from the catalog
+        assert source["category"]["path_ids"] == [world.root, world.mid, world.leaf]
+        # the same event again is "already applied"
+        assert (await indexer.apply_price(product_id, version, price)).conflicts == 1
+    finally:
+        await store.close()
 
 
 async def test_category_rename_and_move_rewrite_the_products_under_it(

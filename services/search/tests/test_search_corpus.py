@@ -272,13 +272,13 @@ async def corpus_app(
         search_indexing_enabled=False,
     )
     app = create_app(settings)
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app):
         indexer = Indexer(app.state.search.store, app.state.search.names)
         await indexer.admin.bootstrap()
         await indexer.put_categories(CATEGORIES)
         await indexer.upsert(PRODUCTS, popularity=POPULARITY)
         await indexer.admin.refresh(settings.search_index_alias)
-        yield manager.app  # type: ignore[misc]
+        yield app
 
 
 @pytest.fixture(scope="module")

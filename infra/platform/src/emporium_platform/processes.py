@@ -209,7 +209,7 @@ def ensure_gateway_installed(root: Path | None = None, report: Report = print) -
             raise InstallError("npm is required to install the gateway (`npm` is not on PATH)")
         report("installing the gateway's npm packages (npm ci)")
         result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
+            [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"],
             cwd=directory,
             capture_output=True,
             text=True,

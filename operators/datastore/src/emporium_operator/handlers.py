@@ -106,7 +106,7 @@ async def reconcile(
     patch.status["engine"] = ds.spec.engine.value
     patch.status["version"] = ds.spec.version
     if status.get("phase") in (None, FAILED_PHASE):
-        sts = await kube.read(api, "StatefulSet", "apps/v1", ds.name, ds.namespace) or {}
+        sts = await kube.read(api, "StatefulSet", "apps/v1", ds.name, ds.namespace)
         patch.status.update(
             compute_status(
                 Observed.from_statefulset(sts or {"spec": {"replicas": ds.spec.replicas}}),

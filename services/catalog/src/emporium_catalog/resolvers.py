@@ -92,12 +92,14 @@ class Loaders:
     products: DataLoader[str, ProductRead | None] = field(init=False)
     categories: DataLoader[str, CategoryRead | None] = field(init=False)
     sellers: DataLoader[str, SellerRead | None] = field(init=False)
+    children: DataLoader[str, list[CategoryRead] | None] = field(init=False)
 
     def __post_init__(self) -> None:
         db, cache = self.catalog.db, self.catalog.cache
         self.products = _loader(lambda ids: service.get_products(db=db, cache=cache, ids=ids))
         self.categories = _loader(lambda ids: service.get_categories(db=db, ids=ids))
         self.sellers = _loader(lambda ids: service.get_sellers(db=db, ids=ids))
+        self.children = _loader(lambda ids: service.children_of(db=db, parent_ids=ids))
 
 
 def request_context(catalog: CatalogContext) -> Callable[[Any], dict[str, Any]]:
@@ -357,7 +359,7 @@ async def resolve_category_ancestors(
 async def resolve_category_children(
     category: CategoryRead, info: GraphQLResolveInfo
 ) -> list[CategoryRead]:
-    return await service.list_children(db=_catalog(info).db, parent_id=category.id)
+    return await _loaders(info).children.load(category.id) or []
 
 
 @category_type.field("depth")

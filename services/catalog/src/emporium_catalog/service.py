@@ -239,9 +239,11 @@ async def get_products(
     found = await cache.get_many(wanted) if cache else {}
     missing = [i for i in wanted if i not in found]
     if missing:
+        # a single id as plain equality: FerretDB 1.24 answers that from its _id index but
+        # scans the whole collection for $in
+        query = {"_id": missing[0]} if len(missing) == 1 else {"_id": {"$in": missing}}
         loaded = [
-            ProductRead.from_doc(doc)
-            async for doc in db[PRODUCTS].find({"_id": {"$in": missing}}, _PRODUCT_PROJECTION)
+            ProductRead.from_doc(doc) async for doc in db[PRODUCTS].find(query, _PRODUCT_PROJECTION)
         ]
         if cache:
             await cache.store_many(loaded)
@@ -675,6 +677,19 @@ async def list_children(*, db: Db, parent_id: str | None) -> list[CategoryRead]:
         .sort("name", ASCENDING)
     )
     return [CategoryRead.from_doc(doc) async for doc in cursor]
+
+
+async def children_of(*, db: Db, parent_ids: Sequence[str]) -> dict[str, list[CategoryRead]]:
+    """Children (by name) of several categories in one query."""
+    found: dict[str, list[CategoryRead]] = {parent: [] for parent in parent_ids}
+    cursor = (
+        db[CATEGORIES]
+        .find({"parent_id": {"$in": list(found)}, **_LIVE}, _CATEGORY_PROJECTION)
+        .sort("name", ASCENDING)
+    )
+    async for doc in cursor:
+        found[doc["parent_id"]].append(CategoryRead.from_doc(doc))
+    return found
 
 
 async def list_ancestors(*, db: Db, category: CategoryRead) -> list[CategoryRead]:

@@ -21,7 +21,14 @@ class CatalogSettings(ServiceSettings):
     catalog_cache_ttl_s: int = Field(default=300, ge=1, le=86_400)
     catalog_cache_marker_ttl_s: int = Field(default=60, ge=1, le=3600)
 
-    catalog_relay_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    # Writes wake the relay at once (notify); the poll only catches other replicas' writes.
+    # On FerretDB 1.24 each poll decodes every product (no index is used for the pending
+    # filter), so polling often would keep the database busy for nothing.
+    catalog_relay_poll_interval_s: float = Field(default=5.0, gt=0, le=300)
+
+    # FerretDB 1.24 sorts and filters listings in memory after reading the whole collection
+    # (~0.6 s for 2,000 products here); the kit's 2 s default leaves too little headroom.
+    mongo_timeout_s: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _production_secret(self) -> CatalogSettings:

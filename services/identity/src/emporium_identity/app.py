@@ -30,7 +30,7 @@ from emporium_identity.keys import LocalJwksTransport
 from emporium_identity.oauth import OAuthStates, oauth_router, providers_from_settings
 from emporium_identity.resolvers import bindables, request_context
 from emporium_identity.settings import IdentitySettings
-from emporium_identity.store import Store
+from emporium_identity.store import USERS, Store
 
 log = logging.getLogger(__name__)
 
@@ -46,33 +46,29 @@ def build_schema() -> GraphQLSchema:
 
 
 class _Relay:
-    """Starts the outbox relay once NATS is connected and the identity stream exists."""
+    """The outbox relay of the ``users`` collection; it starts once NATS is connected and
+    the identity stream exists."""
 
     def __init__(self, settings: IdentitySettings, store: Store, bus: clients.NatsStore):
-        self._settings = settings
-        self._store = store
         self._bus = bus
-        self.relay: OutboxRelay | None = None
+        self.relay = OutboxRelay(
+            [store.users.raw],
+            lambda: bus.js,  # resolved at start: the connection does not exist yet
+            poll_interval_s=settings.identity_relay_poll_interval_s,
+            nats_guard=bus.dependency.guard,
+            mongo_guard=store.guard,
+        )
 
     async def start(self) -> None:
         async with self._bus.dependency.guard():
             await ensure_streams(self._bus.js, events.identity.domains)
-        self.relay = OutboxRelay(
-            [self._store.users.raw],
-            self._bus.js,
-            poll_interval_s=self._settings.identity_relay_poll_interval_s,
-            nats_guard=self._bus.dependency.guard,
-            mongo_guard=self._store.guard,
-        )
         await self.relay.start()
 
     async def stop(self) -> None:
-        if self.relay is not None:
-            await self.relay.stop()
+        await self.relay.stop()
 
-    def notify(self) -> None:
-        if self.relay is not None:
-            self.relay.notify()
+    def notify(self, user_id: str) -> None:
+        self.relay.notify(USERS, [user_id])
 
 
 class _Janitor:
@@ -128,7 +124,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         jwks_url=_LOCAL_JWKS_URL,
         http=local_jwks,
         leeway_s=settings.jwt_leeway_s,
-        # an in-memory "fetch": refetching on every unknown kid costs nothing
+        # an in-process fetch: an unknown kid costs at most one Mongo read a second
         refetch_min_interval_s=0.0,
         jwks_max_age_s=settings.identity_key_cache_s,
     )

@@ -113,7 +113,9 @@ class _Tools:
         try:
             js = nc.jetstream(timeout=self.settings.nats_timeout_s)
             await ensure_streams(js, events.identity.domains)
-            relay = OutboxRelay([self.store.users.raw], js)
+            # settle_s=0: the command wrote these documents moments ago and nothing else
+            # writes them, so the published entries can be removed at once
+            relay = OutboxRelay([self.store.users.raw], js, settle_s=0)
             published = 0
             while await self.store.users.count(PENDING_FILTER):
                 done = await relay.run_once()

@@ -68,7 +68,7 @@ _CAS_ATTEMPTS = 5
 MAX_PAGE = 100
 
 
-def _nothing() -> None:
+def _nothing(_user_id: str) -> None:
     return None
 
 
@@ -83,8 +83,8 @@ class Identity:
     policy: PasswordPolicy
     limits: RateLimits
     lockout: Lockout
-    # wakes the outbox relay after a write, so events leave in milliseconds
-    events_written: Callable[[], None] = field(default=_nothing)
+    # tells the outbox relay which user document holds new events: published in milliseconds
+    events_written: Callable[[str], None] = field(default=_nothing)
 
     @classmethod
     def from_settings(
@@ -93,7 +93,7 @@ class Identity:
         *,
         store: Store,
         redis: RedisStore,
-        events_written: Callable[[], None] = _nothing,
+        events_written: Callable[[str], None] = _nothing,
     ) -> Identity:
         """Every part built from the settings (the app and the CLI both use it)."""
         namespace = settings.identity_redis_namespace
@@ -271,7 +271,7 @@ async def create_user(
         )
     )
     await identity.store.users.insert_one(with_outbox(doc, [event]))
-    identity.events_written()
+    identity.events_written(doc["_id"])
     return doc
 
 
@@ -436,7 +436,7 @@ async def request_password_reset(identity: Identity, *, email: str, client: Clie
             [event],
         ),
     )
-    identity.events_written()
+    identity.events_written(user["_id"])
 
 
 def _invalid_reset_token() -> ValidationFailed:
@@ -521,7 +521,7 @@ async def request_email_verification(
             [event],
         ),
     )
-    identity.events_written()
+    identity.events_written(user_id)
     return True
 
 
@@ -689,7 +689,7 @@ async def change_roles(
         return {"roles": roles, "seller_id": new_seller}, [event]
 
     user = await _update_user(identity.store, user_id, change)
-    identity.events_written()
+    identity.events_written(user_id)
     return user
 
 

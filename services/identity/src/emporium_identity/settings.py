@@ -103,7 +103,9 @@ class IdentitySettings(ServiceSettings):
     identity_oauth_state_ttl_s: int = Field(default=600, ge=30, le=3600)
 
     # --- background work
-    identity_relay_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    # the relay publishes what a write points it at at once; this sweep is the safety net
+    # for entries nobody pointed at (a replica that crashed after writing)
+    identity_relay_poll_interval_s: float = Field(default=30.0, gt=0, le=3600)
     identity_janitor_interval_s: float = Field(default=300.0, gt=0, le=86_400)
 
     identity_demo_seller_id: str = DEMO_SELLER_ID

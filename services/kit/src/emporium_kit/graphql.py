@@ -5,7 +5,10 @@
   builder. Federation v2 is chosen by the SDL itself: Ariadne looks for
   ``extend schema @link(url: "https://specs.apollo.dev/federation/v2.x", import: [...])``
   and adds that version's directive definitions (bundled up to v2.6; later versions get the
-  v2.6 set, and directives it does not know are dropped from ``_service.sdl``), then adds
+  v2.6 set, and directives it does not know are dropped from ``_service.sdl``). Federation
+  v2.9's demand-control directives ``@cost`` and ``@listSize`` are defined here when the SDL
+  uses them, so subgraphs can annotate costs for the gateway (which composes from the SDL
+  files, not from ``_service.sdl``). Then it adds
   ``_service`` and, when a type has ``@key``, ``_entities`` calling each
   ``FederatedObjectType.reference_resolver`` (once per representation: batch them with a
   per-request DataLoader).
@@ -19,6 +22,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from importlib import resources
@@ -67,13 +71,28 @@ def load_sdl(package: str, folder: str = "schema") -> str:
     return "\n\n".join(f.read_text(encoding="utf-8") for f in files)
 
 
+# Federation v2.9 (https://specs.apollo.dev/cost/v0.1): Ariadne bundles definitions up to v2.6.
+_DEMAND_CONTROL_DIRECTIVES = {
+    "cost": "directive @cost(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION"
+    " | INPUT_FIELD_DEFINITION | OBJECT | SCALAR",
+    "listSize": "directive @listSize(assumedSize: Int, slicingArguments: [String!],"
+    " sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION",
+}
+
+
 def make_federated_schema(
     type_defs: str | list[str],
     *bindables: SchemaBindable | Sequence[SchemaBindable],
     directives: dict[str, Any] | None = None,
 ) -> GraphQLSchema:
     """Ariadne's federated schema builder (see the module doc for Federation v2)."""
-    return _ariadne_federated_schema(type_defs, *bindables, directives=directives)
+    sdl = type_defs if isinstance(type_defs, str) else "\n\n".join(type_defs)
+    missing = [
+        definition
+        for name, definition in _DEMAND_CONTROL_DIRECTIVES.items()
+        if re.search(rf"@{name}\b", sdl) and not re.search(rf"directive\s+@{name}\b", sdl)
+    ]
+    return _ariadne_federated_schema([sdl, *missing], *bindables, directives=directives)
 
 
 class _CachedDocument:

@@ -10,6 +10,8 @@ are reported but not critical.
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 from ariadne import convert_schema_names
 from emporium_kit import clients
@@ -106,6 +108,9 @@ def create_app(
         workers=[worker] if indexing else [],
         on_shutdown=[close_http],
     )
+    # opensearch-py logs every failed request at WARNING with a traceback: during an outage,
+    # one per probe. The breaker state, /readyz and the indexer's own warnings report it.
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
     app.state.indexer = indexer
     app.state.indexing = worker
     app.state.search = context

@@ -14,6 +14,7 @@ the catalog's event payloads. Every call runs behind the ``catalog`` breaker wit
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -106,9 +107,7 @@ class CatalogClient:
         self.url = url
         self.dependency = dependency
         self._http = http
-        self._loader: DataLoader[str, ProductView | None] = DataLoader(
-            batch_load_fn=self._load_batch, cache=False, max_batch_size=MAX_BATCH
-        )
+        self._loader: DataLoader[str, ProductView | None] | None = None
 
     async def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         async with self.dependency.guard():
@@ -145,6 +144,13 @@ class CatalogClient:
 
     async def load_product(self, product_id: str) -> ProductView | None:
         """One product; concurrent calls are batched into one ``_entities`` request."""
+        # a DataLoader schedules its batch on the loop it was created with: make it on the
+        # running loop (the client itself is built before the server's loop exists)
+        loop = asyncio.get_running_loop()
+        if self._loader is None or self._loader.loop is not loop:
+            self._loader = DataLoader(
+                batch_load_fn=self._load_batch, cache=False, max_batch_size=MAX_BATCH, loop=loop
+            )
         return await self._loader.load(product_id)
 
     async def categories(self, ids: Sequence[str]) -> dict[str, CategoryView]:

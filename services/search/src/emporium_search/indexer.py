@@ -284,42 +284,46 @@ class Indexer:
         """Rewrite every product under ``category_id`` with its current category path."""
         result = WriteResult()
         for alias in (await self.targets(fresh=True)).aliases:
-            await self.admin.refresh(alias)
-            after: list[Any] | None = None
-            while True:
-                body: dict[str, Any] = {
-                    "size": SCAN_PAGE,
-                    "version": True,
-                    "query": {
-                        "bool": {
-                            "filter": [{"term": {"category.path_ids": category_id}}],
-                            "must_not": [{"term": {"archived": True}}],
-                        }
-                    },
-                    "sort": [{"id": "asc"}],
-                }
-                if after is not None:
-                    body["search_after"] = after
-                async with self.store.dependency.guard(BULK_TIMEOUT_S):
-                    response = await self.client.search(index=alias, body=body)
-                hits = response["hits"]["hits"]
-                if not hits:
-                    break
-                products = [
-                    product_from_document(h["_source"], version=h["_version"]) for h in hits
-                ]
-                signals = {
-                    h["_id"]: h["_source"]["popularity"]
-                    for h in hits
-                    if "popularity" in h["_source"]
-                }
-                result.add(
-                    await self.upsert(
-                        products, targets=[alias], same_version=True, popularity=signals
-                    )
-                )
-                after = hits[-1]["sort"]
+            try:
+                result.add(await self._reindex_category_in(alias, category_id))
+            except opensearchpy.NotFoundError:
+                if alias == self.names.alias:
+                    raise IndexNotReadyError(f"alias {alias} does not exist") from None
+                # the building alias went away: that rebuild just finished (or was abandoned)
+                self.forget_targets()
         return result
+
+    async def _reindex_category_in(self, alias: str, category_id: str) -> WriteResult:
+        result = WriteResult()
+        await self.admin.refresh(alias)
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "size": SCAN_PAGE,
+                "version": True,
+                "query": {
+                    "bool": {
+                        "filter": [{"term": {"category.path_ids": category_id}}],
+                        "must_not": [{"term": {"archived": True}}],
+                    }
+                },
+                "sort": [{"id": "asc"}],
+            }
+            if after is not None:
+                body["search_after"] = after
+            async with self.store.dependency.guard(BULK_TIMEOUT_S):
+                response = await self.client.search(index=alias, body=body)
+            hits = response["hits"]["hits"]
+            if not hits:
+                return result
+            products = [product_from_document(h["_source"], version=h["_version"]) for h in hits]
+            signals = {
+                h["_id"]: h["_source"]["popularity"] for h in hits if "popularity" in h["_source"]
+            }
+            result.add(
+                await self.upsert(products, targets=[alias], same_version=True, popularity=signals)
+            )
+            after = hits[-1]["sort"]
 
     async def _resolve(
         self, category_ids: set[str], *, popularity_of: Sequence[str] = ()

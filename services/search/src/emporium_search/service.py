@@ -43,16 +43,21 @@ class Suggestion:
     product_id: str | None = None
 
 
-def _index_not_ready() -> Unavailable:
-    return Unavailable("INDEX_NOT_READY", "the search index is not ready yet; retry shortly")
-
-
 async def _search(store: OpenSearchStore, index: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Run a search; OpenSearch being down or overloaded is ``UNAVAILABLE`` for the client
+    (an open breaker already is), a bad request stays an internal error (it is our bug)."""
     try:
         async with store.dependency.guard():
             return await store.client.search(index=index, body=body)
     except opensearchpy.NotFoundError:
-        raise _index_not_ready() from None
+        raise Unavailable(
+            "INDEX_NOT_READY", "the search index is not ready yet; retry shortly"
+        ) from None
+    except opensearchpy.TransportError as exc:
+        status = exc.status_code
+        if isinstance(exc, opensearchpy.ConnectionError) or status in (429, 502, 503, 504):
+            raise Unavailable("SEARCH_UNAVAILABLE", "search is unavailable; retry shortly") from exc
+        raise
 
 
 async def search(

@@ -1,0 +1,129 @@
+"""Read-through cache and batched federation lookups, observed on the real Redis and Mongo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from emporium_catalog.cache import ProductCache
+from emporium_catalog.models import ProductRead
+from fastapi import FastAPI
+from ulid import ULID
+
+from .conftest import CommandLog, Gql, World
+
+pytestmark = pytest.mark.integration
+
+CREATE = "mutation($i: CreateProductInput!) { createProduct(input: $i) { id slug version } }"
+GET = "query($id: ID!) { product(id: $id) { id name version } }"
+RENAME = "mutation($id: ID!, $n: String!) { updateProduct(id: $id, input: {name: $n}) { version } }"
+ENTITIES = """
+query($r: [_Any!]!) {
+  _entities(representations: $r) {
+    ... on Product { id name price { formatted } category { id name } listings { seller { name } } }
+  }
+}"""
+
+
+async def create(gql: Gql, world: World, name: str) -> dict[str, Any]:
+    variables = {
+        "i": {
+            "name": name,
+            "brand": "Cachet",
+            "categoryId": world.leaf,
+            "sku": f"C-{ULID()}",
+            "price": {"amount": 2500, "currency": "USD"},
+        }
+    }
+    return (await gql.ok(CREATE, variables, roles=["admin"]))["createProduct"]
+
+
+def product_finds(commands: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Product reads by id (the outbox relay's background scans are not reads)."""
+    return [
+        cmd
+        for name, cmd in commands
+        if name == "find" and cmd["find"] == "products" and "_id" in cmd.get("filter", {})
+    ]
+
+
+def cache_of(app: FastAPI) -> ProductCache:
+    return app.state.catalog.cache
+
+
+async def test_a_change_is_visible_on_the_next_read(
+    gql: Gql, world: World, app: FastAPI, commands: CommandLog
+) -> None:
+    product = await create(gql, world, "Cached Kettle")
+    cache, redis = cache_of(app), app.state.catalog.cache._store.client
+    key = cache.product_key(product["id"])
+    assert await redis.get(key) is None
+
+    first = (await gql.ok(GET, {"id": product["id"]}))["product"]
+    assert first == {"id": product["id"], "name": "Cached Kettle", "version": 1}
+    assert (await redis.get(key)).startswith(b"1|")
+
+    commands.start()
+    assert (await gql.ok(GET, {"id": product["id"]}))["product"] == first
+    assert product_finds(commands.stop()) == []  # served by Redis
+
+    await gql.ok(RENAME, {"id": product["id"], "n": "Cached Kettle Mk2"}, roles=["admin"])
+    assert await redis.get(key) == b"!2"  # invalidated: a marker, not stale data
+    second = (await gql.ok(GET, {"id": product["id"]}))["product"]
+    assert second == {"id": product["id"], "name": "Cached Kettle Mk2", "version": 2}
+    assert (await redis.get(key)).startswith(b"2|")
+
+
+async def test_a_slow_reader_cannot_put_back_a_stale_version(
+    gql: Gql, world: World, app: FastAPI
+) -> None:
+    product = await create(gql, world, "Racy Toaster")
+    cache = cache_of(app)
+    version_1 = ProductRead.model_validate(
+        (await cache_get_from_mongo(app, product["id"])) | {"id": product["id"]}
+    )
+    await gql.ok(RENAME, {"id": product["id"], "n": "Racy Toaster 2"}, roles=["admin"])
+    # the reader that loaded version 1 before the write now tries to cache it
+    await cache.store_many([version_1])
+    assert await cache.get_many([product["id"]]) == {}
+    fresh = (await gql.ok(GET, {"id": product["id"]}))["product"]
+    assert fresh["name"] == "Racy Toaster 2"
+    # and once version 2 is cached, version 1 still cannot replace it
+    await cache.store_many([version_1])
+    cached = await cache.get_many([product["id"]])
+    assert cached[product["id"]].version == 2
+
+
+async def cache_get_from_mongo(app: FastAPI, product_id: str) -> dict[str, Any]:
+    doc = await app.state.catalog.db["products"].find_one({"_id": product_id}, {"outbox": 0})
+    assert doc is not None
+    return doc
+
+
+async def test_entities_resolve_in_one_query(gql: Gql, world: World, commands: CommandLog) -> None:
+    products = [await create(gql, world, f"Entity {i}") for i in range(5)]
+    representations = [{"__typename": "Product", "id": p["id"]} for p in products]
+    representations.append({"__typename": "Product", "id": "01JNOSUCHPRODUCT000000000"})
+
+    commands.start()
+    data = await gql.ok(ENTITIES, {"r": representations})
+    log = commands.stop()
+    entities = data["_entities"]
+    assert [e["id"] for e in entities[:5]] == [p["id"] for p in products]
+    assert entities[5] is None
+    assert entities[0]["category"] == {"id": world.leaf, "name": entities[0]["category"]["name"]}
+    finds = product_finds(log)
+    assert len(finds) == 1, finds  # N representations, one query (the DataLoader batch)
+    assert set(finds[0]["filter"]["_id"]["$in"]) == {r["id"] for r in representations}
+    category_finds = [
+        cmd
+        for name, cmd in log
+        if name == "find" and cmd["find"] == "categories" and "_id" in cmd["filter"]
+    ]
+    assert len(category_finds) == 1
+
+    commands.start()
+    again = await gql.ok(ENTITIES, {"r": representations[:5]})
+    log = commands.stop()
+    assert again["_entities"] == entities[:5]
+    assert product_finds(log) == []  # all five came from one Redis MGET

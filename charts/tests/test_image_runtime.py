@@ -1,7 +1,8 @@
-"""No Docker engine runs here, so each Python service image is reproduced without one: its
+"""No Docker engine runs here, so each image is reproduced without one: a Python service's
 Dockerfile's own `uv sync` commands build the venv from the lock (first from the lock and root
-pyproject alone, as the bind-mounted layer does), then the final stage's ENV, ENTRYPOINT and CMD
-start the service on loopback. It must answer /livez, and exit cleanly on SIGTERM within its
+pyproject alone, as the bind-mounted layer does), the gateway's own `npm ci` installs its
+production dependencies from its lock; then the final stage's ENV, ENTRYPOINT and CMD start the
+service on loopback. It must answer its probes, and exit cleanly on SIGTERM within its
 graceful-shutdown time, which is what a rollout and a node drain rely on."""
 
 import json
@@ -140,3 +141,140 @@ def test_the_image_starts_serves_and_stops_gracefully(dockerfile: Path, tmp_path
     # uvicorn finishes its shutdown, then re-raises the SIGTERM it captured (exit by signal).
     assert process.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
+
+
+GATEWAY_DOCKERFILE = REPO / "services" / "gateway" / "Dockerfile"
+
+
+def pid1_prefix() -> list[str]:
+    """Run the entrypoint as PID 1 of a new PID namespace, as in a container, where the kernel
+    ignores every signal the process has no handler for (needs root here; else run it plainly)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return []
+    prefix = [unshare, "--pid", "--fork", "--mount-proc"]
+    probe = subprocess.run([*prefix, "true"], capture_output=True, check=False)
+    return prefix if probe.returncode == 0 else []
+
+
+def child_pid(pid: int, deadline: float) -> int:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    while not children.read_text().split():
+        assert time.monotonic() < deadline, "the entrypoint did not start"
+        time.sleep(0.05)
+    return int(children.read_text().split()[0])
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(path): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in root.rglob("*")
+        if not path.is_symlink()
+    }
+
+
+def test_the_gateway_image_starts_serves_and_stops_gracefully(tmp_path: Path) -> None:
+    """The gateway image reproduced from its Dockerfile: the deps stage's `npm ci` from the lock
+    alone (production dependencies only, no install scripts), the final stage's COPYs, ENV,
+    WORKDIR, ENTRYPOINT and CMD; the supergraph comes from outside the image, as the chart
+    mounts it. It must serve, write nothing into its own files (read-only root filesystem) and
+    exit cleanly on SIGTERM as PID 1."""
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if npm is None or node is None:
+        pytest.skip("the gateway image check needs Node 20 and npm")
+    steps = instructions(GATEWAY_DOCKERFILE)
+    run = next(rest for keyword, rest in steps if keyword == "RUN" and "npm ci" in rest)
+    app = tmp_path / "app"
+    app.mkdir()
+    for name in ("package.json", "package-lock.json"):  # the deps stage's bind mounts
+        shutil.copy2(REPO / "services" / "gateway" / name, app / name)
+    install = subprocess.run(
+        [npm, *shlex.split(run[run.index("npm ci") :])[1:]],
+        cwd=app,
+        env={**os.environ, "NODE_ENV": "production", "npm_config_update_notifier": "false"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr
+    (app / "package-lock.json").unlink()  # not copied into the final stage
+
+    stage = final_stage(GATEWAY_DOCKERFILE)
+    workdir = next(rest for keyword, rest in stage if keyword == "WORKDIR")
+    for keyword, rest in stage:
+        if keyword != "COPY" or "--from=" in rest:
+            continue
+        *sources, dest = [arg for arg in shlex.split(rest) if not arg.startswith("--")]
+        target = app / dest
+        for source in sources:
+            if (REPO / source).is_dir():
+                shutil.copytree(REPO / source, target, dirs_exist_ok=True)
+            else:
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(REPO / source, target / Path(source).name)
+    assert (app / "gateway.config.ts").is_file()
+    assert not (app / "supergraph.graphql").exists(), "the chart ships the supergraph"
+
+    mount = tmp_path / "supergraph"  # the chart's ConfigMap volume
+    mount.mkdir()
+    shutil.copy2(REPO / "services" / "gateway" / "supergraph.graphql", mount)
+    runtime_env: dict[str, str] = {}
+    for keyword, rest in stage:
+        if keyword == "ENV":
+            for pair in shlex.split(rest):
+                key, _, value = pair.partition("=")
+                runtime_env[key] = value
+    assert runtime_env["EMPORIUM_SUPERGRAPH_PATH"].startswith("/etc/emporium/supergraph/")
+    port = free_port()
+    scratch = tmp_path / "tmp"  # the chart's /tmp emptyDir
+    scratch.mkdir()
+    process_env = {
+        **runtime_env,
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/nonexistent",
+        "TMPDIR": str(scratch),
+        "HOST": "127.0.0.1",  # loopback here; the image listens on 0.0.0.0 in its pod
+        "PORT": str(port),
+        "EMPORIUM_SUPERGRAPH_PATH": str(mount / "supergraph.graphql"),
+    }
+    entrypoint = json.loads(next(rest for keyword, rest in stage if keyword == "ENTRYPOINT"))
+    cmd = json.loads(next(rest for keyword, rest in stage if keyword == "CMD"))
+    argv = [arg.replace(workdir, str(app)) for arg in [*entrypoint, *cmd]]
+    assert argv[0] == "node", "node itself is PID 1 (no npm or shell in between)"
+    before = snapshot(app)
+    prefix = pid1_prefix()
+    process = subprocess.Popen(
+        [*prefix, node, *argv[1:]],
+        cwd=app,
+        env=process_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        gateway_pid = child_pid(process.pid, deadline) if prefix else process.pid
+        if prefix:
+            status = Path(f"/proc/{gateway_pid}/status").read_text()
+            assert re.search(r"^NSpid:\s+\d+\s+1$", status, re.MULTILINE), "node is PID 1"
+        while get_status(f"http://127.0.0.1:{port}/readyz") != 200:
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "the gateway was not ready within 60 s"
+            time.sleep(0.2)
+        assert get_status(f"http://127.0.0.1:{port}/livez") == 200
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/graphql",
+            data=b'{"query": "{ __typename }"}',
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert json.load(response)["data"] == {"__typename": "Query"}
+        os.kill(gateway_pid, signal.SIGTERM)
+        output, _ = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, output
+    assert "Stopped the server successfully" in output
+    assert snapshot(app) == before, "the gateway wrote into its image's files"

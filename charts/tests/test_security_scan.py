@@ -35,7 +35,11 @@ def _checkov(checkov: list[str], *args: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def rendered(
-    helm: Callable[..., str], kubectl: Callable[..., str], umbrella: Path, scratch: Path
+    helm: Callable[..., str],
+    kubectl: Callable[..., str],
+    umbrella: Path,
+    scratch: Path,
+    install_args: tuple[str, ...],
 ) -> Path:
     out = scratch / "checkov"
     out.mkdir(exist_ok=True)
@@ -44,7 +48,7 @@ def rendered(
         ("production", "values-production.yaml"),
         ("minimal", "values-minimal.yaml"),
     ]:
-        args = ["template", "emporium", str(umbrella), "--namespace", "emporium"]
+        args = ["template", "emporium", str(umbrella), "--namespace", "emporium", *install_args]
         if values:
             args += ["--values", str(umbrella / values)]
         (out / f"emporium-{label}.yaml").write_text(helm(*args))

@@ -2,6 +2,7 @@
 manifest, and hold every service to the zero-downtime, isolation and datastore contracts."""
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ VALUES_FILES = {
     "production": (UMBRELLA / "values-production.yaml",),
     "minimal": (UMBRELLA / "values-minimal.yaml",),
 }
-FIXTURES = Path(__file__).parent / "fixtures"
+SUPERGRAPH = REPO / "services" / "gateway" / "supergraph.graphql"
 ENGINE_ENV = {
     "mongodb": "EMPORIUM_MONGO_URL",
     "redis": "EMPORIUM_REDIS_URL",
@@ -85,15 +86,17 @@ def test_services_in_values_are_exactly_the_services_with_images(
 @pytest.mark.parametrize(
     "chart", ["common", "emporium", "datastore-operator", "datastore-operator-crds"]
 )
-def test_helm_lint_strict(helm: Callable[..., str], umbrella: Path, chart: str) -> None:
-    helm("lint", "--strict", str(CHARTS / chart))
+def test_helm_lint_strict(
+    helm: Callable[..., str], umbrella: Path, install_args: tuple[str, ...], chart: str
+) -> None:
+    helm("lint", "--strict", str(CHARTS / chart), *(install_args if chart == "emporium" else ()))
 
 
 @pytest.mark.parametrize("values_file", ["values-production.yaml", "values-minimal.yaml"])
 def test_helm_lint_strict_with_values(
-    helm: Callable[..., str], umbrella: Path, values_file: str
+    helm: Callable[..., str], umbrella: Path, install_args: tuple[str, ...], values_file: str
 ) -> None:
-    helm("lint", "--strict", str(umbrella), "--values", str(umbrella / values_file))
+    helm("lint", "--strict", str(umbrella), *install_args, "--values", str(umbrella / values_file))
 
 
 def test_every_manifest_is_valid(rendering: tuple[str, list[Manifest]]) -> None:
@@ -121,10 +124,7 @@ def test_every_service_rolls_out_without_dropping_requests(
         # shutdown, and the kubelet's SIGKILL comes only after both.
         pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
         config = find(manifests, "ConfigMap", f"{service}-config")["data"]
-        shutdown = {
-            **values["defaults"]["shutdown"],
-            **values["services"][service].get("shutdown", {}),
-        }
+        shutdown = effective(name_of_rendering, service)["shutdown"]
         graceful = int(config.get("UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN", shutdown["gracefulSeconds"]))
         assert pre_stop >= 1
         assert pod["terminationGracePeriodSeconds"] > pre_stop + graceful
@@ -153,6 +153,22 @@ def test_every_service_rolls_out_without_dropping_requests(
             assert spec["replicas"] >= 1
         service_obj = find(manifests, "Service", service)
         assert selects(service_obj["spec"]["selector"], pod_labels(deployment))
+
+
+def effective(rendering: str, service: str) -> dict[str, Any]:
+    """A service block as the chart sees it: defaults, then the values files of the rendering,
+    then the service's own block (the shallow merge is enough for the keys tested here)."""
+    layers = [yaml.safe_load((UMBRELLA / "values.yaml").read_text())]
+    layers += [yaml.safe_load(path.read_text()) for path in VALUES_FILES[rendering]]
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in (layer.get("defaults") or {}).items():
+            merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    for layer in layers:
+        block = (layer.get("services") or {}).get(service) or {}
+        for key, value in block.items():
+            merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    return merged
 
 
 def pod_labels(deployment: Manifest) -> dict[str, str]:
@@ -234,34 +250,37 @@ def test_production_replicates_datastores_and_keeps_their_data(render) -> None:
         assert datastore["spec"]["deletionPolicy"] == "Retain"
 
 
-def test_a_gateway_slots_in_with_one_values_block(render, scratch: Path) -> None:
-    """What issue 3's gateway will add: one values block (and one Dockerfile). The chart ships
-    it the supergraph, lets it take client traffic and lets it call every subgraph."""
-    manifests = render(
-        FIXTURES / "gateway-values.yaml",
-        extra=(
-            "--set-file",
-            f"services.gateway.supergraph.content={FIXTURES / 'supergraph.graphql'}",
-        ),
-    )
-    validate_manifests(manifests)
-    supergraph = find(manifests, "ConfigMap", "gateway-supergraph")
-    assert "type Query" in supergraph["data"]["supergraph.graphql"]
+def test_the_gateway_gets_the_supergraph_its_subgraphs_and_its_clients(render) -> None:
+    """The composed supergraph (services/gateway/supergraph.graphql, --set-file at install) is
+    mounted where the gateway reads it; it routes to every subgraph it calls through their
+    Services, takes client traffic from the ingress controller and gets no uvicorn settings."""
+    manifests = render()
+    supergraph = find(manifests, "ConfigMap", "gateway-supergraph")["data"]["supergraph.graphql"]
+    assert supergraph.strip() == SUPERGRAPH.read_text().strip()
     pod = find(manifests, "Deployment", "gateway")["spec"]["template"]["spec"]
     assert {"name": "supergraph", "configMap": {"name": "gateway-supergraph"}} in pod["volumes"]
+    (container,) = pod["containers"]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "supergraph")
+    assert "subPath" not in mount, "a subPath mount never sees a ConfigMap update (hot reload)"
     config = find(manifests, "ConfigMap", "gateway-config")["data"]
+    assert config["EMPORIUM_SUPERGRAPH_PATH"] == f"{mount['mountPath']}/supergraph.graphql"
+    assert config["PORT"] == str(container["ports"][0]["containerPort"]) == "4000"
     assert "UVICORN_PORT" not in config, "a node service gets no uvicorn settings"
+    assert config["EMPORIUM_JWKS_URL"] == "http://identity/.well-known/jwks.json"
+    for subgraph in ("identity", "catalog", "search"):
+        url = config[f"EMPORIUM_SUBGRAPH_{subgraph.upper()}_URL"]
+        assert url == f"http://{subgraph}:80/graphql"
+        assert find(manifests, "Service", subgraph)["spec"]["ports"][0]["port"] == 80
+    env = {e["name"]: e for e in container["env"]}
+    assert (
+        env["EMPORIUM_REDIS_URL"]["valueFrom"]["secretKeyRef"]["name"] == "gateway-redis-connection"
+    )
     policy = find(manifests, "NetworkPolicy", "gateway")["spec"]
     sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
     assert {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
     } in sources
-    callees = {
-        rule["to"][0]["podSelector"]["matchLabels"].get("app.kubernetes.io/name")
-        for rule in policy["egress"]
-        if "podSelector" in rule["to"][0] and "namespaceSelector" not in rule["to"][0]
-    }
-    assert "catalog" in callees
+    assert {"identity", "catalog", "search"} <= egress_targets(policy)
 
 
 def test_the_gateway_without_a_supergraph_fails_with_a_clear_message(helm, umbrella: Path) -> None:
@@ -269,11 +288,131 @@ def test_the_gateway_without_a_supergraph_fails_with_a_clear_message(helm, umbre
         "template",
         "emporium",
         str(umbrella),
-        "--values",
-        str(FIXTURES / "gateway-values.yaml"),
+        "--set",
+        "global.publicUrl=https://shop.example.test",
         check=False,
     )
     assert "services.gateway.supergraph.content is empty" in out
+
+
+def test_production_needs_the_public_https_url(helm, umbrella: Path) -> None:
+    """identity builds OAuth redirect URIs from it and refuses plain http in production."""
+    supergraph = f"services.gateway.supergraph.content={SUPERGRAPH}"
+    for extra in ((), ("--set", "global.publicUrl=http://shop.example.test")):
+        out = helm(
+            "template", "emporium", str(umbrella), "--set-file", supergraph, *extra, check=False
+        )
+        assert "global.publicUrl must be the platform's https URL in production" in out
+    manifests = render_ok(
+        helm, umbrella, "--set-file", supergraph, "--set", "global.environment=development"
+    )
+    config = find(manifests, "ConfigMap", "identity-config")["data"]
+    assert "EMPORIUM_IDENTITY_PUBLIC_URL" not in config, "empty: identity's own default applies"
+
+
+def render_ok(helm, umbrella: Path, *args: str) -> list[Manifest]:
+    return [d for d in yaml.safe_load_all(helm("template", "emporium", str(umbrella), *args)) if d]
+
+
+def egress_targets(policy: dict[str, Any]) -> set[str]:
+    """Names of the release's services a NetworkPolicy lets its pods call."""
+    return {
+        rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        for rule in policy["egress"]
+        if "app.kubernetes.io/instance"
+        in rule["to"][0].get("podSelector", {}).get("matchLabels", {})
+    }
+
+
+def ingress_sources(policy: dict[str, Any]) -> set[str]:
+    return {
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        for rule in policy["ingress"]
+        for peer in rule["from"]
+        if "app.kubernetes.io/name" in peer.get("podSelector", {}).get("matchLabels", {})
+    }
+
+
+def test_every_call_is_allowed_at_both_ends(
+    rendering: tuple[str, list[Manifest]], values: dict
+) -> None:
+    """A call is declared once, in the caller's `calls`: the caller may send it and the callee
+    accepts it (the gateway → subgraphs, search → catalog, everyone → identity for the JWKS)."""
+    _, manifests = rendering
+    edges = {
+        (caller, callee)
+        for caller, b in values["services"].items()
+        for callee in b.get("calls", [])
+    }
+    assert {
+        ("gateway", "identity"),
+        ("gateway", "catalog"),
+        ("gateway", "search"),
+        ("search", "catalog"),
+        ("catalog", "identity"),
+    } <= edges
+    for caller, callee in edges:
+        assert callee in egress_targets(find(manifests, "NetworkPolicy", caller)["spec"])
+        assert caller in ingress_sources(find(manifests, "NetworkPolicy", callee)["spec"])
+    for service in values["services"]:
+        callers = {caller for caller, callee in edges if callee == service} | {"gateway"}
+        allowed = ingress_sources(find(manifests, "NetworkPolicy", service)["spec"])
+        assert allowed <= callers, f"{service} accepts calls nobody declared: {allowed - callers}"
+
+
+def test_public_services_take_traffic_from_the_ingress_controller(render, values: dict) -> None:
+    manifests = render()
+    controller = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+    }
+    for service, block in values["services"].items():
+        policy = find(manifests, "NetworkPolicy", service)["spec"]
+        sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
+        exposed = block.get("public", False) or block.get("kind") == "gateway"
+        assert (controller in sources) == exposed, service
+    assert values["services"]["identity"]["public"], "browsers reach identity's /oauth routes"
+
+
+def production_required_secrets(service: str) -> set[str]:
+    """The settings a service refuses to run in production without (its settings.py says
+    "EMPORIUM_... must be set in production")."""
+    settings = REPO / "services" / service / "src" / f"emporium_{service}" / "settings.py"
+    if not settings.exists():
+        return set()
+    return set(re.findall(r"(EMPORIUM_[A-Z0-9_]+) must be set in production", settings.read_text()))
+
+
+def test_production_secrets_come_from_kubernetes_secrets(render, values: dict) -> None:
+    """Every setting a service requires in production is wired from its Secret (never a value
+    in the chart): required in production, optional in development (the dev defaults apply)."""
+    required = {s: production_required_secrets(s) for s in values["services"]}
+    assert required["identity"] == {"EMPORIUM_IDENTITY_KEY_ENCRYPTION_KEYS"}
+    assert required["catalog"] == {"EMPORIUM_CATALOG_CURSOR_SECRET"}
+    assert required["search"] == {"EMPORIUM_SEARCH_CURSOR_SECRET"}
+    for name, values_files in (
+        ("production", VALUES_FILES["production"]),
+        ("minimal", VALUES_FILES["minimal"]),
+    ):
+        manifests = render(*values_files)
+        for service, variables in required.items():
+            container = find(manifests, "Deployment", service)["spec"]["template"]["spec"][
+                "containers"
+            ][0]
+            env = {e["name"]: e for e in container.get("env", [])}
+            config = find(manifests, "ConfigMap", f"{service}-config")["data"]
+            for variable in variables:
+                assert variable not in config, f"{variable} must not be a ConfigMap value"
+                ref = env[variable]["valueFrom"]["secretKeyRef"]
+                assert ref["name"] == f"{service}-secrets"
+                assert ref["optional"] is (name == "minimal"), (name, service, variable)
+    production = render(*VALUES_FILES["production"])
+    identity = find(production, "ConfigMap", "identity-config")["data"]
+    assert identity["EMPORIUM_IDENTITY_PUBLIC_URL"] == "https://shop.example.test"
+    container = find(production, "Deployment", "identity")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    oauth = next(e for e in container["env"] if e["name"] == "EMPORIUM_IDENTITY_OAUTH_PROVIDERS")
+    assert oauth["valueFrom"]["secretKeyRef"]["optional"] is True, "no OAuth providers is fine"
 
 
 @pytest.mark.parametrize(
@@ -286,10 +425,15 @@ def test_the_gateway_without_a_supergraph_fails_with_a_clear_message(helm, umbre
         ("services.Catalog.enabled=true", "invalid propertyName"),
         ("services.catalog.replica=3", "additional properties 'replica' not allowed"),
         ("global.nats.url=http://nats:4222", "does not match pattern"),
+        ("global.publicUrl=https://shop.example.test/path", "does not match pattern"),
+        ("services.search.secretEnv.cursor_secret=x", "invalid propertyName"),
+        ("services.search.secretEnv.EMPORIUM_X.optional=true", "missing property 'key'"),
     ],
 )
-def test_bad_values_fail_at_install_time(helm, umbrella: Path, override: str, message: str) -> None:
-    out = helm("template", "emporium", str(umbrella), "--set", override, check=False)
+def test_bad_values_fail_at_install_time(
+    helm, umbrella: Path, install_args: tuple[str, ...], override: str, message: str
+) -> None:
+    out = helm("template", "emporium", str(umbrella), *install_args, "--set", override, check=False)
     assert message in out, out
 
 

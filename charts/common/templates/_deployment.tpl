@@ -20,7 +20,7 @@ metadata:
     checkov.io/skip1: CKV_K8S_11=No CPU limit on purpose - CFS quotas throttle latency-sensitive servers; CPU requests are set and memory is limited
     checkov.io/skip2: CKV_K8S_43=Releases pin images by digest through image.digest; plain tags are for development
     checkov.io/skip3: CKV_K8S_15=Tags are immutable (commit SHA or release) and releases pin digests; IfNotPresent saves a registry round-trip per pod start
-    checkov.io/skip4: CKV_K8S_35=Settings come from the environment (pydantic-settings EMPORIUM_*); only the url key of the operator's Secret is exposed
+    checkov.io/skip4: CKV_K8S_35=Settings come from the environment (pydantic-settings EMPORIUM_*) - each secret setting is one named key of a Secret, never the whole Secret
 spec:
   {{- if not .svc.autoscaling.enabled }}
   replicas: {{ .svc.replicas }}
@@ -97,7 +97,7 @@ spec:
           envFrom:
             - configMapRef:
                 name: {{ $fullname }}-config
-          {{- $env := include "common.env.datastores" . | trim }}
+          {{- $env := printf "%s\n%s" (include "common.env.datastores" .) (include "common.env.secrets" .) | trim }}
           {{- if or $env .svc.extraEnv }}
           env:
             {{- with $env }}

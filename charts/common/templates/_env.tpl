@@ -1,6 +1,8 @@
 {{/*
 common.env.config: the non-secret settings of one service (rendered into its ConfigMap), in the
-EMPORIUM_* naming of docs/architecture.md.
+EMPORIUM_* naming of docs/architecture.md. global.jwks.url and the values of .svc.env are
+templates (so they can name this release's services); an entry that renders empty is left
+out, and the service's own default applies.
 Usage: {{ include "common.env.config" (dict "name" "catalog" "svc" $svc "root" $) }}
 */}}
 {{- define "common.env.config" -}}
@@ -18,16 +20,43 @@ EMPORIUM_MONGO_DATABASE: {{ .database | default $.name | quote }}
 {{- with $global.otlp.endpoint }}
 EMPORIUM_OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
-{{- with $global.jwks.url }}
+{{- with tpl $global.jwks.url .root }}
 EMPORIUM_JWKS_URL: {{ . | quote }}
 {{- end }}
 {{- if eq .svc.runtime "uvicorn" }}
 UVICORN_HOST: "0.0.0.0"
 UVICORN_PORT: {{ .svc.port | quote }}
 UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN: {{ .svc.shutdown.gracefulSeconds | quote }}
+{{- else if eq .svc.runtime "node" }}
+HOST: "0.0.0.0"
+PORT: {{ .svc.port | quote }}
+{{- end }}
+{{- if .svc.supergraph.enabled }}
+EMPORIUM_SUPERGRAPH_PATH: {{ printf "%s/%s" (trimSuffix "/" .svc.supergraph.mountPath) .svc.supergraph.fileName | quote }}
+{{- end }}
+{{- if eq .svc.kind "gateway" }}
+{{- include "common.env.subgraphUrls" . }}
 {{- end }}
 {{- range $key, $value := .svc.env }}
-{{ $key }}: {{ $value | quote }}
+{{- with tpl (toString $value) $.root }}
+{{ $key }}: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+common.env.subgraphUrls: the gateway's routing URL of every enabled subgraph it calls
+(EMPORIUM_SUBGRAPH_<NAME>_URL), through that service's ClusterIP Service; the URLs composed into
+the supergraph are the local ones.
+*/}}
+{{- define "common.env.subgraphUrls" -}}
+{{- range $callee := .svc.calls }}
+{{- $raw := get $.root.Values.services $callee | default dict }}
+{{- $target := mergeOverwrite (deepCopy $.root.Values.defaults) (deepCopy $raw) }}
+{{- if and $target.enabled (eq $target.kind "subgraph") }}
+{{- $host := include "common.names.fullname" (dict "name" $callee "root" $.root) }}
+EMPORIUM_SUBGRAPH_{{ $callee | upper | replace "-" "_" }}_URL: {{ printf "http://%s:%v/graphql" $host $target.servicePort | quote }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -46,5 +75,32 @@ connection Secret the datastore operator creates (or an existing Secret for a ma
       name: {{ $store.existingSecret | default (printf "%s-connection" (include "common.names.datastore" (dict "name" $.name "engine" $engine "root" $.root))) }}
       key: {{ $store.existingSecretKey | default "url" }}
 {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+common.env.secrets: the settings of .svc.secretEnv, each read from a key of the service's Secret
+(.svc.secretName, default "<service>-secrets"), which the operator of the platform creates: its
+values never live in the chart or the repository. In production a missing Secret or key keeps
+the pod in CreateContainerConfigError with an event naming it (the services refuse their
+development defaults there anyway); in development every key is optional, so a dev cluster runs
+without creating any Secret.
+*/}}
+{{- define "common.env.secrets" -}}
+{{- $secret := .svc.secretName | default (printf "%s-secrets" (include "common.names.fullname" .)) -}}
+{{- $development := ne .root.Values.global.environment "production" -}}
+{{- range $var, $ref := .svc.secretEnv }}
+{{- $key := $ref -}}
+{{- $optional := false -}}
+{{- if kindIs "map" $ref }}
+{{- $key = $ref.key -}}
+{{- $optional = $ref.optional | default false -}}
+{{- end }}
+- name: {{ $var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $key }}
+      optional: {{ or $development $optional }}
 {{- end }}
 {{- end -}}

@@ -24,10 +24,27 @@ common.networkpolicy.dns: egress to the cluster DNS, which every pod needs once 
 {{- end -}}
 
 {{/*
+common.networkpolicy.callers: the services allowed to call this one besides the gateway's
+subgraph edge, as a JSON list: every enabled service of the release whose .calls names it, plus
+.svc.calledBy.
+*/}}
+{{- define "common.networkpolicy.callers" -}}
+{{- $callers := list -}}
+{{- range $caller, $raw := .root.Values.services }}
+{{- $other := mergeOverwrite (deepCopy $.root.Values.defaults) (deepCopy (default dict $raw)) }}
+{{- if and $other.enabled (has $.name $other.calls) (not (and (ne $.svc.kind "gateway") (eq $caller $.root.Values.global.networkPolicy.gatewayName))) }}
+{{- $callers = append $callers $caller }}
+{{- end }}
+{{- end }}
+{{- concat $callers .svc.calledBy | uniq | sortAlpha | toJson -}}
+{{- end -}}
+
+{{/*
 common.networkpolicy.render: the real edges of one service on top of the namespace's default
-deny: who may call it (the gateway calls subgraphs; an ingress controller calls the gateway;
+deny: who may call it (the gateway calls subgraphs; an ingress controller calls the gateway and
+the services marked public; every service whose .calls names this one, and those in .calledBy;
 Prometheus scrapes everyone) and what it may call (its own datastores, NATS, the OTLP collector,
-the services in .svc.calls, DNS).
+the services in .svc.calls, DNS). An edge is declared once, by the caller's .calls.
 Usage: {{ include "common.networkpolicy.render" (dict "name" "catalog" "svc" $svc "root" $) }}
 */}}
 {{- define "common.networkpolicy.render" -}}
@@ -45,15 +62,16 @@ spec:
       {{- include "common.labels.matchLabels" . | nindent 6 }}
   policyTypes: [Ingress, Egress]
   ingress:
-    {{- if eq .svc.kind "gateway" }}
+    {{- if or (eq .svc.kind "gateway") .svc.public }}
     # Client traffic arrives through the ingress controller.
     - from:
         - namespaceSelector:
             {{- toYaml $np.ingressControllerNamespaceSelector | nindent 12 }}
       ports:
         - port: http
-    {{- else }}
-    # Subgraphs are called by the gateway only.
+    {{- end }}
+    {{- if ne .svc.kind "gateway" }}
+    # Subgraphs are called by the gateway.
     - from:
         - podSelector:
             matchLabels:
@@ -62,7 +80,7 @@ spec:
       ports:
         - port: http
     {{- end }}
-    {{- range $caller := .svc.calledBy }}
+    {{- range $caller := include "common.networkpolicy.callers" . | fromJsonArray }}
     - from:
         - podSelector:
             matchLabels:

@@ -148,6 +148,20 @@ def test_registry_lists_catalog() -> None:
     assert {"--loop", "uvloop", "--http", "httptools"} <= set(catalog.command)
 
 
+def test_registry_wires_identity_catalog_and_gateway() -> None:
+    """Identity starts first; catalog and the gateway verify its tokens; the gateway is last."""
+    specs = load_services()
+    names = [spec.name for spec in specs]
+    assert names.index("identity") < names.index("catalog") < names.index("gateway")
+    by_name = {spec.name: spec for spec in specs}
+    jwks = f"http://127.0.0.1:{by_name['identity'].port}/.well-known/jwks.json"
+    assert by_name["catalog"].env["EMPORIUM_JWKS_URL"] == jwks
+    assert by_name["gateway"].env["EMPORIUM_JWKS_URL"] == jwks
+    assert "redis" in by_name["gateway"].needs
+    assert by_name["identity"].note is not None
+    assert "admin@" in by_name["identity"].note
+
+
 def test_registry_rejects_duplicates_and_unknown_keys(tmp_path: Path) -> None:
     duplicate = tmp_path / "dup.toml"
     duplicate.write_text(

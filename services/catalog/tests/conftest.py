@@ -85,7 +85,8 @@ def settings(platform: Any, minter: TokenMinter, session_id: str) -> CatalogSett
         jwt_public_key=minter.public_key_pem(),
         jwks_url=None,
         catalog_cache_namespace=f"test-{session_id}",
-        catalog_relay_poll_interval_s=0.2,
+        catalog_relay_poll_interval_s=5.0,
+        catalog_relay_settle_s=0.5,
     )
 
 

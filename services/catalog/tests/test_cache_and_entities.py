@@ -39,11 +39,14 @@ async def create(gql: Gql, world: World, name: str) -> dict[str, Any]:
 
 
 def product_finds(commands: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Product reads by id (the outbox relay's background scans are not reads)."""
+    """The service's product reads (they project the outbox away); the outbox relay's own
+    lookups, which read only the outbox, are not reads of the API."""
     return [
         cmd
         for name, cmd in commands
-        if name == "find" and cmd["find"] == "products" and "_id" in cmd.get("filter", {})
+        if name == "find"
+        and cmd["find"] == "products"
+        and cmd.get("projection", {}).get("outbox") == 0
     ]
 
 

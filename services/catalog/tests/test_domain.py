@@ -21,7 +21,6 @@ from emporium_catalog.domain import (
     encode_cursor,
     keyset_filter,
     page_size,
-    rebased_ancestors,
     slugify,
     sort_key_of,
     sort_spec,
@@ -87,13 +86,6 @@ def test_moving_a_descendant_up_above_its_ancestor_is_allowed() -> None:
 def test_ancestors_of_a_new_child_end_with_the_parent() -> None:
     assert ancestors_for_child_of(None) == ()
     assert ancestors_for_child_of(B) == ("root", "a", "b")
-
-
-def test_descendant_ancestors_are_rebased_after_a_move() -> None:
-    # a moves under d: root > d > a > b > c
-    new_a = ancestors_for_child_of(D)
-    assert rebased_ancestors(B, "a", new_a) == ("root", "d", "a")
-    assert rebased_ancestors(C, "a", new_a) == ("root", "d", "a", "b")
 
 
 def test_subtree_height_counts_levels_below() -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from emporium_identity.domain import scopes_for
 from emporium_kit.testing import TokenMinter
 from emporium_platform.processes import ServiceProcess, gateway_process, uvicorn_process
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -324,7 +325,7 @@ class CatalogData:
 @pytest.fixture(scope="session")
 def catalog_data(gateway: GatewayClient, minter: TokenMinter, run_id: str) -> CatalogData:
     """One category and one product, created through the gateway by an admin."""
-    admin = minter.mint("admin-seed", ["admin"])
+    admin = minter.mint("admin-seed", ["admin"], scopes=scopes_for(["admin"]))
     category = gateway.post(
         "mutation($name: String!) { createCategory(input: {name: $name}) { id } }",
         {"name": f"Gateway Test {run_id}"},

@@ -7,31 +7,41 @@ import base64
 import hashlib
 import hmac
 import json
-import subprocess
-from collections.abc import Callable
+from typing import Any
 
 import pytest
+from emporium_identity.domain import scopes_for
 from emporium_kit.testing import TokenMinter
-from emporium_platform.processes import ensure_gateway_installed, node_binary
-from graphql import (
-    ArgumentNode,
-    DirectiveNode,
-    ListValueNode,
-    NameNode,
-    ObjectTypeDefinitionNode,
-    SchemaExtensionNode,
-    StringValueNode,
-    parse,
-    print_ast,
-)
 
-from .conftest import GatewayClient, error_codes
+from .conftest import CatalogData, GatewayClient
 
 pytestmark = pytest.mark.workflow
 
 CREATE_CATEGORY = "mutation($name: String!) { createCategory(input: {name: $name}) { id name } }"
 CREATE_SELLER = "mutation($name: String!) { createSeller(input: {name: $name}) { id } }"
 CATEGORY_BY_SLUG = "query($slug: String!) { category(slug: $slug) { id } }"
+CREATE_PRODUCT = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }"
+PRODUCTS_IN_CATEGORY = """query($filter: ProductFilter) {
+  products(filter: $filter, first: 100) { edges { node { sku } } }
+}"""
+
+
+def product_input(category_id: str, sku: str) -> dict[str, Any]:
+    return {
+        "name": f"Product {sku}",
+        "brand": "Acme",
+        "categoryId": category_id,
+        "sku": sku,
+        "price": {"amount": 1999, "currency": "USD"},
+    }
+
+
+def product_exists(gateway: GatewayClient, catalog_data: CatalogData, sku: str) -> bool:
+    response = gateway.post(
+        PRODUCTS_IN_CATEGORY, {"filter": {"categoryId": catalog_data.category_id}}
+    )
+    assert response.status_code == 200, response.text
+    return sku in {e["node"]["sku"] for e in response.json()["data"]["products"]["edges"]}
 
 
 def b64url(data: bytes) -> str:
@@ -123,18 +133,21 @@ def test_valid_tokens_pass_and_the_subgraph_sees_the_same_caller(
 
 
 def test_subgraph_enforces_roles_behind_the_gateway(
-    gateway: GatewayClient, minter: TokenMinter, run_id: str
+    gateway: GatewayClient, minter: TokenMinter, catalog_data: CatalogData, run_id: str
 ) -> None:
-    """No directive guards createCategory in the committed schema: the gateway lets a verified
-    customer through and the catalog, verifying the forwarded token, refuses it."""
-    name = f"Customer Made {run_id}"
-    response = gateway.post(CREATE_CATEGORY, {"name": name}, token=minter.mint("c", ["customer"]))
+    """A token whose scope passes the gateway's @requiresScopes but whose roles do not allow
+    the change: the catalog, verifying the forwarded token itself, refuses it."""
+    sku = f"INCONSISTENT-{run_id}"
+    token = minter.mint("c", ["customer"], scopes=["catalog:write"])
+    response = gateway.post(
+        CREATE_PRODUCT, {"input": product_input(catalog_data.category_id, sku)}, token=token
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "MISSING_ROLE"
     assert body["errors"][0]["extensions"]["serviceName"] == "catalog"
-    assert not category_exists(gateway, name)
+    assert not product_exists(gateway, catalog_data, sku)
 
 
 def test_key_rotation_keeps_old_tokens_valid_and_accepts_new_keys(
@@ -152,92 +165,14 @@ def test_key_rotation_keeps_old_tokens_valid_and_accepts_new_keys(
         assert response.json()["data"]["createCategory"]["name"] == name
 
 
-# --- @authenticated / @requiresScopes ------------------------------------------------------
+# --- @authenticated / @requiresScopes (the committed supergraph) ----------------------------
 
 
-def _directive(name: str, scopes: list[list[str]] | None = None) -> DirectiveNode:
-    arguments = ()
-    if scopes is not None:
-        value = ListValueNode(
-            values=tuple(
-                ListValueNode(values=tuple(StringValueNode(value=s) for s in group))
-                for group in scopes
-            )
-        )
-        arguments = (ArgumentNode(name=NameNode(value="scopes"), value=value),)
-    return DirectiveNode(name=NameNode(value=name), arguments=arguments)
-
-
-def guard_catalog_sdl(sdl: str) -> str:
-    """The catalog SDL with auth directives on its mutations: every mutation needs a token,
-    category changes need the admin role."""
-    document = parse(sdl)
-    for definition in document.definitions:
-        if isinstance(definition, SchemaExtensionNode):
-            for directive in definition.directives:
-                url = next(a for a in directive.arguments if a.name.value == "url")
-                if "specs.apollo.dev/federation/" not in url.value.value:  # type: ignore[attr-defined]
-                    continue
-                url.value = StringValueNode(value="https://specs.apollo.dev/federation/v2.5")
-                imports = next(a for a in directive.arguments if a.name.value == "import")
-                names = {v.value for v in imports.value.values}  # type: ignore[attr-defined]
-                extra = [n for n in ("@authenticated", "@requiresScopes") if n not in names]
-                imports.value = ListValueNode(
-                    values=(*imports.value.values, *(StringValueNode(value=n) for n in extra))  # type: ignore[attr-defined]
-                )
-        if isinstance(definition, ObjectTypeDefinitionNode) and definition.name.value == "Mutation":
-            for mutation in definition.fields:
-                present = {d.name.value for d in mutation.directives}
-                added = [] if "authenticated" in present else [_directive("authenticated")]
-                if "Category" in mutation.name.value and "requiresScopes" not in present:
-                    added.append(_directive("requiresScopes", [["role:admin"]]))
-                mutation.directives = (*mutation.directives, *added)
-    return print_ast(document)
-
-
-@pytest.fixture(scope="module")
-def guarded_gateway(
-    start_gateway: Callable[..., GatewayClient], tmp_path_factory: pytest.TempPathFactory
-) -> GatewayClient:
-    """A gateway whose supergraph carries auth directives on the catalog's mutations."""
-    gateway_dir = ensure_gateway_installed()
-    work = tmp_path_factory.mktemp("guarded")
-    config = json.loads((gateway_dir / "subgraphs.json").read_text())
-    for subgraph in config["subgraphs"]:
-        pattern = gateway_dir / subgraph["schema"]
-        files = sorted(pattern.parent.glob(pattern.name))
-        if subgraph["name"] == "catalog":
-            guarded = work / "catalog.graphql"
-            guarded.write_text(guard_catalog_sdl("\n".join(f.read_text() for f in files)))
-            subgraph["schema"] = str(guarded)
-        else:
-            subgraph["schema"] = str(pattern.resolve())
-    (work / "subgraphs.json").write_text(json.dumps(config))
-    supergraph = work / "supergraph.graphql"
-    result = subprocess.run(
-        [
-            str(node_binary()),
-            "compose.mjs",
-            "--config",
-            str(work / "subgraphs.json"),
-            "--out",
-            str(supergraph),
-        ],
-        cwd=gateway_dir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "@requiresScopes(" in supergraph.read_text()
-    return start_gateway("gateway-guarded", EMPORIUM_SUPERGRAPH_PATH=str(supergraph))
-
-
-def test_authenticated_field_refuses_anonymous_callers_at_the_gateway(
-    guarded_gateway: GatewayClient, run_id: str
+def test_guarded_field_refuses_anonymous_callers_at_the_gateway(
+    gateway: GatewayClient, run_id: str
 ) -> None:
     name = f"Anonymous Seller {run_id}"
-    response = guarded_gateway.post(CREATE_SELLER, {"name": name})
+    response = gateway.post(CREATE_SELLER, {"name": name})
     assert response.status_code == 401
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "AUTHENTICATION_REQUIRED"
@@ -245,39 +180,42 @@ def test_authenticated_field_refuses_anonymous_callers_at_the_gateway(
     assert response.json()["data"] is None
 
 
-def test_authenticated_field_lets_a_token_through_to_the_subgraph_check(
-    guarded_gateway: GatewayClient, minter: TokenMinter, run_id: str
-) -> None:
-    response = guarded_gateway.post(
-        CREATE_SELLER, {"name": f"Customer Seller {run_id}"}, token=minter.mint("c", ["customer"])
-    )
-    assert response.status_code == 200
-    assert error_codes(response) == ["MISSING_ROLE"]
-    assert response.json()["errors"][0]["extensions"]["serviceName"] == "catalog"
-
-
 def test_required_scope_is_enforced_before_the_subgraph_is_called(
-    guarded_gateway: GatewayClient, gateway: GatewayClient, minter: TokenMinter, run_id: str
+    gateway: GatewayClient, minter: TokenMinter, run_id: str
 ) -> None:
     name = f"Scoped {run_id}"
-    refused = guarded_gateway.post(
-        CREATE_CATEGORY, {"name": name}, token=minter.mint("s", ["seller"], seller_id="s-1")
+    seller = minter.mint(
+        "s", ["customer", "seller"], seller_id="s-1", scopes=scopes_for(["seller"])
     )
+    refused = gateway.post(CREATE_CATEGORY, {"name": name}, token=seller)
     assert refused.status_code == 403
     error = refused.json()["errors"][0]
     assert error["extensions"]["code"] == "MISSING_SCOPE"
     assert error["message"] == "Mutation.createCategory requires role:admin"
     assert not category_exists(gateway, name)
 
-    allowed = guarded_gateway.post(
-        CREATE_CATEGORY, {"name": name}, token=minter.mint("a", ["admin"])
-    )
+    allowed = gateway.post(CREATE_CATEGORY, {"name": name}, token=minter.mint("a", ["admin"]))
     assert allowed.status_code == 200, allowed.text
     assert allowed.json()["data"]["createCategory"]["name"] == name
     assert category_exists(gateway, name)
 
 
-def test_public_fields_stay_open_on_the_guarded_schema(guarded_gateway: GatewayClient) -> None:
-    response = guarded_gateway.post("{ rootCategories { id } }")
+def test_customer_cannot_write_the_catalog(
+    gateway: GatewayClient, minter: TokenMinter, catalog_data: CatalogData, run_id: str
+) -> None:
+    sku = f"CUSTOMER-{run_id}"
+    customer = minter.mint("c", ["customer"], scopes=scopes_for(["customer"]))
+    response = gateway.post(
+        CREATE_PRODUCT, {"input": product_input(catalog_data.category_id, sku)}, token=customer
+    )
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["message"] == (
+        "Mutation.createProduct requires catalog:write"
+    )
+    assert not product_exists(gateway, catalog_data, sku)
+
+
+def test_public_fields_stay_open(gateway: GatewayClient) -> None:
+    response = gateway.post("{ rootCategories { id } }")
     assert response.status_code == 200
     assert "errors" not in response.json()

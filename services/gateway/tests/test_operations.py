@@ -173,8 +173,10 @@ def test_a_new_supergraph_is_served_without_restart(
 ) -> None:
     gateway_dir = ensure_gateway_installed()
     config = json.loads((gateway_dir / "subgraphs.json").read_text())
+    for subgraph in config["subgraphs"]:
+        subgraph["schema"] = str((gateway_dir / subgraph["schema"]).resolve())
     catalog = next(s for s in config["subgraphs"] if s["name"] == "catalog")
-    pattern = gateway_dir / catalog["schema"]
+    pattern = Path(catalog["schema"])
     sdl = "\n".join(f.read_text() for f in sorted(pattern.parent.glob(pattern.name)))
     (tmp_path / "catalog.graphql").write_text(without_query_field(sdl, "sellers"))
     catalog["schema"] = str(tmp_path / "catalog.graphql")

@@ -7,17 +7,20 @@ subject, and the processed-event store tells when the consumer has handled them.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nats
 import pytest
+from asgi_lifespan import LifespanManager
 from emporium_kit import clients
-from emporium_kit.events import Event, EventPublisher, ProcessedEvents
+from emporium_kit.events import Event, EventPublisher, ProcessedEvents, stream_name
 from emporium_search import events
-from emporium_search.app import PROCESSED_EVENTS, catalog_client
+from emporium_search.app import PROCESSED_EVENTS, catalog_client, create_app
 from emporium_search.indexer import Indexer
 from emporium_search.indices import IndexNames
 from emporium_search.models import Money, ProductView
@@ -247,3 +250,52 @@ async def test_popularity_survives_catalog_updates(
     doc = await wait_for(lambda: index.at_version(product_id, version), within=VISIBLE_WITHIN_S)
     assert doc["name"] == f"Renamed {ops.tag} Gizmo"
     assert doc["popularity"] == 42.0
+
+
+async def test_old_processed_event_records_are_pruned(
+    *,
+    settings_for: Any,
+    session_id: str,
+    catalog_http: Any,
+    processed: ProcessedEvents,
+    settings: SearchSettings,
+    wait_for: Any,
+) -> None:
+    """The indexer keeps its idempotency records briefly (versions make handlers
+    idempotent) and prunes older ones in the background."""
+    collection = processed.collection
+    old = datetime.now(UTC) - timedelta(hours=2)
+    await collection.insert_many(
+        [
+            {"consumer": "old", "event_id": "e-old", "status": "done", "done_at": old},
+            {
+                "consumer": "old",
+                "event_id": "e-new",
+                "status": "done",
+                "done_at": datetime.now(UTC),
+            },
+        ]
+    )
+    pruning = settings_for(
+        search_consumer_name=f"search-prune-{session_id}",
+        search_index_alias=f"products_t{session_id}_prune",
+        search_prune_interval_s=0.2,
+    )
+    app = create_app(pruning, catalog_http=catalog_http)
+    try:
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+            await asyncio.wait_for(app.state.indexing.ready.wait(), timeout=60)
+
+            async def pruned() -> bool:
+                return await collection.count_documents({"consumer": "old"}) == 1
+
+            await wait_for(pruned, within=10)
+        assert await collection.find_one({"event_id": "e-new"}) is not None
+    finally:
+        nc = await nats.connect(settings.nats_url)
+        try:
+            await nc.jetstream().delete_consumer(
+                stream_name("catalog"), pruning.search_consumer_name
+            )
+        finally:
+            await nc.close()

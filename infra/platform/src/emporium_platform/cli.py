@@ -22,6 +22,9 @@ app = typer.Typer(
 console = Console(highlight=False, width=None if os.isatty(1) else 160)
 errors = Console(stderr=True, highlight=False, width=None if os.isatty(2) else 160)
 
+# The app service whose GraphQL URL is the one clients use (docs/gateway.md).
+CLIENT_ENDPOINT = "gateway"
+
 RootOption = Annotated[
     Path | None,
     typer.Option("--root", help="Repository root (default: found from the current directory)."),
@@ -64,14 +67,24 @@ def _status_table(platform: Platform) -> Table:
 
 def _print_where(platform: Platform) -> None:
     console.print("\n[bold]Where to query things[/bold]")
-    for status in platform.status():
+    statuses = platform.status()
+    for status in statuses:
         if not status.ready:
             continue
         console.print(f"  {status.name:<11} {status.url}")
         for label, url in status.links.items():
             console.print(f"  {'':<11} {label}: {url}")
+        app = platform.apps.get(status.name)
+        if app is not None and app.spec.note:
+            console.print(f"  {'':<11} {app.spec.note}", markup=False)
     env_file = platform.config.env_file
     console.print(f"\nConnection settings: {env_file}  (`set -a; . {env_file}; set +a`)")
+    gateway = next((s for s in statuses if s.name == CLIENT_ENDPOINT and s.ready), None)
+    if gateway is not None and "graphql" in gateway.links:
+        console.print(
+            f"\n[bold]Clients use ONE GraphQL endpoint, the gateway: {gateway.links['graphql']}"
+            "[/bold]\n(GraphiQL in a browser; the per-service URLs above are for debugging)"
+        )
 
 
 @app.command()

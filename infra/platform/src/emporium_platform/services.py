@@ -28,11 +28,13 @@ class ServiceSpec:
     env: dict[str, str] = field(default_factory=dict)
     # Run before every start; must be idempotent and quick when there is nothing to do.
     install: tuple[str, ...] | None = None
+    # One line printed under the service's links after `up` (e.g. its demo sign-ins).
+    note: str | None = None
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> ServiceSpec:
         known = {"name", "port", "command", "readiness", "requires_module", "seed", "needs"}
-        known |= {"links", "env", "install"}
+        known |= {"links", "env", "install", "note"}
         if unknown := set(raw) - known:
             raise ValueError(f"service {raw.get('name')!r}: unknown keys {sorted(unknown)}")
         missing = {"name", "port", "command", "readiness"} - set(raw)
@@ -51,6 +53,7 @@ class ServiceSpec:
             links={str(k): str(v) for k, v in raw.get("links", {}).items()},
             env={str(k): str(v) for k, v in raw.get("env", {}).items()},
             install=tuple(raw["install"]) if raw.get("install") else None,
+            note=str(raw["note"]) if raw.get("note") else None,
         )
 
 

@@ -10,6 +10,7 @@ from functools import partial
 from ariadne import convert_schema_names
 from emporium_catalog import events, service
 from emporium_catalog.cache import ProductCache
+from emporium_catalog.relay import catalog_relay
 from emporium_catalog.resolvers import CatalogContext, bindables, request_context
 from emporium_catalog.settings import CatalogSettings
 from emporium_kit import clients
@@ -43,10 +44,12 @@ class _Relay:
     async def start(self) -> None:
         async with self._bus.dependency.guard():
             await ensure_streams(self._bus.js, events.catalog.domains)
-        self.relay = OutboxRelay(
+        self.relay = catalog_relay(
+            self._mongo.db,
             [self._mongo.db[name] for name in service.OUTBOX_COLLECTIONS],
             self._bus.js,
             poll_interval_s=self._settings.catalog_relay_poll_interval_s,
+            settle_s=self._settings.catalog_relay_settle_s,
             nats_guard=self._bus.dependency.guard,
             mongo_guard=self._mongo.dependency.guard,
         )
@@ -56,9 +59,9 @@ class _Relay:
         if self.relay is not None:
             await self.relay.stop()
 
-    def notify(self) -> None:
+    def notify(self, collection: str, document_id: str) -> None:
         if self.relay is not None:
-            self.relay.notify()
+            self.relay.notify(collection, [document_id])
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:

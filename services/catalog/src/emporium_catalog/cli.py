@@ -24,16 +24,16 @@ from pathlib import Path
 
 import nats
 from emporium_catalog import events, seed, service
+from emporium_catalog.relay import catalog_relay
 from emporium_catalog.settings import CatalogSettings
 from emporium_kit.events.cli import add_event_commands
 from emporium_kit.events.cli import run as run_event_command
-from emporium_kit.events.outbox import PENDING_FILTER, OutboxRelay
+from emporium_kit.events.outbox import PENDING_FILTER
 from emporium_kit.events.streams import ensure_streams
 from pymongo import AsyncMongoClient
 
-# A publish pass that drains nothing this many times in a row means the relay cannot make
-# progress (NATS refusing, or the outbox entries not being removed): stop instead of spinning.
-_STALLED_PASSES = 3
+# How long `seed` keeps publishing before it leaves the rest to the service's relay.
+_PUBLISH_DEADLINE_S = 120.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,24 +65,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _publish_outbox(settings: CatalogSettings, db: service.Db) -> int:
-    """Publish every pending catalog event now; returns how many were published."""
+    """Publish every pending catalog event now; returns how many were published.
+
+    The relay removes published entries only once a document has been quiet for the settle
+    time, so this keeps passing until the outboxes are empty or the deadline passes (then the
+    service's own relay finishes the job).
+    """
     nc = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=0)
     try:
         js = nc.jetstream(timeout=settings.nats_timeout_s)
         await ensure_streams(js, events.catalog.domains)
         collections = [db[name] for name in service.OUTBOX_COLLECTIONS]
-        relay = OutboxRelay(collections, js, batch_size=200)
-        published, stalled = 0, 0
-        while stalled < _STALLED_PASSES:
-            pending = sum([await c.count_documents(PENDING_FILTER) for c in collections])
-            if pending == 0:
-                return published
+        relay = catalog_relay(db, collections, js, settle_s=settings.catalog_relay_settle_s)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _PUBLISH_DEADLINE_S
+        published = 0
+        while True:
             published += await relay.run_once()
             remaining = sum([await c.count_documents(PENDING_FILTER) for c in collections])
-            stalled = stalled + 1 if remaining >= pending else 0
+            if remaining == 0:
+                return published
+            if loop.time() > deadline:
+                break
+            await asyncio.sleep(settings.catalog_relay_settle_s / 2 or 0.1)
         print(
-            f"warning: {remaining} document(s) still hold unpublished events; "
-            "the catalog service's relay will retry",
+            f"warning: {remaining} document(s) still hold events; the service's relay will "
+            "finish publishing them",
             file=sys.stderr,
         )
         return published

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -71,10 +71,6 @@ class Money:
 
     def to_doc(self) -> dict[str, Any]:
         return {"amount": self.amount, "currency": self.currency}
-
-    @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> Money:
-        return cls(amount=int(doc["amount"]), currency=str(doc["currency"]))
 
 
 # ---------------------------------------------------------------------------------------- enums
@@ -273,14 +269,6 @@ def check_move(node: TreeNode, new_parent: TreeNode | None, *, field: Field) -> 
         raise invalid(
             "CATEGORY_CYCLE", "a category cannot be moved under its own descendant", field=field
         )
-
-
-def rebased_ancestors(
-    descendant: TreeNode, moved_id: str, new_moved_ancestors: tuple[str, ...]
-) -> tuple[str, ...]:
-    """A descendant's ancestors after the subtree rooted at ``moved_id`` changed parent."""
-    index = descendant.ancestors.index(moved_id)
-    return (*new_moved_ancestors, *descendant.ancestors[index:])
 
 
 def subtree_height(root_id: str, descendants: Iterable[TreeNode]) -> int:

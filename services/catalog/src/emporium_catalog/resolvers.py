@@ -63,7 +63,7 @@ ADMIN = "admin"
 SELLER = "seller"
 
 
-def _nothing() -> None:
+def _nothing(_collection: str, _document_id: str) -> None:
     return None
 
 
@@ -72,8 +72,9 @@ class CatalogContext:
     db: Db
     cache: ProductCache | None
     cursor_secret: bytes
-    # wakes the outbox relay after a write, so events leave in milliseconds, not a poll later
-    events_written: Callable[[], None] = _nothing
+    # (collection, document id) of a write with events: wakes the outbox relay for exactly
+    # that document, so the events leave in milliseconds instead of at the next sweep
+    events_written: Callable[[str, str], None] = _nothing
 
 
 def _loader(fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]]) -> DataLoader[K, V | None]:
@@ -387,21 +388,25 @@ R = TypeVar("R")
 
 
 def _emits(
-    resolver: Callable[..., Awaitable[R]],
-) -> Callable[..., Awaitable[R]]:
-    """Wake the outbox relay once the mutation's write (and its events) committed."""
+    collection: str,
+) -> Callable[[Callable[..., Awaitable[R]]], Callable[..., Awaitable[R]]]:
+    """Point the outbox relay at the document the mutation wrote (and its events)."""
 
-    @functools.wraps(resolver)
-    async def wrapper(obj: Any, info: GraphQLResolveInfo, **kwargs: Any) -> R:
-        result = await resolver(obj, info, **kwargs)
-        _catalog(info).events_written()
-        return result
+    def decorate(resolver: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+        @functools.wraps(resolver)
+        async def wrapper(obj: Any, info: GraphQLResolveInfo, **kwargs: Any) -> R:
+            result = await resolver(obj, info, **kwargs)
+            document_id = result if isinstance(result, str) else result.id  # type: ignore[attr-defined]
+            _catalog(info).events_written(collection, document_id)
+            return result
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
 @mutation.field("createProduct")
-@_emits
+@_emits(service.PRODUCTS)
 async def resolve_create_product(
     _: Any, info: GraphQLResolveInfo, input: dict[str, Any]
 ) -> ProductRead:
@@ -411,7 +416,7 @@ async def resolve_create_product(
 
 
 @mutation.field("updateProduct")
-@_emits
+@_emits(service.PRODUCTS)
 async def resolve_update_product(
     _: Any, info: GraphQLResolveInfo, id: str, input: dict[str, Any]
 ) -> ProductRead:
@@ -424,7 +429,7 @@ async def resolve_update_product(
 
 
 @mutation.field("archiveProduct")
-@_emits
+@_emits(service.PRODUCTS)
 async def resolve_archive_product(_: Any, info: GraphQLResolveInfo, id: str) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
     ctx = _catalog(info)
@@ -434,7 +439,7 @@ async def resolve_archive_product(_: Any, info: GraphQLResolveInfo, id: str) -> 
 
 
 @mutation.field("setPrice")
-@_emits
+@_emits(service.PRODUCTS)
 async def resolve_set_price(
     _: Any, info: GraphQLResolveInfo, id: str, price: dict[str, Any]
 ) -> ProductRead:
@@ -447,7 +452,7 @@ async def resolve_set_price(
 
 
 @mutation.field("upsertListing")
-@_emits
+@_emits(service.PRODUCTS)
 async def resolve_upsert_listing(
     _: Any, info: GraphQLResolveInfo, product_id: str, input: dict[str, Any]
 ) -> ProductRead:
@@ -464,7 +469,7 @@ async def resolve_upsert_listing(
 
 
 @mutation.field("removeListing")
-@_emits
+@_emits(service.PRODUCTS)
 async def resolve_remove_listing(
     _: Any, info: GraphQLResolveInfo, product_id: str, seller_id: str
 ) -> ProductRead:
@@ -480,7 +485,7 @@ async def resolve_remove_listing(
 
 
 @mutation.field("createCategory")
-@_emits
+@_emits(service.CATEGORIES)
 async def resolve_create_category(
     _: Any, info: GraphQLResolveInfo, input: dict[str, Any]
 ) -> CategoryRead:
@@ -490,7 +495,7 @@ async def resolve_create_category(
 
 
 @mutation.field("updateCategory")
-@_emits
+@_emits(service.CATEGORIES)
 async def resolve_update_category(
     _: Any, info: GraphQLResolveInfo, id: str, input: dict[str, Any]
 ) -> CategoryRead:
@@ -500,7 +505,7 @@ async def resolve_update_category(
 
 
 @mutation.field("moveCategory")
-@_emits
+@_emits(service.CATEGORIES)
 async def resolve_move_category(
     _: Any, info: GraphQLResolveInfo, id: str, parent_id: str | None = None
 ) -> CategoryRead:
@@ -510,7 +515,7 @@ async def resolve_move_category(
 
 
 @mutation.field("deleteCategory")
-@_emits
+@_emits(service.CATEGORIES)
 async def resolve_delete_category(_: Any, info: GraphQLResolveInfo, id: str) -> str:
     require_roles(info, ADMIN)
     return await service.delete_category(db=_catalog(info).db, category_id=_id(id))

@@ -1,24 +1,27 @@
 """Catalog use cases: plain async functions, keyword-only, store first.
 
-Every write is ONE single-document update (or insert) that carries the state change and its
-outbox events together; FerretDB has no multi-document transactions, so nothing here relies on
-one. Updates are compare-and-set on ``version``: a concurrent writer makes the update match
-nothing, and the function re-reads and retries (or reports VERSION_CONFLICT when the caller
-pinned ``expectedVersion``). Validation and authorisation happen before the write, so a
-rejected call writes nothing.
+Every write of a product or category is ONE single-document insert or update that carries
+the state change and its outbox events together (FerretDB has no multi-document
+transactions). Updates are compare-and-set on ``version`` and run under the aggregate's
+lease (see :func:`lease`: FerretDB applies updates as unguarded read-modify-writes). A
+rejected call is rejected before anything is written: validation, authorisation and
+existence checks come first.
 
-Category structure changes (create, move, delete) touch several documents (a move rewrites
-the materialised ``ancestors`` of the whole subtree). They run under a lease lock document so
-two moves cannot interleave into a cycle, and every one first re-derives ``ancestors`` from the
-``parent_id`` chain: a move interrupted half-way is completed by the next structural change
-(or by ``emporium-catalog repair-tree``).
+Two rules span documents and are built to survive a crash half-way:
+
+- SKU uniqueness (a product's SKU and every listing's) lives in ``sku_claims``: claim first,
+  then write the product, release on failure; a leftover claim is taken over once it is
+  older than :data:`CLAIM_GRACE` and its product does not hold the SKU.
+- Category structure changes (create, move, delete) run under the tree lease and first
+  re-derive every ``ancestors`` list from the ``parent_id`` chain, so a move interrupted
+  half-way is completed by the next structural change (or ``emporium-catalog repair-tree``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -144,6 +147,57 @@ async def ensure_indexes(*, db: Db) -> None:
             await db[collection].create_indexes([model])
 
 
+# -------------------------------------------------------------------------------------- leases
+
+_LEASE_TTL = timedelta(seconds=30)
+_LEASE_WAIT_S = 5.0
+
+
+@asynccontextmanager
+async def lease(db: Db, name: str, *, busy: Conflict) -> AsyncIterator[None]:
+    """Exclusive lease ``name`` across processes, or ``busy`` after waiting ``_LEASE_WAIT_S``.
+
+    Taking it is an insert into ``locks`` (the unique ``_id`` makes that atomic on FerretDB
+    too). FerretDB 1.24 applies every update as an unguarded read-modify-write, so two
+    compare-and-set updates of one document can both "match" and one silently undoes the
+    other; writers of an aggregate therefore hold its lease, and the ``version`` filter
+    stays as the check that makes the same code correct on MongoDB without it. FerretDB has
+    no TTL indexes: a lease left by a crashed holder is taken over once ``expires_at`` passed.
+    """
+    token = new_id()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _LEASE_WAIT_S
+    while True:
+        moment = now()
+        held = {"token": token, "expires_at": moment + _LEASE_TTL}
+        try:
+            await db[LOCKS].insert_one({"_id": name, **held})
+            break
+        except DuplicateKeyError:
+            taken = await db[LOCKS].find_one_and_update(
+                {"_id": name, "expires_at": {"$lt": moment}},
+                {"$set": held},
+                return_document=ReturnDocument.AFTER,
+            )
+            if taken is not None:
+                break
+        if loop.time() > deadline:
+            raise busy
+        await asyncio.sleep(0.02)  # waiting for a holder that finishes in milliseconds
+    try:
+        yield
+    finally:
+        await asyncio.shield(db[LOCKS].delete_one({"_id": name, "token": token}))
+
+
+def product_lease(db: Db, product_id: str) -> AbstractAsyncContextManager[None]:
+    return lease(
+        db,
+        f"product:{product_id}",
+        busy=Conflict("PRODUCT_BUSY", "the product is being changed by another request; retry"),
+    )
+
+
 # ---------------------------------------------------------------------------------- sku claims
 
 # A claim younger than this whose product does not hold the SKU belongs to a write in flight;
@@ -174,9 +228,9 @@ async def _claim_sku(db: Db, sku: str, product_id: str, *, field: list[str | int
             continue  # released in between: try again
         if claim["product_id"] == product_id:
             return False
-        held = await db[PRODUCTS].count_documents(
-            {"_id": claim["product_id"], "skus": sku}, limit=1
-        )
+        # by _id alone: the one lookup FerretDB answers without scanning the collection
+        holder = await db[PRODUCTS].find_one({"_id": claim["product_id"]}, {"skus": 1})
+        held = holder is not None and sku in holder.get("skus", [])
         if held or claim["claimed_at"] > moment - CLAIM_GRACE:
             raise _sku_taken(field)
         taken = await claims.find_one_and_update(
@@ -503,41 +557,43 @@ async def update_product(
     fields = data.model_dump(mode="json", exclude_unset=True, exclude={"expected_version"})
     if "category_id" in fields:
         await _require_category(db, fields["category_id"], field=["input", "categoryId"])
-    async for doc in _attempts(db, product_id, data.expected_version):
-        _authorize_product(principal, doc)
-        changes = {key: value for key, value in fields.items() if doc.get(key) != value}
-        if "name" in changes:
-            changes["name_key"] = changes["name"].casefold()
-        if "brand" in changes:
-            changes["brand_key"] = changes["brand"].casefold()
-        if not changes:
-            return ProductRead.from_doc(doc)
-        updated = await _apply(
-            db, cache, doc, changes, lambda after: [events.product_updated(after)]
-        )
-        if updated is not None:
-            return updated
-    raise _kept_changing()
+    async with product_lease(db, product_id):
+        async for doc in _attempts(db, product_id, data.expected_version):
+            _authorize_product(principal, doc)
+            changes = {key: value for key, value in fields.items() if doc.get(key) != value}
+            if "name" in changes:
+                changes["name_key"] = changes["name"].casefold()
+            if "brand" in changes:
+                changes["brand_key"] = changes["brand"].casefold()
+            if not changes:
+                return ProductRead.from_doc(doc)
+            updated = await _apply(
+                db, cache, doc, changes, lambda after: [events.product_updated(after)]
+            )
+            if updated is not None:
+                return updated
+        raise _kept_changing()
 
 
 async def archive_product(
     *, db: Db, cache: ProductCache | None, product_id: str, principal: Principal
 ) -> ProductRead:
     """Archive (soft-delete) a product; archiving an archived product changes nothing."""
-    async for doc in _attempts(db, product_id):
-        _authorize_product(principal, doc)
-        if doc["status"] == ProductStatus.ARCHIVED.value:
-            return ProductRead.from_doc(doc)
-        updated = await _apply(
-            db,
-            cache,
-            doc,
-            {"status": ProductStatus.ARCHIVED.value},
-            lambda after: [events.product_archived(after)],
-        )
-        if updated is not None:
-            return updated
-    raise _kept_changing()
+    async with product_lease(db, product_id):
+        async for doc in _attempts(db, product_id):
+            _authorize_product(principal, doc)
+            if doc["status"] == ProductStatus.ARCHIVED.value:
+                return ProductRead.from_doc(doc)
+            updated = await _apply(
+                db,
+                cache,
+                doc,
+                {"status": ProductStatus.ARCHIVED.value},
+                lambda after: [events.product_archived(after)],
+            )
+            if updated is not None:
+                return updated
+        raise _kept_changing()
 
 
 async def set_price(
@@ -549,21 +605,22 @@ async def set_price(
     principal: Principal,
 ) -> ProductRead:
     new_price = price.money().to_doc()
-    async for doc in _attempts(db, product_id):
-        _authorize_product(principal, doc)
-        old_price = doc["price"]
-        if old_price == new_price:
-            return ProductRead.from_doc(doc)
-        updated = await _apply(
-            db,
-            cache,
-            doc,
-            {"price": new_price},
-            lambda after, old=old_price: [events.price_changed(after, old_price=old)],
-        )
-        if updated is not None:
-            return updated
-    raise _kept_changing()
+    async with product_lease(db, product_id):
+        async for doc in _attempts(db, product_id):
+            _authorize_product(principal, doc)
+            old_price = doc["price"]
+            if old_price == new_price:
+                return ProductRead.from_doc(doc)
+            updated = await _apply(
+                db,
+                cache,
+                doc,
+                {"price": new_price},
+                lambda after, old=old_price: [events.price_changed(after, old_price=old)],
+            )
+            if updated is not None:
+                return updated
+        raise _kept_changing()
 
 
 async def upsert_listing(
@@ -583,43 +640,44 @@ async def upsert_listing(
         "price": data.price.money().to_doc(),
         "availability": data.availability.value,
     }
-    claimed = False
-    try:
-        async for doc in _attempts(db, product_id):
-            listings: list[dict[str, Any]] = doc.get("listings", [])
-            others = [item for item in listings if item["seller_id"] != data.seller_id]
-            current = next((i for i in listings if i["seller_id"] == data.seller_id), None)
-            if data.sku in {doc["sku"], *(item["sku"] for item in others)}:
-                raise _sku_taken(["input", "sku"])
-            if current is None and len(others) >= MAX_LISTINGS:
-                raise Conflict(
-                    "TOO_MANY_LISTINGS",
-                    f"a product has at most {MAX_LISTINGS} listings",
-                    ["productId"],
+    async with product_lease(db, product_id):
+        claimed = False
+        try:
+            async for doc in _attempts(db, product_id):
+                listings: list[dict[str, Any]] = doc.get("listings", [])
+                others = [item for item in listings if item["seller_id"] != data.seller_id]
+                current = next((i for i in listings if i["seller_id"] == data.seller_id), None)
+                if data.sku in {doc["sku"], *(item["sku"] for item in others)}:
+                    raise _sku_taken(["input", "sku"])
+                if current is None and len(others) >= MAX_LISTINGS:
+                    raise Conflict(
+                        "TOO_MANY_LISTINGS",
+                        f"a product has at most {MAX_LISTINGS} listings",
+                        ["productId"],
+                    )
+                if current is not None and {key: current[key] for key in listing} == listing:
+                    return ProductRead.from_doc(doc)
+                if not claimed:
+                    claimed = await _claim_sku(db, data.sku, product_id, field=["input", "sku"])
+                updated_listings = sorted(
+                    [*others, {**listing, "updated_at": now()}], key=lambda item: item["seller_id"]
                 )
-            if current is not None and {key: current[key] for key in listing} == listing:
-                return ProductRead.from_doc(doc)
-            if not claimed:
-                claimed = await _claim_sku(db, data.sku, product_id, field=["input", "sku"])
-            updated_listings = sorted(
-                [*others, {**listing, "updated_at": now()}], key=lambda item: item["seller_id"]
-            )
-            updated = await _apply(
-                db,
-                cache,
-                doc,
-                {"listings": updated_listings},
-                lambda after: [events.product_updated(after)],
-            )
-            if updated is not None:
-                if current is not None and current["sku"] != data.sku:
-                    await release_skus(db, [current["sku"]], product_id)
-                return updated
-        raise _kept_changing()
-    except BaseException:
-        if claimed:
-            await asyncio.shield(release_skus(db, [data.sku], product_id))
-        raise
+                updated = await _apply(
+                    db,
+                    cache,
+                    doc,
+                    {"listings": updated_listings},
+                    lambda after: [events.product_updated(after)],
+                )
+                if updated is not None:
+                    if current is not None and current["sku"] != data.sku:
+                        await release_skus(db, [current["sku"]], product_id)
+                    return updated
+            raise _kept_changing()
+        except BaseException:
+            if claimed:
+                await asyncio.shield(release_skus(db, [data.sku], product_id))
+            raise
 
 
 async def remove_listing(
@@ -631,21 +689,22 @@ async def remove_listing(
     principal: Principal,
 ) -> ProductRead:
     _require_own_seller_id(principal, seller_id, field=["sellerId"])
-    async for doc in _attempts(db, product_id):
-        listings = doc.get("listings", [])
-        removed = [item for item in listings if item["seller_id"] == seller_id]
-        if not removed:
-            raise NotFound(
-                "LISTING_NOT_FOUND", "this seller has no listing on the product", ["sellerId"]
+    async with product_lease(db, product_id):
+        async for doc in _attempts(db, product_id):
+            listings = doc.get("listings", [])
+            removed = [item for item in listings if item["seller_id"] == seller_id]
+            if not removed:
+                raise NotFound(
+                    "LISTING_NOT_FOUND", "this seller has no listing on the product", ["sellerId"]
+                )
+            kept = [item for item in listings if item["seller_id"] != seller_id]
+            updated = await _apply(
+                db, cache, doc, {"listings": kept}, lambda after: [events.product_updated(after)]
             )
-        kept = [item for item in listings if item["seller_id"] != seller_id]
-        updated = await _apply(
-            db, cache, doc, {"listings": kept}, lambda after: [events.product_updated(after)]
-        )
-        if updated is not None:
-            await release_skus(db, [item["sku"] for item in removed], product_id)
-            return updated
-    raise _kept_changing()
+            if updated is not None:
+                await release_skus(db, [item["sku"] for item in removed], product_id)
+                return updated
+        raise _kept_changing()
 
 
 # ------------------------------------------------------------------------------ category reads
@@ -658,10 +717,6 @@ _LIVE: dict[str, Any] = {"deleted": {"$ne": True}}
 async def get_categories(*, db: Db, ids: Sequence[str]) -> dict[str, CategoryRead]:
     cursor = db[CATEGORIES].find({"_id": {"$in": list(set(ids))}, **_LIVE}, _CATEGORY_PROJECTION)
     return {doc["_id"]: CategoryRead.from_doc(doc) async for doc in cursor}
-
-
-async def get_category(*, db: Db, category_id: str) -> CategoryRead | None:
-    return (await get_categories(db=db, ids=[category_id])).get(category_id)
 
 
 async def get_category_by_slug(*, db: Db, slug: str) -> CategoryRead | None:
@@ -692,12 +747,6 @@ async def children_of(*, db: Db, parent_ids: Sequence[str]) -> dict[str, list[Ca
     return found
 
 
-async def list_ancestors(*, db: Db, category: CategoryRead) -> list[CategoryRead]:
-    """Breadcrumbs: root first, ending with the parent."""
-    found = await get_categories(db=db, ids=category.ancestors)
-    return [found[i] for i in category.ancestors if i in found]
-
-
 async def subtree_ids(*, db: Db, category_id: str) -> list[str]:
     """``category_id`` first, then every category below it (empty if it does not exist)."""
     cursor = db[CATEGORIES].find(
@@ -709,39 +758,14 @@ async def subtree_ids(*, db: Db, category_id: str) -> list[str]:
 
 # ----------------------------------------------------------------------------- category writes
 
-_TREE_LOCK = "category-tree"
-_LOCK_TTL = timedelta(seconds=30)
-_LOCK_WAIT_S = 5.0
 
-
-@asynccontextmanager
-async def tree_lock(db: Db) -> AsyncIterator[None]:
-    """A lease on the category tree for structural changes. FerretDB has no TTL indexes, so
-    an expired lease (a crashed holder) is taken over by compare-and-set on ``expires_at``."""
-    token = new_id()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + _LOCK_WAIT_S
-    while True:
-        moment = now()
-        lease = {"token": token, "expires_at": moment + _LOCK_TTL}
-        try:
-            await db[LOCKS].insert_one({"_id": _TREE_LOCK, **lease})
-            break
-        except DuplicateKeyError:
-            taken = await db[LOCKS].find_one_and_update(
-                {"_id": _TREE_LOCK, "expires_at": {"$lt": moment}},
-                {"$set": lease},
-                return_document=ReturnDocument.AFTER,
-            )
-            if taken is not None:
-                break
-        if loop.time() > deadline:
-            raise Conflict("CATEGORY_TREE_BUSY", "another category change is in progress; retry")
-        await asyncio.sleep(0.05)  # a lock wait: the holder finishes in milliseconds
-    try:
-        yield
-    finally:
-        await db[LOCKS].delete_one({"_id": _TREE_LOCK, "token": token})
+def tree_lock(db: Db) -> AbstractAsyncContextManager[None]:
+    """Serialises structural category changes (create, move, delete, repair)."""
+    return lease(
+        db,
+        "category-tree",
+        busy=Conflict("CATEGORY_TREE_BUSY", "another category change is in progress; retry"),
+    )
 
 
 def _node(doc: dict[str, Any]) -> TreeNode:
@@ -846,6 +870,11 @@ async def create_category(*, db: Db, data: CategoryCreate) -> CategoryRead:
 
 
 async def update_category(*, db: Db, category_id: str, data: CategoryUpdate) -> CategoryRead:
+    async with tree_lock(db):  # category writes are rare: one lease for all of them
+        return await _update_category(db, category_id, data)
+
+
+async def _update_category(db: Db, category_id: str, data: CategoryUpdate) -> CategoryRead:
     for _ in range(_CAS_ATTEMPTS):
         doc = await _load_category_doc(db, category_id, field=["id"])
         changes = {

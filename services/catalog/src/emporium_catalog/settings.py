@@ -21,10 +21,12 @@ class CatalogSettings(ServiceSettings):
     catalog_cache_ttl_s: int = Field(default=300, ge=1, le=86_400)
     catalog_cache_marker_ttl_s: int = Field(default=60, ge=1, le=3600)
 
-    # Writes wake the relay at once (notify); the poll only catches other replicas' writes.
-    # On FerretDB 1.24 each poll decodes every product (no index is used for the pending
-    # filter), so polling often would keep the database busy for nothing.
-    catalog_relay_poll_interval_s: float = Field(default=5.0, gt=0, le=300)
+    # The relay's safety-net sweep; the service's own writes wake it for their documents at
+    # once. On FerretDB 1.24 a sweep decodes every product, so it should stay infrequent.
+    catalog_relay_poll_interval_s: float = Field(default=30.0, gt=0, le=600)
+    # how long a document must be quiet before the relay removes its published entries (see
+    # the kit's OutboxRelay: FerretDB updates are unguarded read-modify-writes)
+    catalog_relay_settle_s: float = Field(default=2.0, ge=0, le=60)
 
     # FerretDB 1.24 sorts and filters listings in memory after reading the whole collection
     # (~0.6 s for 2,000 products here); the kit's 2 s default leaves too little headroom.

@@ -70,11 +70,13 @@ def create_app(
         targets_ttl_s=settings.search_targets_ttl_s,
     )
 
+    processed = ProcessedEvents(mongo.db[PROCESSED_EVENTS], guard=mongo.dependency.guard)
+
     def consumer() -> EventConsumer:
         return events.IndexerConsumer(
             settings.search_consumer_name,
             lambda: bus.js,
-            ProcessedEvents(mongo.db[PROCESSED_EVENTS], guard=mongo.dependency.guard),
+            processed,
             catalog=events.events,
             deliver_new=settings.search_consumer_deliver == "new",
             max_deliver=settings.search_consumer_max_deliver,
@@ -90,7 +92,10 @@ def create_app(
         bus=bus,
         opensearch=opensearch,
         consumer_factory=consumer,
+        processed=processed,
         outage_wait_s=settings.search_outage_wait_s,
+        retention_s=settings.search_processed_retention_s,
+        prune_interval_s=settings.search_prune_interval_s,
     )
 
     async def close_http() -> None:

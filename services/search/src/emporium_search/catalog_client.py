@@ -15,15 +15,18 @@ the catalog's event payloads. Every call runs behind the ``catalog`` breaker wit
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import orjson
 from aiodataloader import DataLoader
-from emporium_kit.resilience import Dependency
+from emporium_kit.resilience import Dependency, DependencyUnavailable
 
 from emporium_search.models import CategoryView, ProductView
+
+log = logging.getLogger(__name__)
 
 PRODUCT_FIELDS = """
 fragment SearchProduct on Product {
@@ -88,6 +91,8 @@ def _tree_query(levels: int) -> str:
 # the catalog nests categories at most 6 levels (emporium_catalog.domain.MAX_CATEGORY_DEPTH)
 TREE_QUERY = _tree_query(6)
 MAX_BATCH = 100
+PAGE_TIMEOUT_S = 30.0
+PAGE_ATTEMPTS = 3
 
 
 class CatalogError(RuntimeError):
@@ -109,12 +114,15 @@ class CatalogClient:
         self._http = http
         self._loader: DataLoader[str, ProductView | None] | None = None
 
-    async def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        async with self.dependency.guard():
+    async def _post(
+        self, query: str, variables: dict[str, Any], *, timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        async with self.dependency.guard(timeout_s):
             response = await self._http.post(
                 self.url,
                 content=orjson.dumps({"query": query, "variables": variables}),
                 headers={"content-type": "application/json"},
+                timeout=timeout_s or httpx.USE_CLIENT_DEFAULT,
             )
         if response.status_code >= 500:
             response.raise_for_status()
@@ -169,7 +177,7 @@ class CatalogClient:
 
     async def category_tree(self) -> list[CategoryView]:
         """Every live category, parents before children."""
-        data = await self._post(TREE_QUERY, {})
+        data = await self._post(TREE_QUERY, {}, timeout_s=PAGE_TIMEOUT_S)
         result: list[CategoryView] = []
         level: list[dict[str, Any]] = data["rootCategories"]
         while level:
@@ -178,10 +186,20 @@ class CatalogClient:
         return result
 
     async def product_pages(self, *, page_size: int = 100) -> AsyncIterator[list[ProductView]]:
-        """Every active product, one page at a time."""
+        """Every active product, one page at a time. A rebuild is a batch job: a page gets a
+        longer timeout and a few retries before the rebuild gives up."""
         after: str | None = None
         while True:
-            data = await self._post(PAGE_QUERY, {"first": page_size, "after": after})
+            variables = {"first": page_size, "after": after}
+            for attempt in range(1, PAGE_ATTEMPTS + 1):
+                try:
+                    data = await self._post(PAGE_QUERY, variables, timeout_s=PAGE_TIMEOUT_S)
+                    break
+                except (DependencyUnavailable, httpx.TransportError) as exc:
+                    if attempt == PAGE_ATTEMPTS:
+                        raise
+                    log.warning("catalog page failed (attempt %d): %r; retrying", attempt, exc)
+                    await asyncio.sleep(attempt)
             connection = data["products"]
             page = [ProductView.model_validate(e["node"]) for e in connection["edges"]]
             if page:

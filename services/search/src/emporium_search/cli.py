@@ -111,9 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from emporium_kit.app import serve
 
-        from emporium_search.app import create_app
+        from emporium_search.app import app  # built from the same environment
 
-        serve(create_app(settings), host=args.host, port=args.port)
+        serve(app, host=args.host, port=args.port)
         return 0
     if args.command == "rebuild":
         return asyncio.run(_rebuild(settings, args))

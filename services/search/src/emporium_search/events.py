@@ -19,12 +19,20 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import opensearchpy
 from emporium_kit.clients import NatsStore, OpenSearchStore
-from emporium_kit.events import Event, EventCatalog, EventConsumer, EventSpec, ensure_streams
+from emporium_kit.events import (
+    Event,
+    EventCatalog,
+    EventConsumer,
+    EventSpec,
+    ProcessedEvents,
+    ensure_streams,
+)
 from emporium_kit.resilience import DependencyUnavailable
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -129,17 +137,22 @@ class IndexingWorker:
         bus: NatsStore,
         opensearch: OpenSearchStore,
         consumer_factory: Callable[[], EventConsumer],
+        processed: ProcessedEvents,
         outage_wait_s: float = 120.0,
-        handlers: dict[EventSpec[Any], IndexHandler] | None = None,
+        retention_s: float = 3600.0,
+        prune_interval_s: float = 300.0,
     ) -> None:
         self.indexer = indexer
         self._bus = bus
         self._opensearch = opensearch
         self._consumer_factory = consumer_factory
+        self._processed = processed
         self._outage_wait_s = outage_wait_s
-        self._handlers = handlers or HANDLERS
+        self._retention = timedelta(seconds=retention_s)
+        self._prune_interval_s = prune_interval_s
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._pruning: asyncio.Task[None] | None = None
         self.consumer: EventConsumer | None = None
         self.ready = asyncio.Event()  # set once the consumer runs
 
@@ -149,10 +162,11 @@ class IndexingWorker:
 
     async def stop(self) -> None:
         self._closing.set()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._pruning):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.consumer is not None:
             await self.consumer.stop()
 
@@ -164,7 +178,7 @@ class IndexingWorker:
                     await ensure_streams(self._bus.js, events.domains)
                 await self.indexer.admin.bootstrap()
                 consumer = self._consumer_factory()
-                for spec, handler in self._handlers.items():
+                for spec, handler in HANDLERS.items():
                     consumer.subscribe(spec, self._resilient(handler))
                 await consumer.start()
             except Exception as exc:
@@ -173,9 +187,21 @@ class IndexingWorker:
                 delay = min(delay * 2, 10.0)
                 continue
             self.consumer = consumer
+            self._pruning = asyncio.create_task(self._prune(), name="search-processed-prune")
             self.ready.set()
             log.info("indexing started", extra={"consumer": consumer.name})
             return
+
+    async def _prune(self) -> None:
+        """Delete processed-event records older than the retention, every interval."""
+        while not self._closing.is_set():
+            try:
+                pruned = await self._processed.prune(older_than=self._retention)
+                if pruned:
+                    log.info("pruned %d processed-event records", pruned)
+            except Exception as exc:
+                log.warning("pruning processed events failed: %r", exc)
+            await self._pause(self._prune_interval_s)
 
     def _resilient(self, handler: IndexHandler) -> Callable[[Event[Any]], Awaitable[None]]:
         async def handle(event: Event[Any]) -> None:

@@ -44,7 +44,7 @@ from emporium_search.documents import (
     product_from_document,
     tombstone,
 )
-from emporium_search.indices import IndexAdmin, IndexNames, Targets
+from emporium_search.indices import IndexAdmin, IndexNames
 from emporium_search.models import CategoryView, Money, ProductView
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class Indexer:
         self.catalog = catalog
         self.admin = IndexAdmin(store, names, shards=shards, replicas=replicas)
         self.targets_ttl_s = targets_ttl_s
-        self._targets: Targets | None = None
+        self._targets: tuple[str, ...] | None = None
         self._targets_at = 0.0
         # category id -> ancestor ids, as last read: lets one mget fetch a category and its
         # ancestors together (always verified against what the mget returns)
@@ -120,15 +120,15 @@ class Indexer:
 
     # -- targets ------------------------------------------------------------------------
 
-    async def targets(self, *, fresh: bool = False) -> Targets:
+    async def targets(self, *, fresh: bool = False) -> tuple[str, ...]:
+        """The aliases a write goes to: the live one, plus the building one during a rebuild."""
         now = time.monotonic()
         if not fresh and self._targets is not None and now - self._targets_at < self.targets_ttl_s:
             return self._targets
         state = await self.admin.aliases()
         if not state.live:
             raise IndexNotReadyError(f"alias {self.names.alias} does not exist yet")
-        aliases = (self.names.alias, *((self.names.building,) if state.building else ()))
-        self._targets = Targets(aliases, rebuilding=bool(state.building))
+        self._targets = (self.names.alias, *((self.names.building,) if state.building else ()))
         self._targets_at = now
         return self._targets
 
@@ -218,7 +218,7 @@ class Indexer:
     async def set_popularity(self, product_id: str, popularity: float) -> WriteResult:
         """Store a popularity signal (order counts) at the product's current version."""
         result = WriteResult()
-        for alias in (await self.targets()).aliases:
+        for alias in await self.targets():
             for _ in range(MAX_RECHECKS):
                 current = await self.get(product_id, index=alias)
                 if current is None or is_tombstone(current[0]):
@@ -283,7 +283,7 @@ class Indexer:
     async def reindex_category(self, category_id: str) -> WriteResult:
         """Rewrite every product under ``category_id`` with its current category path."""
         result = WriteResult()
-        for alias in (await self.targets(fresh=True)).aliases:
+        for alias in await self.targets(fresh=True):
             try:
                 result.add(await self._reindex_category_in(alias, category_id))
             except opensearchpy.NotFoundError:
@@ -402,7 +402,7 @@ class Indexer:
         """
         if not docs:
             return WriteResult()
-        indices = list(targets) if targets is not None else list((await self.targets()).aliases)
+        indices = list(targets) if targets is not None else list(await self.targets())
         version_type = "external_gte" if same_version else "external"
         lines: list[bytes] = []
         for index in indices:

@@ -63,14 +63,6 @@ class AliasState:
     building: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Targets:
-    """The aliases a write goes to: the live one, plus the building one during a rebuild."""
-
-    aliases: tuple[str, ...]
-    rebuilding: bool
-
-
 class IndexAdmin:
     """Index and alias operations, each behind the OpenSearch breaker."""
 

@@ -25,7 +25,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,10 @@ OUTBOX_INDEX = "outbox_id"
 PENDING_FILTER: dict[str, Any] = {f"{OUTBOX_FIELD}.id": {"$exists": True}}
 DEFAULT_SETTLE_S = 2.0
 PUBLISHED_MEMORY_S = 600.0
+
+# (collection name, document id) -> a context held while the relay removes entries from
+# that document: the writers' own lock, where a service serialises writes per aggregate
+DocumentLock = Callable[[str, Any], AbstractAsyncContextManager[Any]]
 
 
 def outbox_entry(event: Event[Any]) -> dict[str, Any]:
@@ -117,7 +122,9 @@ class OutboxRelay:
     document makes that race as unlikely as two clients writing one document at once. On
     MongoDB updates are atomic and ``settle_s=0`` is safe. Until removal, this relay
     remembers what it published and does not publish it again; another replica may, and
-    JetStream drops that copy as a duplicate.
+    JetStream drops that copy as a duplicate. A service that serialises its writers with a
+    per-document lock passes it as ``document_lock``; the removal then holds it too and can
+    never interleave with a write.
     """
 
     def __init__(
@@ -133,9 +140,11 @@ class OutboxRelay:
         nats_guard: Guard | None = None,
         mongo_guard: Guard | None = None,
         tracer: trace.Tracer | None = None,
+        document_lock: DocumentLock | None = None,
     ) -> None:
         if not collections:
             raise ValueError("OutboxRelay needs at least one collection")
+        self._document_lock = document_lock
         self._collections = {c.name: c for c in collections}
         self._publisher = EventPublisher(
             js, timeout_s=publish_timeout_s, guard=nats_guard, tracer=tracer
@@ -311,7 +320,8 @@ class OutboxRelay:
     ) -> None:
         # $pullAll of the entries exactly as read: FerretDB 1.24 ignores $pull with a query
         # condition ({"id": {"$in": ...}}); exact-value removal works on both.
-        async with self._mongo_guard():
+        lock = self._document_lock(collection.name, doc_id) if self._document_lock else None
+        async with lock or contextlib.nullcontext(), self._mongo_guard():
             await collection.update_one({"_id": doc_id}, {"$pullAll": {OUTBOX_FIELD: entries}})
         for entry in entries:
             self._published.pop(entry["id"], None)

@@ -41,7 +41,8 @@ P99_TARGET = 1.5
 
 async def measure(args: argparse.Namespace) -> list[Result]:
     env = {**platform_env(), "EMPORIUM_LOG_LEVEL": "WARNING"}
-    requests = [graphql_request("/graphql", QUERY, {"id": i}) for i in product_ids(env, args.products)]
+    ids = product_ids(env, args.products)
+    requests = [graphql_request("/graphql", QUERY, {"id": i}) for i in ids]
     load = {"total": args.total, "concurrency": args.concurrency}
     results: list[Result] = []
     with bench_server("emporium_catalog.app:app", env) as catalog:

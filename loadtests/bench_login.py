@@ -27,12 +27,11 @@ from argon2 import PasswordHasher, Type
 from benchkit import (
     TABLE_HEADER,
     Result,
-    free_port,
+    bench_server,
     graphql_request,
     machine,
     platform_env,
     run_load,
-    uvicorn_server,
 )
 from pymongo import MongoClient
 from ulid import ULID
@@ -93,9 +92,9 @@ async def measure(args: argparse.Namespace) -> tuple[Result, str]:
         "EMPORIUM_IDENTITY_LOGIN_LIMIT_PER_ADDRESS": UNLIMITED,
         "EMPORIUM_IDENTITY_REGISTER_LIMIT_PER_ADDRESS": UNLIMITED,
     }
-    port = free_port()
     try:
-        with uvicorn_server("emporium_identity.app:app", port, env) as base:
+        with bench_server("emporium_identity.app:app", env) as server:
+            base, port = server.url, server.port
             emails = await register_users(base, args.users)
             logins = [
                 graphql_request("/graphql", LOGIN, {"i": {"email": email, "password": PASSWORD}})

@@ -253,11 +253,12 @@ async def test_processed_store_claims_leases_and_takeover(
     store = ProcessedEvents(mongo["processed_events"])
     await store.ensure_indexes()
 
-    first = await store.claim("c", "e1", lease_s=0.3)
+    # a lease long enough that a loaded machine still sees it live on the second claim
+    first = await store.claim("c", "e1", lease_s=2)
     assert first.outcome is ClaimOutcome.CLAIMED
-    busy = await store.claim("c", "e1", lease_s=0.3)
+    busy = await store.claim("c", "e1", lease_s=2)
     assert busy.outcome is ClaimOutcome.BUSY
-    assert 0 < busy.retry_after_s <= 0.3
+    assert 0 < busy.retry_after_s <= 2
     assert (await store.claim("other-consumer", "e1", lease_s=1)).outcome is ClaimOutcome.CLAIMED
 
     # The first claimant "died": once its lease lapses another delivery takes over.
@@ -318,8 +319,15 @@ async def test_one_trace_spans_publisher_outbox_and_consumer(
     assert seen["outbox"] == request.get_span_context().trace_id
     assert seen["direct"] != seen["outbox"]
 
-    finished = {(s.name, s.context.trace_id): s for s in exporter.get_finished_spans()}
     subject = spec.subject
+
+    def spans_closed() -> dict[tuple[str, int], Any] | None:
+        # the handler runs inside the consumer's span, which closes just after it returns
+        done = {(s.name, s.context.trace_id): s for s in exporter.get_finished_spans()}
+        wanted = [(f"process {subject}", t) for t in seen.values()]
+        return done if all(key in done for key in wanted) else None
+
+    finished = await wait(spans_closed, what="the consumer spans to close")
     for trace_id in seen.values():
         send = finished[(f"send {subject}", trace_id)]
         process = finished[(f"process {subject}", trace_id)]

@@ -1,17 +1,24 @@
 """Which event ids a consumer has handled: the idempotency store behind every consumer.
 
-One document per (consumer, event id) under a unique index. A delivery first *claims* the
-event id (``status: processing`` with a lease), runs the handler, then marks it ``done``:
+Two kinds of record per (consumer, event id), each keyed by a string ``_id``: a *claim*
+(``status: processing`` with an owner token and a lease) while a delivery runs the handler,
+and a *done* mark afterwards. A delivery first checks the done mark, then claims, runs the
+handler, inserts the done mark and deletes its claim:
 
-* a duplicate or redelivery of a ``done`` id is acked without running the handler;
+* a duplicate or redelivery of a done id is acked without running the handler;
 * a duplicate arriving while another replica holds a live lease is retried later, so two
   replicas never run the same event concurrently;
 * a handler that raised releases its claim, so the retry runs it again;
 * a process that died mid-handler leaves a claim whose lease runs out; the redelivery takes
-  it over (compare-and-set on the old lease) and runs the handler again.
+  it over (compare-and-set on the old owner) and runs the handler again.
+
+Keying everything by ``_id`` is deliberate: FerretDB 1.24 (SQLite) answers only a lone
+``{"_id": value}`` filter from an index and decodes the whole collection for anything else,
+so the per-event path (check, claim, mark, delete) uses ``_id`` lookups and primary-key
+inserts only; compound filters remain on the rare paths (takeover, release, lease extension).
 
 So the handler runs at least once per event id and its completion is recorded once. Without
-multi-document transactions the handler's own write and the ``done`` mark cannot be atomic:
+multi-document transactions the handler's own write and the done mark cannot be atomic:
 a crash after the effect and before the mark runs the handler again, so effects must be
 state-guarded (version checks, conditional updates) — see docs/events.md.
 """
@@ -29,7 +36,7 @@ from ulid import ULID
 
 from emporium_kit.events._guard import Guard, or_unguarded
 
-PROCESSED_INDEX = "consumer_event_unique"
+PRUNE_INDEX = "status_done_at"
 PROCESSING = "processing"
 DONE = "done"
 
@@ -51,6 +58,14 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+def _claim_id(consumer: str, event_id: str) -> str:
+    return f"claim:{consumer}:{event_id}"
+
+
+def _done_id(consumer: str, event_id: str) -> str:
+    return f"done:{consumer}:{event_id}"
+
+
 class ProcessedEvents:
     """The claim/done records of one service's consumers in one Mongo collection."""
 
@@ -60,12 +75,16 @@ class ProcessedEvents:
 
     async def ensure_indexes(self) -> None:
         async with self._guard():
-            await self.collection.create_index(
-                [("consumer", 1), ("event_id", 1)], unique=True, name=PROCESSED_INDEX
-            )
+            await self.collection.create_index([("status", 1), ("done_at", 1)], name=PRUNE_INDEX)
+
+    async def _get(self, doc_id: str) -> dict[str, Any] | None:
+        async with self._guard():
+            return await self.collection.find_one({"_id": doc_id})
 
     async def claim(self, consumer: str, event_id: str, lease_s: float) -> Claim:
-        key = {"consumer": consumer, "event_id": event_id}
+        claim_id, done_id = _claim_id(consumer, event_id), _done_id(consumer, event_id)
+        if await self._get(done_id) is not None:
+            return Claim(ClaimOutcome.DONE)
         for _ in range(3):  # a claim released between our insert and read: try again
             now = datetime.now(UTC)
             token = str(ULID())
@@ -73,28 +92,34 @@ class ProcessedEvents:
                 async with self._guard():
                     await self.collection.insert_one(
                         {
-                            **key,
+                            "_id": claim_id,
+                            "consumer": consumer,
+                            "event_id": event_id,
                             "status": PROCESSING,
                             "owner": token,
                             "claimed_at": now,
                             "lease_until": now + timedelta(seconds=lease_s),
                         }
                     )
-                return Claim(ClaimOutcome.CLAIMED, token)
             except DuplicateKeyError:
                 pass
-            async with self._guard():
-                doc = await self.collection.find_one(key)
+            else:
+                # another replica may have finished (and dropped its claim) since our check
+                if await self._get(done_id) is not None:
+                    await self.release(consumer, event_id, token)
+                    return Claim(ClaimOutcome.DONE)
+                return Claim(ClaimOutcome.CLAIMED, token)
+            doc = await self._get(claim_id)
             if doc is None:
+                if await self._get(done_id) is not None:
+                    return Claim(ClaimOutcome.DONE)
                 continue
-            if doc["status"] == DONE:
-                return Claim(ClaimOutcome.DONE)
             lease_until = _utc(doc["lease_until"])
             if lease_until > now:
                 return Claim(ClaimOutcome.BUSY, retry_after_s=(lease_until - now).total_seconds())
             async with self._guard():
                 taken = await self.collection.update_one(
-                    {"_id": doc["_id"], "status": PROCESSING, "owner": doc["owner"]},
+                    {"_id": claim_id, "status": PROCESSING, "owner": doc["owner"]},
                     {
                         "$set": {
                             "owner": token,
@@ -111,35 +136,45 @@ class ProcessedEvents:
         until = datetime.now(UTC) + timedelta(seconds=lease_s)
         async with self._guard():
             result = await self.collection.update_one(
-                {"consumer": consumer, "event_id": event_id, "owner": token, "status": PROCESSING},
+                {"_id": _claim_id(consumer, event_id), "owner": token, "status": PROCESSING},
                 {"$set": {"lease_until": until}},
             )
         return result.modified_count == 1
 
     async def complete(self, consumer: str, event_id: str, token: str) -> bool:
         """Mark done; False when our lease had been taken over (the handler ran twice)."""
+        claim_id = _claim_id(consumer, event_id)
+        claim = await self._get(claim_id)
+        if claim is None or claim.get("owner") != token:
+            return False
+        try:
+            async with self._guard():
+                await self.collection.insert_one(
+                    {
+                        "_id": _done_id(consumer, event_id),
+                        "consumer": consumer,
+                        "event_id": event_id,
+                        "status": DONE,
+                        "done_at": datetime.now(UTC),
+                    }
+                )
+        except DuplicateKeyError:
+            pass  # already marked: the mark is what matters
         async with self._guard():
-            result = await self.collection.update_one(
-                {"consumer": consumer, "event_id": event_id, "owner": token},
-                {"$set": {"status": DONE, "done_at": datetime.now(UTC)}},
-            )
-        return result.modified_count == 1
+            await self.collection.delete_one({"_id": claim_id})
+        return True
 
     async def release(self, consumer: str, event_id: str, token: str) -> None:
         async with self._guard():
             await self.collection.delete_one(
-                {"consumer": consumer, "event_id": event_id, "owner": token, "status": PROCESSING}
+                {"_id": _claim_id(consumer, event_id), "owner": token, "status": PROCESSING}
             )
 
     async def is_done(self, consumer: str, event_id: str) -> bool:
-        async with self._guard():
-            doc = await self.collection.find_one(
-                {"consumer": consumer, "event_id": event_id, "status": DONE}
-            )
-        return doc is not None
+        return await self._get(_done_id(consumer, event_id)) is not None
 
     async def prune(self, *, older_than: timedelta) -> int:
-        """Delete ``done`` records older than the streams keep messages (no TTL indexes on
+        """Delete done marks older than the streams keep messages (no TTL indexes on
         FerretDB); run it from a periodic job. Returns how many were deleted."""
         cutoff = datetime.now(UTC) - older_than
         async with self._guard():

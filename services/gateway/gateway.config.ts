@@ -36,6 +36,7 @@ export const gatewayConfig = defineConfig({
     Object.entries(settings.subgraphUrls).map(([name, url]) => [name, { location: url }]),
   ),
   upstreamTimeout: settings.subgraphTimeoutMs,
+  gracefulShutdownTimeout: settings.shutdownGraceMs,
 
   logging: new Logger({ level: settings.logLevel, writers: [new JSONLogWriter()] }),
   graphqlEndpoint: '/graphql',

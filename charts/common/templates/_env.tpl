@@ -30,6 +30,7 @@ UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN: {{ .svc.shutdown.gracefulSeconds | quote }}
 {{- else if eq .svc.runtime "node" }}
 HOST: "0.0.0.0"
 PORT: {{ .svc.port | quote }}
+EMPORIUM_SHUTDOWN_GRACE_MS: {{ mul .svc.shutdown.gracefulSeconds 1000 | quote }}
 {{- end }}
 {{- if .svc.supergraph.enabled }}
 EMPORIUM_SUPERGRAPH_PATH: {{ printf "%s/%s" (trimSuffix "/" .svc.supergraph.mountPath) .svc.supergraph.fileName | quote }}

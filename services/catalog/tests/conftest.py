@@ -94,7 +94,8 @@ def settings(platform: Any, minter: TokenMinter, session_id: str) -> CatalogSett
 async def app(settings: CatalogSettings) -> AsyncIterator[FastAPI]:
     COMMANDS.database = settings.mongo_database
     application = create_app(settings)
-    async with LifespanManager(application):
+    # a loaded machine can take seconds to finish a relay pass on FerretDB at shutdown
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
         yield application
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
     try:

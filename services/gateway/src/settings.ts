@@ -29,6 +29,7 @@ export interface Settings {
   rateLimitMax: number;
   rateLimitWindowMs: number;
   subgraphTimeoutMs: number;
+  shutdownGraceMs: number;
   subgraphUrls: Record<string, string>;
 }
 
@@ -110,6 +111,8 @@ export function loadSettings(env: Env = process.env): Settings {
     rateLimitMax: integer(env, 'RATE_LIMIT_MAX', 300, 1, 1_000_000),
     rateLimitWindowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 3_600_000),
     subgraphTimeoutMs: integer(env, 'SUBGRAPH_TIMEOUT_MS', 10_000, 100, 300_000),
+    // in-flight requests finish within this after SIGTERM (Hive Gateway's default 0 cuts them)
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 15_000, 0, 300_000),
     subgraphUrls: subgraphUrls(env),
   };
   if (settings.environment === 'production' && !settings.jwksUrl) {

@@ -85,7 +85,8 @@ def settings(platform: Any, session_id: str, oidc: LocalOidcProvider) -> Identit
 @pytest.fixture(scope="session")
 async def app(settings: IdentitySettings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    # a loaded machine can take seconds to finish a relay pass on FerretDB at shutdown
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
         yield application
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
     try:

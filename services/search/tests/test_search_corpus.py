@@ -272,7 +272,7 @@ async def corpus_app(
         search_indexing_enabled=False,
     )
     app = create_app(settings)
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
         indexer = Indexer(app.state.search.store, app.state.search.names)
         await indexer.admin.bootstrap()
         await indexer.put_categories(CATEGORIES)

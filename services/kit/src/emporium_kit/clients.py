@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import nats as nats_py
 import opensearchpy
+import orjson
 import redis.asyncio as redis_asyncio
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -134,6 +135,25 @@ class RedisStore:
         await self.client.aclose()
 
 
+class _OrjsonSerializer(opensearchpy.JSONSerializer):
+    """orjson for OpenSearch bodies: search responses with aggregations are large, and orjson
+    decodes them several times faster than the standard library."""
+
+    def loads(self, s: str) -> Any:
+        try:
+            return orjson.loads(s)
+        except orjson.JSONDecodeError as exc:
+            raise opensearchpy.SerializationError(s, exc) from exc
+
+    def dumps(self, data: Any) -> Any:
+        if isinstance(data, str | bytes):  # bulk bodies arrive already serialised
+            return data
+        try:
+            return orjson.dumps(data, default=self.default).decode()
+        except TypeError as exc:
+            raise opensearchpy.SerializationError(data, exc) from exc
+
+
 class OpenSearchStore:
     """``opensearchpy.AsyncOpenSearch`` with the settings' timeout and no client retries
     (the breaker decides)."""
@@ -144,6 +164,7 @@ class OpenSearchStore:
             timeout=settings.opensearch_timeout_s,
             max_retries=0,
             retry_on_timeout=False,
+            serializer=_OrjsonSerializer(),
         )
         self.dependency = _dependency(
             settings,

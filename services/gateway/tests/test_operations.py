@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -251,12 +252,23 @@ def test_one_trace_spans_gateway_and_subgraph(
 ) -> None:
     trace_id = secrets.token_hex(16)
     client_span = secrets.token_hex(8)
-    response = gateway.post(
-        "query TracedProduct($id: ID!) { product(id: $id) { id name } }",
-        {"id": catalog_data.product_id},
-        headers={"traceparent": f"00-{trace_id}-{client_span}-01"},
+    # urllib, not httpx: once any app was built in this test process, the kit's httpx
+    # instrumentation rewrites traceparent with the (absent) current span's context
+    request = urllib.request.Request(
+        gateway.url,
+        data=json.dumps(
+            {
+                "query": "query TracedProduct($id: ID!) { product(id: $id) { id name } }",
+                "variables": {"id": catalog_data.product_id},
+            }
+        ).encode(),
+        headers={
+            "content-type": "application/json",
+            "traceparent": f"00-{trace_id}-{client_span}-01",
+        },
     )
-    assert response.status_code == 200, response.text
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200, response.read()
 
     def both_sides() -> tuple[list[Any], list[Any]] | None:
         spans = [s for s in otlp.spans() if s.trace_id == trace_id]

@@ -8,6 +8,7 @@ from emporium_kit.errors import (
     DomainError,
     NotFound,
     ValidationFailed,
+    parse_input,
     validation_details,
     validation_failed,
 )
@@ -65,3 +66,27 @@ def test_domain_error_extensions() -> None:
     assert error.extensions() == {"code": "PRODUCT_NOT_FOUND", "kind": "NOT_FOUND", "field": ["id"]}
     assert Conflict("SKU_TAKEN", "taken").extensions()["field"] is None
     assert isinstance(error, DomainError)
+
+
+def test_parse_input_reports_camel_case_input_paths_and_chooses_the_code() -> None:
+    one_problem = {"name": "ok", "listings": [{"seller_id": "", "price": 5}]}
+    with pytest.raises(ValidationFailed) as caught:
+        parse_input(ProductInput, one_problem, at=["input"])
+    assert caught.value.code == "STRING_TOO_SHORT"  # the lone problem's own code
+    assert caught.value.field == ["input", "listings", 0, "sellerId"]
+    assert "at input.listings.0.sellerId" in caught.value.message
+
+    two_problems = {"name": "far too long a name", "listings": [{"seller_id": "s", "price": 0}]}
+    with pytest.raises(ValidationFailed) as caught:
+        parse_input(ProductInput, two_problems, at=["input"])
+    assert caught.value.code == "VALIDATION_FAILED"
+    assert len(caught.value.details) == 2
+
+    with pytest.raises(ValidationFailed) as caught:
+        parse_input(ProductInput, one_problem, at=["input"], code="VALIDATION_FAILED")
+    assert caught.value.code == "VALIDATION_FAILED"
+
+    assert parse_input(ProductInput, {"name": "n", "listings": []}).name == "n"
+    with pytest.raises(ValidationFailed) as caught:
+        parse_input(ProductInput, None)  # None validates as {}
+    assert caught.value.field == ["name"]

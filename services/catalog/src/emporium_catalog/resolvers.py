@@ -50,10 +50,9 @@ from emporium_catalog.models import (
 )
 from emporium_catalog.service import Db
 from emporium_kit.auth import require_roles
-from emporium_kit.errors import ErrorDetail, ValidationFailed, validation_details
+from emporium_kit.errors import ValidationFailed, parse_input
 from graphql import GraphQLResolveInfo
 from pydantic import BaseModel, ValidationError
-from pydantic.alias_generators import to_camel
 
 M = TypeVar("M", bound=BaseModel)
 K = TypeVar("K")
@@ -120,24 +119,9 @@ def _loaders(info: GraphQLResolveInfo) -> Loaders:
     return info.context["loaders"]
 
 
-def _camel_path(path: Sequence[str | int]) -> list[str | int]:
-    return [to_camel(part) if isinstance(part, str) else part for part in path]
-
-
 def parse(model: type[M], value: Any, *, at: Sequence[str | int]) -> M:
-    """Validate GraphQL input with ``model``; errors point at the camelCase input path."""
-    try:
-        return model.model_validate(value if value is not None else {})
-    except ValidationError as exc:
-        details = [
-            ErrorDetail(d.code, d.message, _camel_path(d.field))
-            for d in validation_details(exc, prefix=at)
-        ]
-        first = details[0]
-        where = ".".join(map(str, first.field))
-        raise ValidationFailed(
-            "VALIDATION_FAILED", f"{first.message} at {where}", first.field, details=details
-        ) from None
+    """Catalog input errors always carry VALIDATION_FAILED; the field path says which."""
+    return parse_input(model, value, at=at, code="VALIDATION_FAILED")
 
 
 class _IdArg(BaseModel):

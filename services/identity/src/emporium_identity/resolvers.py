@@ -12,7 +12,7 @@ Who sees an account: the account itself and admins, whichever way it is reached 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
@@ -21,10 +21,9 @@ from aiodataloader import DataLoader
 from ariadne import EnumType, MutationType, ObjectType, QueryType, ScalarType
 from ariadne.contrib.federation import FederatedObjectType
 from emporium_kit.auth import Principal, require_principal, require_roles
-from emporium_kit.errors import ErrorDetail, Forbidden, ValidationFailed, validation_details
+from emporium_kit.errors import Forbidden, ValidationFailed, parse_input
 from graphql import GraphQLResolveInfo
 from pydantic import BaseModel, ValidationError
-from pydantic.alias_generators import to_camel
 
 from emporium_identity import service
 from emporium_identity.addressbook import AddressKind
@@ -43,7 +42,6 @@ from emporium_identity.models import (
 )
 from emporium_identity.service import Identity
 
-M = TypeVar("M", bound=BaseModel)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -82,29 +80,6 @@ def _identity(info: GraphQLResolveInfo) -> Identity:
 
 def _loaders(info: GraphQLResolveInfo) -> Loaders:
     return info.context["loaders"]
-
-
-def _camel_path(path: Sequence[str | int]) -> list[str | int]:
-    return [to_camel(part) if isinstance(part, str) else part for part in path]
-
-
-def parse(model: type[M], value: Any, *, at: Sequence[str | int]) -> M:
-    """Validate GraphQL input with ``model``; errors point at the camelCase input path."""
-    try:
-        return model.model_validate(value if value is not None else {})
-    except ValidationError as exc:
-        details = [
-            ErrorDetail(d.code, d.message, _camel_path(d.field))
-            for d in validation_details(exc, prefix=at)
-        ]
-        first = details[0]
-        where = ".".join(map(str, first.field))
-        raise ValidationFailed(
-            first.code if len(details) == 1 else "VALIDATION_FAILED",
-            f"{first.message} at {where}",
-            first.field,
-            details=details,
-        ) from None
 
 
 class _IdArg(BaseModel):
@@ -289,7 +264,7 @@ mutation = MutationType()
 async def resolve_register(
     _: Any, info: GraphQLResolveInfo, input: dict[str, Any]
 ) -> service.AuthResult:
-    data = parse(RegisterInput, input, at=["input"])
+    data = parse_input(RegisterInput, input, at=["input"])
     return await service.register(
         _identity(info), data=data, client=client_info(info.context["request"])
     )
@@ -300,7 +275,7 @@ async def resolve_register(
 async def resolve_login(
     _: Any, info: GraphQLResolveInfo, input: dict[str, Any]
 ) -> service.AuthResult:
-    data = parse(LoginInput, input, at=["input"])
+    data = parse_input(LoginInput, input, at=["input"])
     return await service.login(
         _identity(info),
         email=data.email,
@@ -379,14 +354,14 @@ async def resolve_update_profile(
     _: Any, info: GraphQLResolveInfo, input: dict[str, Any]
 ) -> UserRead:
     principal = require_principal(info)
-    data = parse(ProfileUpdate, input, at=["input"])
+    data = parse_input(ProfileUpdate, input, at=["input"])
     return await service.update_profile(_identity(info), user_id=principal.subject, data=data)
 
 
 @mutation.field("addAddress")
 async def resolve_add_address(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> UserRead:
     principal = require_principal(info)
-    data = parse(AddressInput, input, at=["input"])
+    data = parse_input(AddressInput, input, at=["input"])
     return await service.add_address(_identity(info), user_id=principal.subject, data=data)
 
 
@@ -395,7 +370,7 @@ async def resolve_update_address(
     _: Any, info: GraphQLResolveInfo, id: str, input: dict[str, Any]
 ) -> UserRead:
     principal = require_principal(info)
-    patch = parse(AddressPatch, input, at=["input"])
+    patch = parse_input(AddressPatch, input, at=["input"])
     return await service.update_address(
         _identity(info), user_id=principal.subject, address_id=_id(id), patch=patch
     )

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_camel
 
 FieldPath = list[str | int]
 
@@ -130,3 +131,35 @@ def validation_failed(
         first.field if first else None,
         details=details,
     )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_input(
+    model: type[M], value: Any, *, at: Sequence[str | int] = (), code: str | None = None
+) -> M:
+    """Validate GraphQL input ``value`` (``None`` as ``{}``) with ``model``, for resolvers.
+
+    On failure raises :class:`ValidationFailed` whose ``field`` paths are the camelCase input
+    paths the client sent, under ``at`` (``["input", "postalCode"]``). The error's code is
+    ``code`` when given, else the problem's own code when there is exactly one, else
+    ``VALIDATION_FAILED``.
+    """
+    try:
+        return model.model_validate(value if value is not None else {})
+    except ValidationError as exc:
+        details = [
+            ErrorDetail(
+                d.code, d.message, [to_camel(p) if isinstance(p, str) else p for p in d.field]
+            )
+            for d in validation_details(exc, prefix=at)
+        ]
+        first = details[0]
+        where = ".".join(map(str, first.field)) or "input"
+        raise ValidationFailed(
+            code or (first.code if len(details) == 1 else "VALIDATION_FAILED"),
+            f"{first.message} at {where}",
+            first.field,
+            details=details,
+        ) from None

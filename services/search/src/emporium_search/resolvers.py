@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from ariadne import QueryType
 from emporium_kit.clients import OpenSearchStore
-from emporium_kit.errors import ErrorDetail, ValidationFailed, validation_details
+from emporium_kit.errors import parse_input
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
@@ -22,8 +22,7 @@ from graphql import (
     InlineFragmentNode,
     SelectionSetNode,
 )
-from pydantic import BaseModel, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel
 
 from emporium_search import service
 from emporium_search.indices import IndexNames
@@ -52,23 +51,8 @@ def _ctx(info: GraphQLResolveInfo) -> SearchContext:
 
 
 def parse(model: type[M], value: dict[str, Any]) -> M:
-    """Validate arguments with ``model``; errors point at the camelCase argument path."""
-    try:
-        return model.model_validate(value)
-    except ValidationError as exc:
-        details = [
-            ErrorDetail(
-                d.code,
-                d.message,
-                [to_camel(p) if isinstance(p, str) else p for p in d.field],
-            )
-            for d in validation_details(exc)
-        ]
-        first = details[0]
-        where = ".".join(map(str, first.field)) or "input"
-        raise ValidationFailed(
-            "VALIDATION_FAILED", f"{first.message} at {where}", first.field, details=details
-        ) from None
+    """Search input errors always carry VALIDATION_FAILED; the field path says which."""
+    return parse_input(model, value, code="VALIDATION_FAILED")
 
 
 def selected_fields(info: GraphQLResolveInfo) -> set[str]:

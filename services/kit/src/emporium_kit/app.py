@@ -24,8 +24,9 @@ What it wires:
   per-request objects (DataLoaders...);
 - ``/livez``, ``/readyz`` (every client's dependency plus ``dependencies``), ``/metrics``;
 - lifespan: start clients -> prefetch JWKS -> ``on_startup`` hooks -> start ``workers``
-  (objects with ``async start()`` / ``async stop()``: outbox relays, consumers); on exit in
-  reverse: readiness 503 -> stop workers -> ``on_shutdown`` hooks -> close clients.
+  (objects with ``async start()`` / ``async stop()``: outbox relays, consumers) -> freeze
+  the startup heap for the garbage collector; on exit in reverse: readiness 503 -> stop
+  workers -> ``on_shutdown`` hooks -> close clients.
 
 Graceful shutdown with :func:`serve`: on SIGTERM ``/readyz`` answers 503 at once while
 requests are still served for ``settings.shutdown_grace_s`` (so endpoints drop the pod),
@@ -35,6 +36,7 @@ then uvicorn stops accepting, drains in-flight requests and runs the lifespan ex
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -185,6 +187,7 @@ class _Lifecycle:
                 await worker.start()
                 started_workers.append(worker)
             log.info("service started", extra={"environment": self.settings.environment})
+            _settle_garbage_collector()
             yield
         finally:
             # readiness fails first so no new traffic arrives while the rest winds down
@@ -199,6 +202,25 @@ class _Lifecycle:
                 await _quietly(client.close(), "client close")
             shutdown_tracing(self.provider)
             log.info("service stopped")
+
+
+# Young-generation threshold: CPython's 700 runs a collection every few hundred container
+# allocations, i.e. several times per GraphQL response with hundreds of objects.
+GC_GEN0_THRESHOLD = 5000
+
+
+def _settle_garbage_collector() -> None:
+    """Keep full collections off the request path once the service is up.
+
+    A started service holds a few hundred thousand long-lived objects (schema, pydantic
+    models, clients, telemetry); every full collection walked them all, an 80 ms pause
+    that set the p99 of a busy service. Freezing them after startup leaves collections
+    only the objects created since, and a larger young generation makes them rarer.
+    """
+    gc.collect()
+    gc.freeze()
+    _, *older = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *older)
 
 
 async def _quietly(awaitable: Awaitable[Any], what: str) -> None:

@@ -16,17 +16,19 @@
   validated documents keyed by query text (:class:`DocumentCache`; repeated queries skip
   parse + validate), depth/size limits, an orjson request decoder and response encoder,
   and :func:`format_error` (``extensions: {code, kind, field}`` for
-  :class:`~emporium_kit.errors.DomainError`, internals hidden in production).
+  :class:`~emporium_kit.errors.DomainError`, internals hidden in production), and
+  :class:`DirectExecutionContext` for cheap completion of resolver-free selections.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from ariadne.asgi import GraphQL
@@ -39,17 +41,34 @@ from ariadne.utils import unwrap_graphql_error
 from graphql import (
     ASTValidationRule,
     DocumentNode,
+    ExecutionContext,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     GraphQLSyntaxError,
     InlineFragmentNode,
+    ListTypeNode,
+    NamedTypeNode,
+    NonNullTypeNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    TypeNode,
+    default_field_resolver,
+    get_nullable_type,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
     parse,
     validate,
 )
+from graphql.pyutils import AwaitableOrValue, Path
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -281,6 +300,163 @@ class _ErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         self.logger.error(msg, *args, **kwargs)
 
 
+_Completer = Callable[[Any], Any]
+
+
+class _NotDirectError(Exception):
+    """A value the direct path does not handle: graphql-core completes it instead."""
+
+
+def _leaf_completer(leaf: GraphQLLeafType) -> _Completer:
+    serialize = leaf.serialize
+
+    def complete(value: Any) -> Any:
+        # the default resolver calls callables and the general path raises exceptions
+        if callable(value) or isinstance(value, Exception):
+            raise _NotDirectError
+        try:
+            serialized = serialize(value)
+        except Exception as exc:  # graphql-core's path reports it
+            raise _NotDirectError from exc
+        if serialized is None:
+            raise _NotDirectError
+        return serialized
+
+    return complete
+
+
+def _list_completer(item: _Completer) -> _Completer:
+    def complete(value: Any) -> Any:
+        if type(value) is not list:
+            raise _NotDirectError
+        return [item(v) for v in value]
+
+    return complete
+
+
+def _object_completer(
+    type_name: str, fields: list[tuple[str, str, _Completer | None]]
+) -> _Completer:
+    def complete(value: Any) -> Any:
+        if type(value) is not dict:
+            raise _NotDirectError
+        return {
+            key: type_name if field is None else field(value.get(name))
+            for key, name, field in fields
+        }
+
+    return complete
+
+
+def _nullable(inner: _Completer, non_null: bool) -> _Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            if non_null:
+                raise _NotDirectError
+            return None
+        return inner(value)
+
+    return complete
+
+
+# Completers per operation, shared by every execution of a cached document and dropped
+# with it; bounded because each combination of Boolean variables gets its own entries.
+_COMPLETERS: weakref.WeakKeyDictionary[
+    OperationDefinitionNode, dict[Any, tuple[list[FieldNode], _Completer | None]]
+] = weakref.WeakKeyDictionary()
+_MAX_COMPLETERS_PER_OPERATION = 512
+
+
+def _named_type(node: TypeNode) -> str:
+    while not isinstance(node, NamedTypeNode):
+        node = cast("NonNullTypeNode | ListTypeNode", node).type
+    return node.name.value
+
+
+class DirectExecutionContext(ExecutionContext):
+    """graphql-core completes every field of every object the general way: a resolve info,
+    the resolver, an awaitable check and a completion call per field and per list item. For
+    responses holding hundreds of small objects (facet values, price buckets, entity
+    references) that is most of a request's CPU.
+
+    A field whose whole selection is resolver-free (objects read from ``dict``s by the
+    default resolver, lists, scalars and enums without arguments) is completed here by a
+    plain function built once per selection: the same keys and the same ``serialize`` calls.
+    Anything else (custom resolvers, middleware, abstract types, ``is_type_of``, or a value
+    that needs an error, is callable or is not a dict/list) takes graphql-core's path, so
+    results and errors stay the spec's; the direct path has no side effects to repeat.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._direct = not self.middleware_manager and self.field_resolver is default_field_resolver
+        self._completers = _COMPLETERS.setdefault(self.operation, {})
+        # Which fields are collected depends on the Boolean variables (@skip/@include)
+        self._flags = tuple(
+            self.variable_values.get(definition.variable.name.value)
+            for definition in self.operation.variable_definitions
+            if _named_type(definition.type) == "Boolean"
+        )
+
+    def _completer(
+        self, return_type: GraphQLOutputType, field_nodes: list[FieldNode]
+    ) -> _Completer | None:
+        inner = get_nullable_type(return_type)
+        completer: _Completer | None
+        if is_leaf_type(inner):
+            completer = _leaf_completer(cast("GraphQLLeafType", inner))
+        elif is_list_type(inner):
+            item = self._completer(cast("GraphQLList[Any]", inner).of_type, field_nodes)
+            completer = _list_completer(item) if item else None
+        elif is_object_type(inner) and not cast("GraphQLObjectType", inner).is_type_of:
+            completer = self._object(cast("GraphQLObjectType", inner), field_nodes)
+        else:
+            completer = None
+        return _nullable(completer, is_non_null_type(return_type)) if completer else None
+
+    def _object(
+        self, object_type: GraphQLObjectType, field_nodes: list[FieldNode]
+    ) -> _Completer | None:
+        fields: list[tuple[str, str, _Completer | None]] = []
+        for key, nodes in self.collect_subfields(object_type, field_nodes).items():
+            name = nodes[0].name.value
+            if name == "__typename":
+                fields.append((key, name, None))
+                continue
+            field = object_type.fields.get(name)
+            if field is None or field.resolve or field.args:
+                return None
+            completer = self._completer(field.type, nodes)
+            if completer is None:
+                return None
+            fields.append((key, name, completer))
+        return _object_completer(object_type.name, fields)
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_nodes: list[FieldNode],
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+    ) -> AwaitableOrValue[Any]:
+        if self._direct and type(result) in (dict, list):
+            key = (self._flags, return_type, *map(id, field_nodes))
+            cached = self._completers.get(key)
+            if cached is None:
+                # the entry holds the nodes, so their ids stay theirs while it lives
+                cached = (field_nodes, self._completer(return_type, field_nodes))
+                if len(self._completers) < _MAX_COMPLETERS_PER_OPERATION:
+                    self._completers[key] = cached
+            completer = cached[1]
+            if completer is not None:
+                try:
+                    return completer(result)
+                except _NotDirectError:
+                    pass
+        return super().complete_value(return_type, field_nodes, info, path, result)
+
+
 class OrjsonGraphQLHandler(GraphQLHTTPHandler):
     """Ariadne's HTTP handler with a body size limit and orjson in and out."""
 
@@ -338,6 +514,7 @@ def graphql_app(
         logger=_ErrorLog(logging.getLogger("emporium_kit.graphql.errors"), {}),
         error_formatter=format_error,
         http_handler=OrjsonGraphQLHandler(max_body_bytes=max_body_bytes),
+        execution_context_class=DirectExecutionContext,
     )
     app.document_cache = cache  # type: ignore[attr-defined]
     return app

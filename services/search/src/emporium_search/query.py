@@ -427,8 +427,10 @@ def _mac(secret: bytes, payload: bytes) -> bytes:
     return hmac.new(secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
-def encode_cursor(request: SearchInput, sort_values: Sequence[Any], *, secret: bytes) -> str:
-    payload = orjson.dumps([fingerprint(request), list(sort_values)])
+def encode_cursor(bound_to: str, sort_values: Sequence[Any], *, secret: bytes) -> str:
+    """A cursor for the hit with these sort values; ``bound_to`` is the request's
+    :func:`fingerprint` (computed once per page, not per hit)."""
+    payload = orjson.dumps([bound_to, list(sort_values)])
     return base64.urlsafe_b64encode(payload + _mac(secret, payload)).rstrip(b"=").decode("ascii")
 
 

@@ -80,9 +80,10 @@ async def search(
         suggestion = q.parse_did_you_mean(
             await _search(store, names.alias, q.did_you_mean_body(request.query))
         )
+    bound_to = q.fingerprint(request)
     return SearchPage(
         hits=[
-            SearchHit(h.id, h.score, q.encode_cursor(request, h.sort, secret=secret)) for h in hits
+            SearchHit(h.id, h.score, q.encode_cursor(bound_to, h.sort, secret=secret)) for h in hits
         ],
         has_next=has_next,
         has_previous=after is not None,

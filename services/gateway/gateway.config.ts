@@ -10,13 +10,13 @@ import { readFile } from 'node:fs/promises';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { defineConfig, extractFromHeader, JSONLogWriter, Logger } from '@graphql-hive/gateway';
 import { loadPersistedOperations } from './src/persisted.ts';
+import { useClientRateLimit } from './src/ratelimit.ts';
 import {
   type AccessTokenClaims,
   clientAddress,
   extractScopes,
   jwksKeyProvider,
   type RequestContext,
-  useClientRateLimit,
   useRequestSizeLimit,
   validateAccess,
 } from './src/security.ts';
@@ -54,12 +54,6 @@ export const gatewayConfig = defineConfig({
           maxAge: 600,
         }
       : false,
-
-  // Shared by the rate limiter (and the supergraph cache): Redis when configured, so every
-  // gateway replica counts against the same limits; in memory otherwise.
-  cache: settings.redisUrl
-    ? { type: 'redis', url: settings.redisUrl, keyPrefix: 'gateway:' }
-    : undefined,
 
   // A present but invalid token is refused (401); no token means anonymous, and the auth
   // directives below decide what an anonymous caller may select.
@@ -137,15 +131,36 @@ export const gatewayConfig = defineConfig({
     },
   },
 
-  prometheus: { metrics: true, endpoint: '/metrics' },
+  // The metrics dashboards and alerts read, not the plugin's full default: its per-phase
+  // histograms, request summary and deprecated-field scan cost more CPU than the proxying
+  // itself (docs/performance.md).
+  prometheus: {
+    endpoint: '/metrics',
+    metrics: {
+      graphql_envelop_request_duration: true,
+      graphql_envelop_error_result: true,
+      graphql_envelop_schema_change: true,
+      graphql_gateway_fetch_duration: true,
+      graphql_gateway_subgraph_execute_duration: true,
+      graphql_gateway_subgraph_execute_errors: true,
+      graphql_envelop_deprecated_field: false,
+      graphql_envelop_request: false,
+      graphql_envelop_request_time_summary: false,
+      graphql_envelop_phase_parse: false,
+      graphql_envelop_phase_validate: false,
+      graphql_envelop_phase_context: false,
+      graphql_envelop_phase_execute: false,
+      graphql_envelop_phase_subscribe: false,
+      graphql_yoga_http_duration: false,
+    },
+  },
   openTelemetry: tracing ? { traces: true } : undefined,
 
-  plugins: (context) => [
+  plugins: () => [
     useRequestSizeLimit(settings.maxRequestBytes),
     maxAliasesPlugin({ n: settings.maxAliases }),
     useClientRateLimit({
-      // the CLI always provides a cache: Redis when configured above, in memory otherwise
-      cache: context.cache!,
+      redisUrl: settings.redisUrl,
       max: settings.rateLimitMax,
       windowMs: settings.rateLimitWindowMs,
       trustForwardedFor: settings.trustForwardedFor,

@@ -1,8 +1,7 @@
-// The gateway's own security pieces: request size limit, per-client rate limits, the JWKS key
+// The gateway's own security pieces: request size limit, client identity, the JWKS key
 // provider, how token claims map to @requiresScopes scopes, and the auth directive check.
 import { generateKeyPairSync } from 'node:crypto';
-import { Store, useRateLimiter } from '@envelop/rate-limiter';
-import type { GatewayConfigContext, GatewayPlugin, ValidateUserFn } from '@graphql-hive/gateway';
+import type { GatewayPlugin, ValidateUserFn } from '@graphql-hive/gateway';
 import { GraphQLError } from 'graphql';
 import { JwksClient } from 'jwks-rsa';
 
@@ -13,8 +12,6 @@ export interface AccessTokenClaims {
   scope?: unknown;
   scp?: unknown;
 }
-
-type KeyValueCache = NonNullable<GatewayConfigContext['cache']>;
 
 export interface RequestContext {
   jwt?: { payload?: AccessTokenClaims };
@@ -86,62 +83,6 @@ export function clientIdentity(context: RequestContext, trustForwardedFor: boole
   const subject = context.jwt?.payload?.sub;
   if (typeof subject === 'string' && subject) return `sub:${subject}`;
   return `ip:${clientAddress(context, trustForwardedFor) ?? 'unknown'}`;
-}
-
-/** The rate limiter's call log kept in the gateway cache (in memory, or Redis when configured). */
-class CacheStore extends Store {
-  constructor(private readonly cache: KeyValueCache) {
-    super();
-  }
-
-  private key(identity: { contextIdentity: string; fieldIdentity: string }) {
-    return `rate-limit:${identity.contextIdentity}:${identity.fieldIdentity}`;
-  }
-
-  async getForIdentity(identity: { contextIdentity: string; fieldIdentity: string }) {
-    return ((await this.cache.get(this.key(identity))) as number[] | undefined) ?? [];
-  }
-
-  async setForIdentity(
-    identity: { contextIdentity: string; fieldIdentity: string },
-    timestamps: readonly number[],
-    windowMs?: number,
-  ) {
-    await this.cache.set(this.key(identity), [...timestamps], {
-      ttl: Math.ceil((windowMs ?? 60_000) / 1000),
-    });
-  }
-}
-
-/**
- * Per-client limits on every root field (Hive Gateway's rate limiter, @envelop/rate-limiter):
- * each client may call each Query/Mutation field `max` times per sliding window. Over the limit
- * the whole operation is refused with HTTP 429 and Retry-After, before any subgraph is called.
- */
-export function useClientRateLimit(options: {
-  cache: KeyValueCache;
-  max: number;
-  windowMs: number;
-  trustForwardedFor: boolean;
-}): GatewayPlugin {
-  const retryAfter = String(Math.ceil(options.windowMs / 1000));
-  const message = `Rate limit exceeded: at most ${options.max} calls per ${retryAfter}s to this field`;
-  const rule = { field: '*', max: options.max, window: `${options.windowMs}ms`, message };
-  return useRateLimiter({
-    identifyFn: (context) => clientIdentity(context as RequestContext, options.trustForwardedFor),
-    store: new CacheStore(options.cache),
-    configByField: [
-      { type: 'Query', ...rule },
-      { type: 'Mutation', ...rule },
-    ],
-    transformError: (text) =>
-      new GraphQLError(text, {
-        extensions: {
-          code: 'RATE_LIMITED',
-          http: { status: 429, headers: { 'Retry-After': retryAfter } },
-        },
-      }),
-  }) as GatewayPlugin;
 }
 
 // An EC public key whose private half is thrown away. The JWT plugin turns a key-provider

@@ -1,5 +1,5 @@
 """The gateway's abuse limits: depth, tokens, aliases, cost, request size and per-client rate
-limits (Redis-backed, shared by every replica). Each refusal is a clear error."""
+limits (Redis counters shared by every replica). Each refusal is a clear error."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import httpx
 import pytest
 import redis
 from emporium_kit.testing import TokenMinter
+from emporium_platform.processes import free_port
 
 from .conftest import GatewayClient, error_codes
 
@@ -130,6 +131,49 @@ def test_rate_limit_is_per_client_and_shared_by_replicas(
         assert 0 < client.pttl(keys[0]) <= 60_000
     finally:
         client.close()
+
+
+def test_every_root_call_counts_once(
+    limited_pair: tuple[GatewayClient, GatewayClient], minter: TokenMinter, redis_url: str
+) -> None:
+    """Aliases are separate calls, fields merged under one response key are one call, and
+    fragments count like inline fields."""
+    gateway = limited_pair[0]
+    subject = f"aliases-{uuid.uuid4().hex[:8]}"
+    token = minter.mint(subject, ["customer"])
+    merged = gateway.post('{ product(id: "x") { id } product(id: "x") { slug } }', token=token)
+    assert merged.status_code == 200, merged.text
+    three = gateway.post(
+        '{ a: product(id: "a") { id } b: product(id: "b") { id } ...More }'
+        ' fragment More on Query { c: product(id: "c") { id } }',
+        token=token,
+    )
+    assert three.status_code == 200, three.text
+    assert "errors" not in three.json()
+    refused = gateway.post('{ product(id: "none") { id } }', token=token)
+    assert refused.status_code == 429
+    assert error_codes(refused) == ["RATE_LIMITED"]
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert int(client.get(f"gateway:rate-limit:sub:{subject}:product") or 0) == 5
+    finally:
+        client.close()
+
+
+def test_operations_pass_when_the_rate_limit_store_is_unreachable(
+    start_gateway: Callable[..., GatewayClient], minter: TokenMinter
+) -> None:
+    """The limits are abuse control: with Redis gone the shop keeps answering."""
+    gateway = start_gateway(
+        "gateway-no-redis",
+        EMPORIUM_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        EMPORIUM_RATE_LIMIT_MAX="1",
+    )
+    token = minter.mint(f"store-down-{uuid.uuid4().hex[:8]}", ["customer"])
+    for _ in range(3):
+        response = gateway.post("{ rootCategories { id } }", token=token)
+        assert response.status_code == 200, response.text
+        assert "errors" not in response.json()
 
 
 def test_operations_over_the_cost_ceiling_are_refused(

@@ -10,9 +10,9 @@ ports, reading the demo catalog; nothing else is touched. Run:
 Both targets get the same document and the same product ids, round-robin, over keep-alive
 connections; the rounds are interleaved so drift on a shared machine hits both alike, and
 each target's least disturbed round is reported. The gateway runs as the platform runs it
-(development mode, JWT plugin on, rate limiter on with a ceiling the benchmark cannot reach,
-depth/token/cost checks on). It prints Markdown for docs/performance.md; compare the ratios,
-not the absolute numbers.
+(development mode, JWT plugin on, rate limiter on in Redis with a ceiling the benchmark
+cannot reach, depth/token/cost checks on). It prints Markdown for docs/performance.md;
+compare the ratios, not the absolute numbers.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ async def measure(args: argparse.Namespace) -> list[Result]:
             "EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url,
             # the same JWKS the platform's gateway uses; the benchmark's requests carry no token
             "EMPORIUM_JWKS_URL": "http://127.0.0.1:8001/.well-known/jwks.json",
+            # the platform's Redis holds the rate-limit counters, as for the platform's gateway
+            "EMPORIUM_REDIS_URL": env["EMPORIUM_REDIS_URL"],
             "EMPORIUM_RATE_LIMIT_MAX": "1000000",
             "EMPORIUM_LOG_LEVEL": "warn",
         }

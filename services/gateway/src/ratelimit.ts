@@ -12,7 +12,7 @@ import {
 import { Redis } from 'ioredis';
 import { clientIdentity, type RequestContext } from './security.ts';
 
-export const RATE_LIMIT_PREFIX = 'gateway:rate-limit:';
+const RATE_LIMIT_PREFIX = 'gateway:rate-limit:';
 // A rate-limit check must never hold an operation for long: past this, the operation passes.
 const REDIS_TIMEOUT_MS = 250;
 
@@ -94,7 +94,7 @@ const rootFieldsByDocument = new WeakMap<DocumentNode, Map<string | null, Map<st
  * one response key merge into one call), through inline fragments and fragment spreads.
  * Introspection fields are free. Subscriptions are not limited here.
  */
-export function rootFieldCalls(
+function rootFieldCalls(
   document: DocumentNode,
   operationName?: string | null,
 ): Map<string, number> {

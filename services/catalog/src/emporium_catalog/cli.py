@@ -20,14 +20,12 @@ import asyncio
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import nats
 from emporium_catalog import events, seed, service
 from emporium_catalog.relay import catalog_relay
 from emporium_catalog.settings import CatalogSettings
-from emporium_kit.events.cli import add_event_commands
-from emporium_kit.events.cli import run as run_event_command
+from emporium_kit.cli import add_service_commands, run_service_command
 from emporium_kit.events.outbox import PENDING_FILTER
 from emporium_kit.events.streams import ensure_streams
 from pymongo import AsyncMongoClient
@@ -40,9 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emporium-catalog", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the subgraph (graceful shutdown on SIGTERM)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=None, help="default: EMPORIUM_CATALOG_PORT")
+    add_service_commands(commands, service="catalog", events=events.catalog)
 
     seed_cmd = commands.add_parser("seed", help="load the deterministic demo catalog")
     seed_cmd.add_argument("--products", type=int, default=seed.DEFAULT_PRODUCTS)
@@ -56,11 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "repair-tree", help="re-derive category ancestors from parent links (after a crash)"
     )
-
-    schemas = commands.add_parser("event-schemas", help="write the events' JSON schemas")
-    schemas.add_argument("directory", type=Path)
-
-    add_event_commands(commands)
     return parser
 
 
@@ -134,20 +125,16 @@ async def _repair_tree(settings: CatalogSettings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("dlq", "streams"):
-        args.nats_url = CatalogSettings().nats_url
-        return asyncio.run(run_event_command(args))
-    if args.command == "event-schemas":
-        for path in events.catalog.write_json_schemas(args.directory):
-            print(path)
-        return 0
-    if args.command == "serve":
-        from emporium_catalog.app import app  # built from the environment on import
-        from emporium_kit.app import serve
-
-        serve(app, host=args.host, port=args.port or app.state.settings.catalog_port)
-        return 0
     settings = CatalogSettings()
+    shared = run_service_command(
+        args,
+        app="emporium_catalog.app",
+        settings=settings,
+        port=settings.catalog_port,
+        events=events.catalog,
+    )
+    if shared is not None:
+        return shared
     if args.command == "seed":
         return asyncio.run(_seed(args, settings))
     return asyncio.run(_repair_tree(settings))

@@ -27,13 +27,11 @@ import os
 import secrets
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import nats
 from emporium_kit import clients
+from emporium_kit.cli import add_service_commands, run_service_command
 from emporium_kit.errors import DomainError
-from emporium_kit.events.cli import add_event_commands
-from emporium_kit.events.cli import run as run_event_command
 from emporium_kit.events.outbox import PENDING_FILTER, OutboxRelay
 from emporium_kit.events.streams import ensure_streams
 
@@ -57,9 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emporium-identity", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the subgraph (graceful shutdown on SIGTERM)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=None, help="default: EMPORIUM_IDENTITY_PORT")
+    add_service_commands(commands, service="identity", events=events.identity)
 
     seed = commands.add_parser("seed", help="create the demo admin, seller and customer")
     seed.add_argument(
@@ -85,11 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("keys", help="list the signing keys and their state")
     commands.add_parser("housekeeping", help="delete expired sessions, tokens and keys")
-
-    schemas = commands.add_parser("event-schemas", help="write the events' JSON schemas")
-    schemas.add_argument("directory", type=Path)
-
-    add_event_commands(commands)
     return parser
 
 
@@ -229,21 +220,17 @@ async def _run(args: argparse.Namespace, settings: IdentitySettings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("dlq", "streams"):
-        args.nats_url = IdentitySettings().nats_url
-        return asyncio.run(run_event_command(args))
-    if args.command == "event-schemas":
-        for path in events.identity.write_json_schemas(args.directory):
-            print(path)
-        return 0
-    if args.command == "serve":
-        from emporium_kit.app import serve
-
-        from emporium_identity.app import app  # built from the environment on import
-
-        serve(app, host=args.host, port=args.port or app.state.settings.identity_port)
-        return 0
-    return asyncio.run(_run(args, IdentitySettings()))
+    settings = IdentitySettings()
+    shared = run_service_command(
+        args,
+        app="emporium_identity.app",
+        settings=settings,
+        port=settings.identity_port,
+        events=events.identity,
+    )
+    if shared is not None:
+        return shared
+    return asyncio.run(_run(args, settings))
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ from collections.abc import Sequence
 
 import httpx
 from emporium_kit import clients
-from emporium_kit.events.cli import add_event_commands
-from emporium_kit.events.cli import run as run_event_command
+from emporium_kit.cli import add_service_commands, run_service_command
 
 from emporium_search.app import catalog_client
 from emporium_search.catalog_client import CatalogClient
@@ -35,9 +34,7 @@ def build_parser(settings: SearchSettings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emporium-search", description=__doc__.split("\n")[0])
     parser.add_argument("--nats-url", default=settings.nats_url)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the search service")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=settings.search_port)
+    add_service_commands(commands, service="search")
     build = commands.add_parser("rebuild", help="rebuild the index from the catalog API")
     build.add_argument(
         "--page-size", type=int, default=100, choices=range(1, 101), metavar="1..100"
@@ -45,7 +42,6 @@ def build_parser(settings: SearchSettings) -> argparse.ArgumentParser:
     build.add_argument("--keep-old", action="store_true", help="keep the replaced index")
     build.add_argument("--force", action="store_true", help="abandon an unfinished rebuild")
     commands.add_parser("status", help="show the aliases, indices and document counts")
-    add_event_commands(commands)
     return parser
 
 
@@ -108,18 +104,14 @@ async def _status(settings: SearchSettings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     settings = SearchSettings()
     args = build_parser(settings).parse_args(argv)
-    if args.command == "serve":
-        from emporium_kit.app import serve
-
-        from emporium_search.app import app  # built from the same environment
-
-        serve(app, host=args.host, port=args.port)
-        return 0
+    shared = run_service_command(
+        args, app="emporium_search.app", settings=settings, port=settings.search_port
+    )
+    if shared is not None:
+        return shared
     if args.command == "rebuild":
         return asyncio.run(_rebuild(settings, args))
-    if args.command == "status":
-        return asyncio.run(_status(settings))
-    return asyncio.run(run_event_command(args))
+    return asyncio.run(_status(settings))
 
 
 if __name__ == "__main__":

@@ -85,7 +85,10 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         schema=build_schema(),
         clients=[mongo, redis, bus],
         context=request_context(catalog),
-        on_startup=[partial(service.ensure_indexes, db=mongo.db)],
+        on_startup=[
+            partial(service.ensure_indexes, db=mongo.db),
+            partial(service.ensure_slug_claims, db=mongo.db),
+        ],
         workers=[relay],
     )
     app.state.catalog = catalog

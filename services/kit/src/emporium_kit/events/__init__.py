@@ -34,7 +34,9 @@ from emporium_kit.events.publisher import EventPublisher
 from emporium_kit.events.streams import (
     DLQ_STREAM,
     StreamConfigError,
+    StreamPlan,
     ensure_streams,
+    plan_stream,
     stream_name,
 )
 
@@ -51,6 +53,7 @@ __all__ = [
     "OutboxRelay",
     "ProcessedEvents",
     "StreamConfigError",
+    "StreamPlan",
     "Subscription",
     "discard_dead_letters",
     "dlq_subject",
@@ -60,6 +63,7 @@ __all__ = [
     "incompatibilities",
     "list_dead_letters",
     "new_event_id",
+    "plan_stream",
     "replay_dead_letters",
     "stream_name",
     "with_events",

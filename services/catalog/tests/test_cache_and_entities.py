@@ -11,7 +11,7 @@ from emporium_catalog.models import ProductRead
 from fastapi import FastAPI
 from ulid import ULID
 
-from .conftest import CommandLog, Gql, World
+from .conftest import CommandLog, Gql, World, wait_until_published
 
 pytestmark = pytest.mark.integration
 
@@ -155,6 +155,8 @@ async def test_slug_lookups_never_scan_and_misses_are_remembered(
     gql: Gql, world: World, commands: CommandLog, app: FastAPI, http: Any
 ) -> None:
     product = await create(gql, world, f"Slugged {ULID()}")
+    # the outbox relay's own reads and removal for the new product are not the API's
+    await wait_until_published(app.state.catalog.db, product["id"])
     await cache_of(app).forget_slug(product["slug"])
 
     commands.start()

@@ -9,13 +9,13 @@
 import { readFile } from 'node:fs/promises';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { defineConfig, extractFromHeader, JSONLogWriter, Logger } from '@graphql-hive/gateway';
+import { JwksKeyStore } from './src/keystore.ts';
 import { loadPersistedOperations } from './src/persisted.ts';
 import { useClientRateLimit } from './src/ratelimit.ts';
 import {
   type AccessTokenClaims,
   clientAddress,
   extractScopes,
-  jwksKeyProvider,
   type RequestContext,
   useRequestSizeLimit,
   validateAccess,
@@ -27,6 +27,16 @@ const settings = loadSettings();
 const production = settings.environment === 'production';
 const tracing = setupTracing(settings);
 const persistedOperations = loadPersistedOperations(settings.persistedOperationsPath);
+const log = new Logger({ level: settings.logLevel, writers: [new JSONLogWriter()] });
+const keyStore = settings.jwksUrl
+  ? new JwksKeyStore({
+      url: settings.jwksUrl,
+      timeoutMs: settings.subgraphTimeoutMs,
+      refreshMs: settings.jwksRefreshMs,
+      refetchMinIntervalMs: settings.jwksRefetchMinIntervalMs,
+      log,
+    })
+  : null;
 
 export const gatewayConfig = defineConfig({
   // Read on start and again every poll: a recomposed supergraph is served without a restart.
@@ -38,7 +48,7 @@ export const gatewayConfig = defineConfig({
   upstreamTimeout: settings.subgraphTimeoutMs,
   gracefulShutdownTimeout: settings.shutdownGraceMs,
 
-  logging: new Logger({ level: settings.logLevel, writers: [new JSONLogWriter()] }),
+  logging: log,
   graphqlEndpoint: '/graphql',
   healthCheckEndpoint: '/livez',
   readinessCheckEndpoint: '/readyz',
@@ -57,9 +67,9 @@ export const gatewayConfig = defineConfig({
 
   // A present but invalid token is refused (401); no token means anonymous, and the auth
   // directives below decide what an anonymous caller may select.
-  jwt: settings.jwksUrl
+  jwt: keyStore
     ? {
-        signingKeyProviders: [jwksKeyProvider(settings.jwksUrl, settings.subgraphTimeoutMs)],
+        signingKeyProviders: [keyStore.signingKey],
         tokenLookupLocations: [extractFromHeader({ name: 'authorization', prefix: 'Bearer' })],
         tokenVerification: {
           algorithms: ['ES256', 'RS256'],

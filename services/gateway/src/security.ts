@@ -1,9 +1,7 @@
-// The gateway's own security pieces: request size limit, client identity, the JWKS key
-// provider, how token claims map to @requiresScopes scopes, and the auth directive check.
-import { generateKeyPairSync } from 'node:crypto';
+// The gateway's own security pieces: request size limit, client identity, how token claims map
+// to @requiresScopes scopes, and the auth directive check.
 import type { GatewayPlugin, ValidateUserFn } from '@graphql-hive/gateway';
 import { GraphQLError } from 'graphql';
-import { JwksClient } from 'jwks-rsa';
 
 /** The verified access-token claims the gateway uses (issued by identity). */
 export interface AccessTokenClaims {
@@ -83,43 +81,6 @@ export function clientIdentity(context: RequestContext, trustForwardedFor: boole
   const subject = context.jwt?.payload?.sub;
   if (typeof subject === 'string' && subject) return `sub:${subject}`;
   return `ip:${clientAddress(context, trustForwardedFor) ?? 'unknown'}`;
-}
-
-// An EC public key whose private half is thrown away. The JWT plugin turns a key-provider
-// failure into "authentication unavailable" (HTTP 500), right for a JWKS outage but wrong for a
-// token naming a kid the JWKS does not publish: such a token gets this key instead and fails
-// verification with 401 like every other bad token.
-const NO_SUCH_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  .publicKey.export({ type: 'spki', format: 'pem' })
-  .toString();
-
-/**
- * Signing keys from identity's JWKS, cached per kid for 5 minutes (like the kit's verifier, so
- * a key identity withdraws stops verifying within that time). A kid not cached refetches the
- * JWKS, at most 10 times a minute; past that, unknown kids are refused without a fetch until
- * the minute is over (so a client spraying made-up kids cannot hammer identity, and can delay
- * a freshly rotated key by a minute at most). Tokens without a kid are refused: identity always
- * sets one.
- */
-export function jwksKeyProvider(jwksUrl: string, timeoutMs: number) {
-  const client = new JwksClient({
-    jwksUri: jwksUrl,
-    cache: true,
-    cacheMaxAge: 5 * 60_000,
-    rateLimit: true,
-    jwksRequestsPerMinute: 10,
-    timeout: timeoutMs,
-  });
-  return async (kid?: string): Promise<string> => {
-    if (!kid) return NO_SUCH_KEY;
-    try {
-      return (await client.getSigningKey(kid)).getPublicKey();
-    } catch (error) {
-      const name = (error as Error).name;
-      if (name === 'SigningKeyNotFoundError' || name === 'JwksRateLimitError') return NO_SUCH_KEY;
-      throw error;
-    }
-  };
 }
 
 /**

@@ -14,6 +14,8 @@ export interface Settings {
   supergraphPollMs: number;
   persistedOperationsPath: string;
   jwksUrl: string | null;
+  jwksRefreshMs: number;
+  jwksRefetchMinIntervalMs: number;
   jwtIssuer: string;
   jwtAudience: string;
   corsOrigins: string[];
@@ -93,6 +95,10 @@ export function loadSettings(env: Env = process.env): Settings {
       text(env, 'PERSISTED_OPERATIONS_PATH', 'persisted-operations.json'),
     ),
     jwksUrl: optional(env, 'JWKS_URL'),
+    // Below identity's key activation delay (60 s), so a rotated-in key is known before any
+    // token names it.
+    jwksRefreshMs: integer(env, 'JWKS_REFRESH_MS', 30_000, 500, 3_600_000),
+    jwksRefetchMinIntervalMs: integer(env, 'JWKS_REFETCH_MIN_INTERVAL_MS', 5_000, 100, 3_600_000),
     jwtIssuer: text(env, 'JWT_ISSUER', 'emporium-identity'),
     jwtAudience: text(env, 'JWT_AUDIENCE', 'emporium'),
     corsOrigins: (optional(env, 'CORS_ORIGINS') ?? '')

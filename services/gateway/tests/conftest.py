@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -52,6 +53,9 @@ class _JwksHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         owner: JwksServer = self.server.owner  # type: ignore[attr-defined]
         owner.requests += 1
+        if not owner.available:
+            self.send_error(503)
+            return
         body = json.dumps(owner.document()).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
@@ -64,11 +68,14 @@ class _JwksHandler(BaseHTTPRequestHandler):
 
 
 class JwksServer(_Server):
-    """Publishes the current keys of every minter (rotations included) as one JWKS."""
+    """Publishes the current keys of every minter (rotations included) as one JWKS, but the
+    ``withdrawn`` kids; answers 503 while ``available`` is false. ``requests`` counts fetches."""
 
     def __init__(self, *minters: TokenMinter) -> None:
         self.minters = minters
         self.requests = 0
+        self.available = True
+        self.withdrawn: set[str] = set()
         super().__init__(_JwksHandler)
 
     @property
@@ -76,7 +83,8 @@ class JwksServer(_Server):
         return f"{self.base_url}/.well-known/jwks.json"
 
     def document(self) -> dict[str, Any]:
-        return {"keys": [key for m in self.minters for key in m.jwks()["keys"]]}
+        keys = [key for m in self.minters for key in m.jwks()["keys"]]
+        return {"keys": [key for key in keys if key["kid"] not in self.withdrawn]}
 
 
 @dataclass(frozen=True)
@@ -215,6 +223,16 @@ class GatewayClient:
         return self.http.post(self.url, json=payload, headers=all_headers)
 
 
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
 def error_codes(response: httpx.Response) -> list[str | None]:
     return [e.get("extensions", {}).get("code") for e in response.json().get("errors", [])]
 
@@ -284,6 +302,8 @@ def gateway_env(jwks: JwksServer, catalog: ServiceProcess) -> dict[str, str]:
     return {
         "EMPORIUM_ENVIRONMENT": "development",
         "EMPORIUM_JWKS_URL": jwks.url,
+        # key rotation tests use a new kid at once; other tests' made-up kids must not delay it
+        "EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_MS": "100",
         "EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url,
     }
 

@@ -6,7 +6,6 @@ import json
 import os
 import secrets
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from emporium_platform.processes import ensure_gateway_installed, node_binary
 from graphql import ObjectTypeDefinitionNode, parse, print_ast
 
-from .conftest import CatalogData, GatewayClient, OtlpReceiver, error_codes
+from .conftest import CatalogData, GatewayClient, OtlpReceiver, error_codes, wait_for
 
 pytestmark = pytest.mark.workflow
 
@@ -35,15 +34,6 @@ def operation_id(name: str) -> str:
 
 def apollo_hash(operation: str) -> dict[str, Any]:
     return {"persistedQuery": {"version": 1, "sha256Hash": operation_id(operation)}}
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 # --- persisted operations --------------------------------------------------------------------

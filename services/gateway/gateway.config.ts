@@ -18,6 +18,7 @@ import {
   extractScopes,
   type RequestContext,
   useRequestSizeLimit,
+  useRequiredClaims,
   validateAccess,
 } from './src/security.ts';
 import { loadSettings } from './src/settings.ts';
@@ -167,6 +168,7 @@ export const gatewayConfig = defineConfig({
   openTelemetry: tracing ? { traces: true } : undefined,
 
   plugins: () => [
+    useRequiredClaims(),
     useRequestSizeLimit(settings.maxRequestBytes),
     maxAliasesPlugin({ n: settings.maxAliases }),
     useClientRateLimit({

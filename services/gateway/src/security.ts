@@ -6,6 +6,9 @@ import { GraphQLError } from 'graphql';
 /** The verified access-token claims the gateway uses (issued by identity). */
 export interface AccessTokenClaims {
   sub: string;
+  exp?: unknown;
+  iss?: unknown;
+  aud?: unknown;
   roles?: unknown;
   scope?: unknown;
   scp?: unknown;
@@ -59,6 +62,33 @@ export function useRequestSizeLimit(maxBytes: number): GatewayPlugin {
       }
     },
   };
+}
+
+/**
+ * Refuses (401, like any bad token) a correctly signed token that lacks a claim the services'
+ * verifier requires: `exp`, `sub`, `iss`, `aud`. The JWT plugin checks `exp`, `iss` and `aud`
+ * only when present; a token without `exp` would never expire. Runs after the JWT plugin has
+ * verified the token (built-in plugins come first) and before anything else reads it.
+ */
+export function useRequiredClaims(): GatewayPlugin {
+  return {
+    onRequestParse({ serverContext }) {
+      const claims = (serverContext as RequestContext).jwt?.payload;
+      if (claims && !hasRequiredClaims(claims)) {
+        throw new GraphQLError('Unauthenticated', { extensions: { http: { status: 401 } } });
+      }
+    },
+  };
+}
+
+function hasRequiredClaims(claims: AccessTokenClaims): boolean {
+  return (
+    typeof claims.exp === 'number' &&
+    typeof claims.sub === 'string' &&
+    claims.sub !== '' &&
+    claims.iss !== undefined &&
+    claims.aud !== undefined
+  );
 }
 
 /**

@@ -8,8 +8,9 @@
 // ConfigMap volume.)
 import { readFile } from 'node:fs/promises';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
-import { defineConfig, extractFromHeader, JSONLogWriter, Logger } from '@graphql-hive/gateway';
+import { defineConfig, extractFromHeader, Logger } from '@graphql-hive/gateway';
 import { JwksKeyStore } from './src/keystore.ts';
+import { RedactingJSONLogWriter } from './src/logging.ts';
 import { loadPersistedOperations } from './src/persisted.ts';
 import { useClientRateLimit } from './src/ratelimit.ts';
 import {
@@ -28,7 +29,8 @@ const settings = loadSettings();
 const production = settings.environment === 'production';
 const tracing = setupTracing(settings);
 const persistedOperations = loadPersistedOperations(settings.persistedOperationsPath);
-const log = new Logger({ level: settings.logLevel, writers: [new JSONLogWriter()] });
+// Every record passes the redacting writer: no bodies, variables, documents or secrets in logs.
+const log = new Logger({ level: settings.logLevel, writers: [new RedactingJSONLogWriter()] });
 const keyStore = settings.jwksUrl
   ? new JwksKeyStore({
       url: settings.jwksUrl,

@@ -9,8 +9,11 @@
 import { readFile } from 'node:fs/promises';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { defineConfig, extractFromHeader, Logger } from '@graphql-hive/gateway';
+import { Registry } from 'prom-client';
+import { useClientSafeErrors } from './src/errors.ts';
 import { JwksKeyStore } from './src/keystore.ts';
 import { RedactingJSONLogWriter } from './src/logging.ts';
+import { useMetricsServer } from './src/metrics.ts';
 import { loadPersistedOperations } from './src/persisted.ts';
 import { useClientRateLimit } from './src/ratelimit.ts';
 import {
@@ -40,6 +43,13 @@ const keyStore = settings.jwksUrl
       log,
     })
   : null;
+const metricsRegistry = new Registry();
+const metricsServer = useMetricsServer({
+  registry: metricsRegistry,
+  host: settings.metricsHost,
+  port: settings.metricsPort,
+  log,
+});
 
 export const gatewayConfig = defineConfig({
   // Read on start and again every poll: a recomposed supergraph is served without a restart.
@@ -146,9 +156,10 @@ export const gatewayConfig = defineConfig({
 
   // The metrics dashboards and alerts read, not the plugin's full default: its per-phase
   // histograms, request summary and deprecated-field scan cost more CPU than the proxying
-  // itself (docs/performance.md).
+  // itself (docs/performance.md). Served on the metrics port only (src/metrics.ts).
   prometheus: {
-    endpoint: '/metrics',
+    endpoint: false,
+    registry: metricsRegistry,
     metrics: {
       graphql_envelop_request_duration: true,
       graphql_envelop_error_result: true,
@@ -170,6 +181,8 @@ export const gatewayConfig = defineConfig({
   openTelemetry: tracing ? { traces: true } : undefined,
 
   plugins: () => [
+    useClientSafeErrors(),
+    metricsServer,
     useRequiredClaims(),
     useRequestSizeLimit(settings.maxRequestBytes),
     maxAliasesPlugin({ n: settings.maxAliases }),

@@ -20,6 +20,8 @@ export interface Settings {
   jwtAudience: string;
   corsOrigins: string[];
   otlpEndpoint: string | null;
+  metricsHost: string;
+  metricsPort: number;
   redisUrl: string | null;
   trustForwardedFor: boolean;
   maxDepth: number;
@@ -106,6 +108,9 @@ export function loadSettings(env: Env = process.env): Settings {
       .map((origin) => origin.trim())
       .filter(Boolean),
     otlpEndpoint: optional(env, 'OTLP_ENDPOINT'),
+    // Prometheus' conventional exporter port range; the local platform sets a free one.
+    metricsHost: text(env, 'METRICS_HOST', '127.0.0.1'),
+    metricsPort: integer(env, 'METRICS_PORT', 9464, 1024, 65_535),
     redisUrl: optional(env, 'REDIS_URL'),
     trustForwardedFor: flag(env, 'TRUST_FORWARDED_FOR', false),
     maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 100),

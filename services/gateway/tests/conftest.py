@@ -26,7 +26,12 @@ import httpx
 import pytest
 from emporium_identity.domain import scopes_for
 from emporium_kit.testing import TokenMinter
-from emporium_platform.processes import ServiceProcess, gateway_process, uvicorn_process
+from emporium_platform.processes import (
+    ServiceProcess,
+    ensure_gateway_installed,
+    gateway_process,
+    uvicorn_process,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from pymongo import MongoClient
 
@@ -221,6 +226,20 @@ class GatewayClient:
         if token is not None:
             all_headers["authorization"] = f"Bearer {token}"
         return self.http.post(self.url, json=payload, headers=all_headers)
+
+
+def manifest() -> dict[str, Any]:
+    """The committed persisted-operation manifest."""
+    return json.loads((ensure_gateway_installed() / "persisted-operations.json").read_text())
+
+
+def operation_id(name: str) -> str:
+    return next(op["id"] for op in manifest()["operations"] if op["name"] == name)
+
+
+def apollo_hash(operation: str) -> dict[str, Any]:
+    """The extensions that name a persisted operation by its hash."""
+    return {"persistedQuery": {"version": 1, "sha256Hash": operation_id(operation)}}
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -16,24 +16,21 @@ import pytest
 from emporium_platform.processes import ensure_gateway_installed, node_binary
 from graphql import ObjectTypeDefinitionNode, parse, print_ast
 
-from .conftest import CatalogData, GatewayClient, OtlpReceiver, error_codes, wait_for
+from .conftest import (
+    CatalogData,
+    GatewayClient,
+    OtlpReceiver,
+    apollo_hash,
+    error_codes,
+    manifest,
+    operation_id,
+    wait_for,
+)
 
 pytestmark = pytest.mark.workflow
 
 INTROSPECTION = "query Introspect { __schema { queryType { name } } }"
 INTROSPECTION_ID = "introspect-test-only"
-
-
-def manifest() -> dict[str, Any]:
-    return json.loads((ensure_gateway_installed() / "persisted-operations.json").read_text())
-
-
-def operation_id(name: str) -> str:
-    return next(op["id"] for op in manifest()["operations"] if op["name"] == name)
-
-
-def apollo_hash(operation: str) -> dict[str, Any]:
-    return {"persistedQuery": {"version": 1, "sha256Hash": operation_id(operation)}}
 
 
 # --- persisted operations --------------------------------------------------------------------
@@ -222,7 +219,7 @@ def test_metrics_count_requests_per_subgraph(
     gateway: GatewayClient, catalog_data: CatalogData
 ) -> None:
     gateway.post("query MetricsProbe { rootCategories { id } }")
-    metrics = httpx.get(f"{gateway.process.url}/metrics")
+    metrics = httpx.get(gateway.process.metrics_url)
     assert metrics.status_code == 200
     lines = metrics.text.splitlines()
     subgraph = [

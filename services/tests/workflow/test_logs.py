@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ import httpx
 import nats
 import orjson
 import pytest
+from emporium_kit.testing import BlackHole
 from emporium_platform.processes import ServiceProcess, free_port, gateway_process
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -131,33 +130,6 @@ def test_client_flows_log_no_secrets(
     assert leaks(logs, *used) == {}
 
 
-class BlackHole:
-    """A loopback TCP server that accepts connections and never answers."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.connections: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.getsockname()[1]}/graphql"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self.server.accept()
-            except OSError:
-                return
-            self.connections.append(connection)
-
-    def close(self) -> None:
-        self.server.close()
-        for connection in self.connections:
-            connection.close()
-
-
 @pytest.fixture
 def identity_unavailable(
     gateway_env: dict[str, str], persisted_ids: dict[str, str], logs: Path
@@ -168,7 +140,7 @@ def identity_unavailable(
     hole = BlackHole()
     urls = {
         "gateway-identity-down": f"http://127.0.0.1:{free_port()}/graphql",
-        "gateway-identity-hangs": hole.url,
+        "gateway-identity-hangs": f"{hole.url}/graphql",
     }
     processes = [
         gateway_process(

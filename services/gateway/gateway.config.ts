@@ -21,6 +21,7 @@ import {
   clientAddress,
   extractScopes,
   type RequestContext,
+  useJsonRequestsOnly,
   useRequestSizeLimit,
   useRequiredClaims,
   validateAccess,
@@ -184,6 +185,7 @@ export const gatewayConfig = defineConfig({
     useClientSafeErrors(),
     metricsServer,
     useRequiredClaims(),
+    useJsonRequestsOnly(),
     useRequestSizeLimit(settings.maxRequestBytes),
     maxAliasesPlugin({ n: settings.maxAliases }),
     useClientRateLimit({

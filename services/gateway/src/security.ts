@@ -1,5 +1,6 @@
-// The gateway's own security pieces: request size limit, client identity, how token claims map
-// to @requiresScopes scopes, and the auth directive check.
+// The gateway's own security pieces: request size limit, accepted content types, required token
+// claims, client identity, how token claims map to @requiresScopes scopes, and the auth
+// directive check.
 import type { GatewayPlugin, ValidateUserFn } from '@graphql-hive/gateway';
 import { GraphQLError } from 'graphql';
 
@@ -62,6 +63,39 @@ export function useRequestSizeLimit(maxBytes: number): GatewayPlugin {
       }
     },
   };
+}
+
+/**
+ * CSRF prevention: a POST must be `application/json` (optionally `charset=utf-8`), the one
+ * request media type of GraphQL over HTTP (`application/graphql-response+json` is a response
+ * type; JSON is UTF-8 by RFC 8259). Browsers send form-encoded, multipart and text/plain bodies
+ * cross-site without asking (simple requests); a JSON body needs a CORS preflight, which only
+ * the configured origins pass. Everything else is refused with 415 before it is parsed. GET
+ * runs queries only: Hive Gateway refuses mutations over GET (405).
+ */
+export function useJsonRequestsOnly(): GatewayPlugin {
+  return {
+    onRequest({ request, endResponse }) {
+      if (request.method === 'POST' && !isJsonContentType(request.headers.get('content-type'))) {
+        endResponse(
+          jsonError(
+            415,
+            'UNSUPPORTED_MEDIA_TYPE',
+            'Send operations as application/json (POST) or as a query string (GET, queries only)',
+          ),
+        );
+      }
+    },
+  };
+}
+
+function isJsonContentType(header: string | null): boolean {
+  if (!header) return false;
+  const [type, ...parameters] = header.split(';').map((part) => part.trim().toLowerCase());
+  return (
+    type === 'application/json' &&
+    parameters.every((parameter) => /^charset=(utf-8|"utf-8")$/.test(parameter))
+  );
 }
 
 /**

@@ -128,7 +128,6 @@ export const gatewayConfig = defineConfig({
 
   maxDepth: settings.maxDepth,
   maxTokens: settings.maxTokens,
-  blockFieldSuggestions: production,
   demandControl: {
     maxCost: settings.maxCost,
     listSize: settings.assumedListSize,
@@ -182,7 +181,7 @@ export const gatewayConfig = defineConfig({
   openTelemetry: tracing ? { traces: true } : undefined,
 
   plugins: () => [
-    useClientSafeErrors(),
+    useClientSafeErrors({ production }),
     metricsServer,
     useRequiredClaims(),
     useJsonRequestsOnly(),

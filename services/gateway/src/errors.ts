@@ -21,6 +21,9 @@ const UPSTREAM_FAILURES: Record<string, string> = {
   RESPONSE_VALIDATION_FAILED: 'sent an answer that is not a GraphQL response',
 };
 
+/** graphql-js's suggestions: ` Did you mean "name"?`, ` Did you mean the enum value "A" or "B"?` */
+const SUGGESTION = / ?Did you mean [^?]*\?/g;
+
 type ResultError = GraphQLError | GraphQLFormattedError;
 interface Result {
   errors?: readonly ResultError[];
@@ -29,17 +32,20 @@ interface Result {
 /**
  * Rewrites every error of every response, at the last step before it is serialized (so also
  * errors raised while the request was parsed): internal extensions removed, subgraph transport
- * failures reduced to their code and which service failed.
+ * failures reduced to their code and which service failed. In production, no message suggests
+ * names ("Did you mean …"): not for fields, arguments, types, enum values or input fields, in
+ * documents or in variables, from the gateway or from a subgraph.
  */
-export function useClientSafeErrors(): GatewayPlugin {
+export function useClientSafeErrors({ production }: { production: boolean }): GatewayPlugin {
+  const safe = (error: ResultError) => safeError(error, production);
   return {
     onResultProcess({ result, setResult }) {
       if (Array.isArray(result)) {
-        setResult(result.map((each) => safeResult(each)));
+        setResult(result.map((each) => safeResult(each, safe)));
       } else if (isAsyncIterable(result)) {
-        setResult(safeStream(result));
+        setResult(safeStream(result, safe));
       } else {
-        setResult(safeResult(result));
+        setResult(safeResult(result, safe));
       }
     },
   };
@@ -49,22 +55,25 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<Result> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
-async function* safeStream<T extends Result>(results: AsyncIterable<T>): AsyncIterable<T> {
-  for await (const result of results) yield safeResult(result);
+type Rewrite = (error: ResultError) => ResultError;
+
+async function* safeStream<T extends Result>(results: AsyncIterable<T>, safe: Rewrite) {
+  for await (const result of results) yield safeResult(result, safe);
 }
 
-function safeResult<T extends Result>(result: T): T {
+function safeResult<T extends Result>(result: T, safe: Rewrite): T {
   if (!result.errors?.length) return result;
-  return { ...result, errors: result.errors.map(safeError) };
+  return { ...result, errors: result.errors.map(safe) };
 }
 
-function safeError(error: ResultError): ResultError {
+function safeError(error: ResultError, production: boolean): ResultError {
   const extensions: Record<string, unknown> = { ...error.extensions };
   for (const key of INTERNAL_EXTENSIONS) delete extensions[key];
   const failure = typeof extensions.code === 'string' ? UPSTREAM_FAILURES[extensions.code] : null;
   const service =
     typeof extensions.serviceName === 'string' ? `The ${extensions.serviceName} service` : null;
-  const message = failure ? `${service ?? 'A service'} ${failure}` : error.message;
+  let message = failure ? `${service ?? 'A service'} ${failure}` : error.message;
+  if (production) message = message.replace(SUGGESTION, '');
   if (error instanceof GraphQLError) {
     return new GraphQLError(message, {
       nodes: error.nodes,

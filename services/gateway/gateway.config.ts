@@ -24,6 +24,7 @@ import {
   useJsonRequestsOnly,
   useRequestSizeLimit,
   useRequiredClaims,
+  useValidUnicode,
   validateAccess,
 } from './src/security.ts';
 import { loadSettings } from './src/settings.ts';
@@ -186,6 +187,7 @@ export const gatewayConfig = defineConfig({
     useRequiredClaims(),
     useJsonRequestsOnly(),
     useRequestSizeLimit(settings.maxRequestBytes),
+    useValidUnicode(),
     maxAliasesPlugin({ n: settings.maxAliases }),
     useClientRateLimit({
       redisUrl: settings.redisUrl,

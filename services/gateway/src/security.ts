@@ -1,5 +1,5 @@
-// The gateway's own security pieces: request size limit, accepted content types, required token
-// claims, client identity, how token claims map to @requiresScopes scopes, and the auth
+// The gateway's own security pieces: request size limit, accepted content types, valid
+// Unicode, required token claims, client identity, how token claims map to @requiresScopes scopes, and the auth
 // directive check.
 import type { GatewayPlugin, ValidateUserFn } from '@graphql-hive/gateway';
 import { GraphQLError } from 'graphql';
@@ -96,6 +96,85 @@ function isJsonContentType(header: string | null): boolean {
     type === 'application/json' &&
     parameters.every((parameter) => /^charset=(utf-8|"utf-8")$/.test(parameter))
   );
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** A UTF-16 surrogate that is not half of a pair (with the `u` flag, pairs are one code point). */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+function invalidUnicode(): GraphQLError {
+  return new GraphQLError(
+    'The request is not valid Unicode: it holds bytes that are not UTF-8 or an unpaired ' +
+      'surrogate (such as \\ud800) in a string',
+    { extensions: { code: 'INVALID_UNICODE', http: { status: 400 } } },
+  );
+}
+
+function badJson(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+}
+
+type RequestParser = Parameters<
+  Parameters<NonNullable<GatewayPlugin['onRequestParse']>>[0]['setRequestParser']
+>[0];
+
+/** A POST body as JSON, refusing bytes that are not UTF-8 instead of replacing them. */
+const parseStrictJson: RequestParser = async (request) => {
+  const bytes = await request.arrayBuffer();
+  let text: string;
+  try {
+    text = STRICT_UTF8.decode(bytes);
+  } catch {
+    throw invalidUnicode();
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw badJson('POST body sent invalid JSON.');
+  }
+  if (typeof body !== 'object' || body === null) {
+    throw badJson('POST body is expected to be a JSON object');
+  }
+  return body as Awaited<ReturnType<RequestParser>>;
+};
+
+/** Whether any string or object key in `value` holds a lone surrogate (walked without recursion). */
+function holdsLoneSurrogate(value: unknown): boolean {
+  const pending = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === 'string') {
+      if (LONE_SURROGATE.test(item)) return true;
+    } else if (typeof item === 'object' && item !== null) {
+      for (const [key, child] of Object.entries(item)) {
+        if (LONE_SURROGATE.test(key)) return true;
+        pending.push(child);
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * Refuses a request that is not valid Unicode (400 `INVALID_UNICODE`) before any of it is used:
+ * a POST body with bytes that are not UTF-8 (Yoga's parser would replace them silently), and
+ * an unpaired surrogate escaped in the JSON (`"\ud800"`) anywhere in the query, variables,
+ * operation name or extensions, of a POST or a GET. JSON.parse accepts such escapes, but no
+ * subgraph can encode the string, so it would fail deep inside one as an internal error.
+ */
+export function useValidUnicode(): GatewayPlugin {
+  return {
+    onRequestParse({ request, setRequestParser }) {
+      // only JSON reaches here (useJsonRequestsOnly)
+      if (request.method === 'POST') setRequestParser(parseStrictJson);
+      return {
+        onRequestParseDone({ requestParserResult }) {
+          if (holdsLoneSurrogate(requestParserResult)) throw invalidUnicode();
+        },
+      };
+    },
+  };
 }
 
 /**

@@ -126,3 +126,89 @@ def test_get_runs_queries_but_never_mutations(gateway: GatewayClient, minter: To
     )
     assert persisted.status_code == 405
     assert not category_exists(gateway, name)
+
+
+# --- invalid Unicode ---------------------------------------------------------------------------
+
+CATEGORY_BY_SLUG = "query Category($s: String!) { category(slug: $s) { id } }"
+LONE = "\ud800"
+
+
+def subgraph_fetches(gateway: GatewayClient) -> float:
+    """The gateway's count of HTTP requests to subgraphs."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in httpx.get(gateway.process.metrics_url).text.splitlines()
+        if line.startswith("graphql_gateway_fetch_duration_count{")
+    )
+
+
+# json.dumps writes a lone surrogate as the escape \ud800, which JSON.parse accepts
+INVALID_BODIES: dict[str, bytes] = {
+    "variable value": json.dumps({"query": CATEGORY_BY_SLUG, "variables": {"s": LONE}}).encode(),
+    "lone low surrogate": json.dumps(
+        {"query": CATEGORY_BY_SLUG, "variables": {"s": "a\udc00b"}}
+    ).encode(),
+    "reversed pair": json.dumps(
+        {"query": CATEGORY_BY_SLUG, "variables": {"s": "\ude00\ud83d"}}
+    ).encode(),
+    "variable name": json.dumps(
+        {"query": CATEGORY_BY_SLUG, "variables": {"s": "x", LONE: "y"}}
+    ).encode(),
+    "nested in variables": json.dumps(
+        {
+            "query": "query($f: ProductFilter) { products(filter: $f) { edges { node { id } } } }",
+            "variables": {"f": {"brands": ["Acme", LONE]}},
+        }
+    ).encode(),
+    "query": json.dumps({"query": f'{{ category(slug: "{LONE}") {{ id }} }}'}).encode(),
+    "operation name": json.dumps(
+        {"query": CATEGORY_BY_SLUG, "variables": {"s": "x"}, "operationName": LONE}
+    ).encode(),
+    "extensions": json.dumps(
+        {"query": CATEGORY_BY_SLUG, "variables": {"s": "x"}, "extensions": {"note": LONE}}
+    ).encode(),
+    "bytes that are not UTF-8": b'{"query": "'
+    + CATEGORY_BY_SLUG.encode()
+    + b'", "variables": {"s": "\xff\xfe"}}',
+    "UTF-8-encoded surrogate": b'{"query": "'
+    + CATEGORY_BY_SLUG.encode()
+    + b'", "variables": {"s": "\xed\xa0\x80"}}',
+}
+
+
+def assert_invalid_unicode(response: httpx.Response) -> None:
+    assert response.status_code == 400, response.text
+    assert error_codes(response) == ["INVALID_UNICODE"]
+    assert "Unicode" in response.json()["errors"][0]["message"]
+    assert "data" not in response.json()
+
+
+@pytest.mark.parametrize("where", list(INVALID_BODIES))
+def test_invalid_unicode_is_refused_before_any_subgraph(gateway: GatewayClient, where: str) -> None:
+    fetches = subgraph_fetches(gateway)
+    response = gateway.http.post(
+        gateway.url, content=INVALID_BODIES[where], headers={"content-type": "application/json"}
+    )
+    assert_invalid_unicode(response)
+    assert subgraph_fetches(gateway) == fetches
+
+
+def test_invalid_unicode_in_a_get_is_refused(gateway: GatewayClient) -> None:
+    fetches = subgraph_fetches(gateway)
+    response = gateway.http.get(
+        gateway.url, params={"query": CATEGORY_BY_SLUG, "variables": json.dumps({"s": LONE})}
+    )
+    assert_invalid_unicode(response)
+    assert subgraph_fetches(gateway) == fetches
+
+
+def test_characters_beyond_the_basic_plane_pass(gateway: GatewayClient) -> None:
+    """The control: a surrogate *pair* is one valid character (json.dumps escapes it too)."""
+    body = json.dumps({"query": CATEGORY_BY_SLUG, "variables": {"s": "caf\u00e9-\U0001f600"}})
+    assert "\\ud83d\\ude00" in body
+    response = gateway.http.post(
+        gateway.url, content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"] == {"category": None}

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -70,6 +71,8 @@ def get_status(url: str) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
     except OSError:
         return None
 
@@ -240,7 +243,8 @@ def test_the_gateway_image_starts_serves_and_stops_gracefully(tmp_path: Path) ->
                 key, _, value = pair.partition("=")
                 runtime_env[key] = value
     assert runtime_env["EMPORIUM_SUPERGRAPH_PATH"].startswith("/etc/emporium/supergraph/")
-    port = free_port()
+    assert runtime_env["EMPORIUM_METRICS_PORT"] != runtime_env["PORT"]
+    port, metrics_port = free_port(), free_port()
     scratch = tmp_path / "tmp"  # the chart's /tmp emptyDir
     scratch.mkdir()
     process_env = {
@@ -248,8 +252,11 @@ def test_the_gateway_image_starts_serves_and_stops_gracefully(tmp_path: Path) ->
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": "/nonexistent",
         "TMPDIR": str(scratch),
-        "HOST": "127.0.0.1",  # loopback here; the image listens on 0.0.0.0 in its pod
+        # loopback here; the image listens on 0.0.0.0 in its pod
+        "HOST": "127.0.0.1",
         "PORT": str(port),
+        "EMPORIUM_METRICS_HOST": "127.0.0.1",
+        "EMPORIUM_METRICS_PORT": str(metrics_port),
         "EMPORIUM_SUPERGRAPH_PATH": str(mount / "supergraph.graphql"),
     }
     entrypoint = json.loads(next(rest for keyword, rest in stage if keyword == "ENTRYPOINT"))
@@ -284,6 +291,8 @@ def test_the_gateway_image_starts_serves_and_stops_gracefully(tmp_path: Path) ->
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert json.load(response)["data"] == {"__typename": "Query"}
+        assert get_status(f"http://127.0.0.1:{metrics_port}/metrics") == 200
+        assert get_status(f"http://127.0.0.1:{port}/metrics") == 404
         os.kill(gateway_pid, signal.SIGTERM)
         output, _ = process.communicate(timeout=10)
     finally:

@@ -53,7 +53,7 @@ def validate_manifests(manifests: list[Manifest]) -> None:
             jsonschema.validate(manifest, datastore_schema)
         elif key == ("monitoring.coreos.com/v1", "ServiceMonitor"):
             endpoint = manifest["spec"]["endpoints"][0]
-            assert endpoint["port"] == "http"
+            assert endpoint["port"] in ("http", "metrics")
             assert endpoint["path"] == "/metrics"
             assert manifest["spec"]["selector"]["matchLabels"]
         else:
@@ -294,6 +294,41 @@ def test_the_gateway_gets_the_supergraph_its_subgraphs_and_its_clients(render) -
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
     } in sources
     assert {"identity", "catalog", "search"} <= egress_targets(policy)
+
+
+def test_the_gateway_serves_metrics_apart_from_its_clients(render) -> None:
+    """Clients (through the ingress controller) reach the gateway's GraphQL port only;
+    Prometheus scrapes its metrics port, which the gateway binds on every interface."""
+    manifests = render(*VALUES_FILES["production"])
+    (container,) = find(manifests, "Deployment", "gateway")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"http": 4000, "metrics": 9464}
+    config = find(manifests, "ConfigMap", "gateway-config")["data"]
+    assert config["EMPORIUM_METRICS_PORT"] == "9464"
+    assert config["EMPORIUM_METRICS_HOST"] == "0.0.0.0"
+    service_ports = find(manifests, "Service", "gateway")["spec"]["ports"]
+    assert {"name": "metrics", "port": 9464, "targetPort": "metrics", "protocol": "TCP"} in (
+        service_ports
+    )
+    monitor = find(manifests, "ServiceMonitor", "gateway")["spec"]["endpoints"][0]
+    assert (monitor["port"], monitor["path"]) == ("metrics", "/metrics")
+    ingress = find(manifests, "NetworkPolicy", "gateway")["spec"]["ingress"]
+    controller = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+    }
+    monitoring = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    }
+    assert [rule["ports"] for rule in ingress if controller in rule["from"]] == [[{"port": "http"}]]
+    assert [rule["ports"] for rule in ingress if monitoring in rule["from"]] == [
+        [{"port": "metrics"}]
+    ]
+    # services without a metrics port are scraped on their http port, and get no metrics env
+    catalog = find(manifests, "ServiceMonitor", "catalog")["spec"]["endpoints"][0]
+    assert catalog["port"] == "http"
+    assert "EMPORIUM_METRICS_PORT" not in find(manifests, "ConfigMap", "catalog-config")["data"]
 
 
 def test_the_gateway_without_a_supergraph_fails_with_a_clear_message(helm, umbrella: Path) -> None:

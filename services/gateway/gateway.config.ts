@@ -8,16 +8,23 @@
 // ConfigMap volume.)
 import { readFile } from 'node:fs/promises';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
-import { defineConfig, extractFromHeader, JSONLogWriter, Logger } from '@graphql-hive/gateway';
+import { defineConfig, extractFromHeader, Logger } from '@graphql-hive/gateway';
+import { Registry } from 'prom-client';
+import { useClientSafeErrors } from './src/errors.ts';
+import { JwksKeyStore } from './src/keystore.ts';
+import { RedactingJSONLogWriter } from './src/logging.ts';
+import { useMetricsServer } from './src/metrics.ts';
 import { loadPersistedOperations } from './src/persisted.ts';
 import { useClientRateLimit } from './src/ratelimit.ts';
 import {
   type AccessTokenClaims,
   clientAddress,
   extractScopes,
-  jwksKeyProvider,
   type RequestContext,
+  useJsonRequestsOnly,
   useRequestSizeLimit,
+  useRequiredClaims,
+  useValidUnicode,
   validateAccess,
 } from './src/security.ts';
 import { loadSettings } from './src/settings.ts';
@@ -27,6 +34,24 @@ const settings = loadSettings();
 const production = settings.environment === 'production';
 const tracing = setupTracing(settings);
 const persistedOperations = loadPersistedOperations(settings.persistedOperationsPath);
+// Every record passes the redacting writer: no bodies, variables, documents or secrets in logs.
+const log = new Logger({ level: settings.logLevel, writers: [new RedactingJSONLogWriter()] });
+const keyStore = settings.jwksUrl
+  ? new JwksKeyStore({
+      url: settings.jwksUrl,
+      timeoutMs: settings.subgraphTimeoutMs,
+      refreshMs: settings.jwksRefreshMs,
+      refetchMinIntervalMs: settings.jwksRefetchMinIntervalMs,
+      log,
+    })
+  : null;
+const metricsRegistry = new Registry();
+const metricsServer = useMetricsServer({
+  registry: metricsRegistry,
+  host: settings.metricsHost,
+  port: settings.metricsPort,
+  log,
+});
 
 export const gatewayConfig = defineConfig({
   // Read on start and again every poll: a recomposed supergraph is served without a restart.
@@ -38,7 +63,7 @@ export const gatewayConfig = defineConfig({
   upstreamTimeout: settings.subgraphTimeoutMs,
   gracefulShutdownTimeout: settings.shutdownGraceMs,
 
-  logging: new Logger({ level: settings.logLevel, writers: [new JSONLogWriter()] }),
+  logging: log,
   graphqlEndpoint: '/graphql',
   healthCheckEndpoint: '/livez',
   readinessCheckEndpoint: '/readyz',
@@ -57,9 +82,9 @@ export const gatewayConfig = defineConfig({
 
   // A present but invalid token is refused (401); no token means anonymous, and the auth
   // directives below decide what an anonymous caller may select.
-  jwt: settings.jwksUrl
+  jwt: keyStore
     ? {
-        signingKeyProviders: [jwksKeyProvider(settings.jwksUrl, settings.subgraphTimeoutMs)],
+        signingKeyProviders: [keyStore.signingKey],
         tokenLookupLocations: [extractFromHeader({ name: 'authorization', prefix: 'Bearer' })],
         tokenVerification: {
           algorithms: ['ES256', 'RS256'],
@@ -104,7 +129,6 @@ export const gatewayConfig = defineConfig({
 
   maxDepth: settings.maxDepth,
   maxTokens: settings.maxTokens,
-  blockFieldSuggestions: production,
   demandControl: {
     maxCost: settings.maxCost,
     listSize: settings.assumedListSize,
@@ -133,9 +157,10 @@ export const gatewayConfig = defineConfig({
 
   // The metrics dashboards and alerts read, not the plugin's full default: its per-phase
   // histograms, request summary and deprecated-field scan cost more CPU than the proxying
-  // itself (docs/performance.md).
+  // itself (docs/performance.md). Served on the metrics port only (src/metrics.ts).
   prometheus: {
-    endpoint: '/metrics',
+    endpoint: false,
+    registry: metricsRegistry,
     metrics: {
       graphql_envelop_request_duration: true,
       graphql_envelop_error_result: true,
@@ -157,7 +182,12 @@ export const gatewayConfig = defineConfig({
   openTelemetry: tracing ? { traces: true } : undefined,
 
   plugins: () => [
+    useClientSafeErrors({ production }),
+    metricsServer,
+    useRequiredClaims(),
+    useJsonRequestsOnly(),
     useRequestSizeLimit(settings.maxRequestBytes),
+    useValidUnicode(),
     maxAliasesPlugin({ n: settings.maxAliases }),
     useClientRateLimit({
       redisUrl: settings.redisUrl,

@@ -56,7 +56,8 @@ spec:
 {{- end -}}
 
 {{/*
-common.servicemonitor.render: Prometheus Operator scraping of /metrics.
+common.servicemonitor.render: Prometheus Operator scraping of /metrics, on the metrics port
+when the service has one.
 */}}
 {{- define "common.servicemonitor.render" -}}
 apiVersion: monitoring.coreos.com/v1
@@ -76,7 +77,7 @@ spec:
   namespaceSelector:
     matchNames: [{{ .root.Release.Namespace }}]
   endpoints:
-    - port: http
+    - port: {{ include "common.names.metricsPortName" . }}
       path: {{ .svc.metricsPath }}
       interval: {{ .root.Values.global.serviceMonitor.interval }}
       scrapeTimeout: 10s

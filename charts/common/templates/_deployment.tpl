@@ -94,6 +94,11 @@ spec:
             - name: http
               containerPort: {{ .svc.port }}
               protocol: TCP
+            {{- if .svc.metricsPort }}
+            - name: metrics
+              containerPort: {{ .svc.metricsPort }}
+              protocol: TCP
+            {{- end }}
           envFrom:
             - configMapRef:
                 name: {{ $fullname }}-config

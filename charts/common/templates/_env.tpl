@@ -33,6 +33,10 @@ HOST: "0.0.0.0"
 PORT: {{ .svc.port | quote }}
 EMPORIUM_SHUTDOWN_GRACE_MS: {{ mul .svc.shutdown.gracefulSeconds 1000 | quote }}
 {{- end }}
+{{- if .svc.metricsPort }}
+EMPORIUM_METRICS_HOST: "0.0.0.0"
+EMPORIUM_METRICS_PORT: {{ .svc.metricsPort | quote }}
+{{- end }}
 {{- if .svc.supergraph.enabled }}
 EMPORIUM_SUPERGRAPH_PATH: {{ printf "%s/%s" (trimSuffix "/" .svc.supergraph.mountPath) .svc.supergraph.fileName | quote }}
 {{- end }}

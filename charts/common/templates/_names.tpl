@@ -15,3 +15,12 @@ Usage: {{ include "common.names.datastore" (dict "name" "catalog" "engine" "mong
 {{- define "common.names.datastore" -}}
 {{- printf "%s-%s" (include "common.names.fullname" .) .engine -}}
 {{- end -}}
+
+{{/*
+common.names.metricsPortName: the named container port Prometheus scrapes: "metrics" when the
+service serves metrics on a port of its own (.svc.metricsPort), else "http".
+Usage: {{ include "common.names.metricsPortName" (dict "name" "gateway" "svc" $svc "root" $) }}
+*/}}
+{{- define "common.names.metricsPortName" -}}
+{{- ternary "metrics" "http" (gt (int .svc.metricsPort) 0) -}}
+{{- end -}}

@@ -89,12 +89,12 @@ spec:
       ports:
         - port: http
     {{- end }}
-    # Prometheus scrapes /metrics.
+    # Prometheus scrapes /metrics (on the metrics port when there is one).
     - from:
         - namespaceSelector:
             {{- toYaml $np.monitoringNamespaceSelector | nindent 12 }}
       ports:
-        - port: http
+        - port: {{ include "common.names.metricsPortName" . }}
   egress:
     {{- include "common.networkpolicy.dns" . | nindent 4 }}
     {{- range $engine := list "mongodb" "redis" "opensearch" }}

@@ -1,6 +1,6 @@
 {{/*
 common.service.render: the ClusterIP Service of one service (the gateway and Prometheus reach
-the pods through it).
+the pods through it), with a metrics port when the service serves metrics apart.
 Usage: {{ include "common.service.render" (dict "name" "catalog" "svc" $svc "root" $) }}
 */}}
 {{- define "common.service.render" -}}
@@ -20,6 +20,12 @@ spec:
       port: {{ .svc.servicePort }}
       targetPort: http
       protocol: TCP
+    {{- if .svc.metricsPort }}
+    - name: metrics
+      port: {{ .svc.metricsPort }}
+      targetPort: metrics
+      protocol: TCP
+    {{- end }}
 {{- end -}}
 
 {{/*

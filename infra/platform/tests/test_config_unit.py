@@ -162,6 +162,20 @@ def test_registry_wires_identity_catalog_and_gateway() -> None:
     assert "admin@" in by_name["identity"].note
 
 
+def test_the_gateway_serves_metrics_on_their_own_port(config: PlatformConfig) -> None:
+    """Clients reach the gateway's GraphQL port; its metrics are on another port, which the
+    platform links to and checks is free before it starts the gateway."""
+    gateway = AppService({spec.name: spec for spec in load_services()}["gateway"])
+    metrics_port = int(gateway.spec.env["EMPORIUM_METRICS_PORT"])
+    assert metrics_port != gateway.spec.port
+    links = gateway.links(config)
+    assert links["graphql"] == f"http://{config.host}:{gateway.spec.port}/graphql"
+    assert links["metrics"] == f"http://{config.host}:{metrics_port}/metrics"
+    assert gateway.ports(config) == (gateway.spec.port, metrics_port)
+    other_ports = {spec.port for spec in load_services() if spec.name != "gateway"}
+    assert metrics_port not in other_ports
+
+
 def test_registry_rejects_duplicates_and_unknown_keys(tmp_path: Path) -> None:
     duplicate = tmp_path / "dup.toml"
     duplicate.write_text(

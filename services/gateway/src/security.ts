@@ -1,13 +1,15 @@
-// The gateway's own security pieces: request size limit, client identity, the JWKS key
-// provider, how token claims map to @requiresScopes scopes, and the auth directive check.
-import { generateKeyPairSync } from 'node:crypto';
+// The gateway's own security pieces: request size limit, accepted content types, valid
+// Unicode, required token claims, client identity, how token claims map to @requiresScopes scopes, and the auth
+// directive check.
 import type { GatewayPlugin, ValidateUserFn } from '@graphql-hive/gateway';
 import { GraphQLError } from 'graphql';
-import { JwksClient } from 'jwks-rsa';
 
 /** The verified access-token claims the gateway uses (issued by identity). */
 export interface AccessTokenClaims {
   sub: string;
+  exp?: unknown;
+  iss?: unknown;
+  aud?: unknown;
   roles?: unknown;
   scope?: unknown;
   scp?: unknown;
@@ -64,6 +66,145 @@ export function useRequestSizeLimit(maxBytes: number): GatewayPlugin {
 }
 
 /**
+ * CSRF prevention: a POST must be `application/json` (optionally `charset=utf-8`), the one
+ * request media type of GraphQL over HTTP (`application/graphql-response+json` is a response
+ * type; JSON is UTF-8 by RFC 8259). Browsers send form-encoded, multipart and text/plain bodies
+ * cross-site without asking (simple requests); a JSON body needs a CORS preflight, which only
+ * the configured origins pass. Everything else is refused with 415 before it is parsed. GET
+ * runs queries only: Hive Gateway refuses mutations over GET (405).
+ */
+export function useJsonRequestsOnly(): GatewayPlugin {
+  return {
+    onRequest({ request, endResponse }) {
+      if (request.method === 'POST' && !isJsonContentType(request.headers.get('content-type'))) {
+        endResponse(
+          jsonError(
+            415,
+            'UNSUPPORTED_MEDIA_TYPE',
+            'Send operations as application/json (POST) or as a query string (GET, queries only)',
+          ),
+        );
+      }
+    },
+  };
+}
+
+function isJsonContentType(header: string | null): boolean {
+  if (!header) return false;
+  const [type, ...parameters] = header.split(';').map((part) => part.trim().toLowerCase());
+  return (
+    type === 'application/json' &&
+    parameters.every((parameter) => /^charset=(utf-8|"utf-8")$/.test(parameter))
+  );
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** A UTF-16 surrogate that is not half of a pair (with the `u` flag, pairs are one code point). */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+function invalidUnicode(): GraphQLError {
+  return new GraphQLError(
+    'The request is not valid Unicode: it holds bytes that are not UTF-8 or an unpaired ' +
+      'surrogate (such as \\ud800) in a string',
+    { extensions: { code: 'INVALID_UNICODE', http: { status: 400 } } },
+  );
+}
+
+function badJson(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+}
+
+type RequestParser = Parameters<
+  Parameters<NonNullable<GatewayPlugin['onRequestParse']>>[0]['setRequestParser']
+>[0];
+
+/** A POST body as JSON, refusing bytes that are not UTF-8 instead of replacing them. */
+const parseStrictJson: RequestParser = async (request) => {
+  const bytes = await request.arrayBuffer();
+  let text: string;
+  try {
+    text = STRICT_UTF8.decode(bytes);
+  } catch {
+    throw invalidUnicode();
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw badJson('POST body sent invalid JSON.');
+  }
+  if (typeof body !== 'object' || body === null) {
+    throw badJson('POST body is expected to be a JSON object');
+  }
+  return body as Awaited<ReturnType<RequestParser>>;
+};
+
+/** Whether any string or object key in `value` holds a lone surrogate (walked without recursion). */
+function holdsLoneSurrogate(value: unknown): boolean {
+  const pending = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === 'string') {
+      if (LONE_SURROGATE.test(item)) return true;
+    } else if (typeof item === 'object' && item !== null) {
+      for (const [key, child] of Object.entries(item)) {
+        if (LONE_SURROGATE.test(key)) return true;
+        pending.push(child);
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * Refuses a request that is not valid Unicode (400 `INVALID_UNICODE`) before any of it is used:
+ * a POST body with bytes that are not UTF-8 (Yoga's parser would replace them silently), and
+ * an unpaired surrogate escaped in the JSON (`"\ud800"`) anywhere in the query, variables,
+ * operation name or extensions, of a POST or a GET. JSON.parse accepts such escapes, but no
+ * subgraph can encode the string, so it would fail deep inside one as an internal error.
+ */
+export function useValidUnicode(): GatewayPlugin {
+  return {
+    onRequestParse({ request, setRequestParser }) {
+      // only JSON reaches here (useJsonRequestsOnly)
+      if (request.method === 'POST') setRequestParser(parseStrictJson);
+      return {
+        onRequestParseDone({ requestParserResult }) {
+          if (holdsLoneSurrogate(requestParserResult)) throw invalidUnicode();
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Refuses (401, like any bad token) a correctly signed token that lacks a claim the services'
+ * verifier requires: `exp`, `sub`, `iss`, `aud`. The JWT plugin checks `exp`, `iss` and `aud`
+ * only when present; a token without `exp` would never expire. Runs after the JWT plugin has
+ * verified the token (built-in plugins come first) and before anything else reads it.
+ */
+export function useRequiredClaims(): GatewayPlugin {
+  return {
+    onRequestParse({ serverContext }) {
+      const claims = (serverContext as RequestContext).jwt?.payload;
+      if (claims && !hasRequiredClaims(claims)) {
+        throw new GraphQLError('Unauthenticated', { extensions: { http: { status: 401 } } });
+      }
+    },
+  };
+}
+
+function hasRequiredClaims(claims: AccessTokenClaims): boolean {
+  return (
+    typeof claims.exp === 'number' &&
+    typeof claims.sub === 'string' &&
+    claims.sub !== '' &&
+    claims.iss !== undefined &&
+    claims.aud !== undefined
+  );
+}
+
+/**
  * The client's address: the socket's peer, or with `trustForwardedFor` (one trusted proxy in
  * front, e.g. the ingress) the last X-Forwarded-For entry, the one that proxy appended;
  * earlier entries are client-controlled. Also sent to the subgraphs as X-Forwarded-For, so
@@ -83,43 +224,6 @@ export function clientIdentity(context: RequestContext, trustForwardedFor: boole
   const subject = context.jwt?.payload?.sub;
   if (typeof subject === 'string' && subject) return `sub:${subject}`;
   return `ip:${clientAddress(context, trustForwardedFor) ?? 'unknown'}`;
-}
-
-// An EC public key whose private half is thrown away. The JWT plugin turns a key-provider
-// failure into "authentication unavailable" (HTTP 500), right for a JWKS outage but wrong for a
-// token naming a kid the JWKS does not publish: such a token gets this key instead and fails
-// verification with 401 like every other bad token.
-const NO_SUCH_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  .publicKey.export({ type: 'spki', format: 'pem' })
-  .toString();
-
-/**
- * Signing keys from identity's JWKS, cached per kid for 5 minutes (like the kit's verifier, so
- * a key identity withdraws stops verifying within that time). A kid not cached refetches the
- * JWKS, at most 10 times a minute; past that, unknown kids are refused without a fetch until
- * the minute is over (so a client spraying made-up kids cannot hammer identity, and can delay
- * a freshly rotated key by a minute at most). Tokens without a kid are refused: identity always
- * sets one.
- */
-export function jwksKeyProvider(jwksUrl: string, timeoutMs: number) {
-  const client = new JwksClient({
-    jwksUri: jwksUrl,
-    cache: true,
-    cacheMaxAge: 5 * 60_000,
-    rateLimit: true,
-    jwksRequestsPerMinute: 10,
-    timeout: timeoutMs,
-  });
-  return async (kid?: string): Promise<string> => {
-    if (!kid) return NO_SUCH_KEY;
-    try {
-      return (await client.getSigningKey(kid)).getPublicKey();
-    } catch (error) {
-      const name = (error as Error).name;
-      if (name === 'SigningKeyNotFoundError' || name === 'JwksRateLimitError') return NO_SUCH_KEY;
-      throw error;
-    }
-  };
 }
 
 /**

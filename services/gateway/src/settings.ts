@@ -14,10 +14,14 @@ export interface Settings {
   supergraphPollMs: number;
   persistedOperationsPath: string;
   jwksUrl: string | null;
+  jwksRefreshMs: number;
+  jwksRefetchMinIntervalMs: number;
   jwtIssuer: string;
   jwtAudience: string;
   corsOrigins: string[];
   otlpEndpoint: string | null;
+  metricsHost: string;
+  metricsPort: number;
   redisUrl: string | null;
   trustForwardedFor: boolean;
   maxDepth: number;
@@ -93,6 +97,10 @@ export function loadSettings(env: Env = process.env): Settings {
       text(env, 'PERSISTED_OPERATIONS_PATH', 'persisted-operations.json'),
     ),
     jwksUrl: optional(env, 'JWKS_URL'),
+    // Below identity's key activation delay (60 s), so a rotated-in key is known before any
+    // token names it.
+    jwksRefreshMs: integer(env, 'JWKS_REFRESH_MS', 30_000, 500, 3_600_000),
+    jwksRefetchMinIntervalMs: integer(env, 'JWKS_REFETCH_MIN_INTERVAL_MS', 5_000, 100, 3_600_000),
     jwtIssuer: text(env, 'JWT_ISSUER', 'emporium-identity'),
     jwtAudience: text(env, 'JWT_AUDIENCE', 'emporium'),
     corsOrigins: (optional(env, 'CORS_ORIGINS') ?? '')
@@ -100,6 +108,9 @@ export function loadSettings(env: Env = process.env): Settings {
       .map((origin) => origin.trim())
       .filter(Boolean),
     otlpEndpoint: optional(env, 'OTLP_ENDPOINT'),
+    // Prometheus' conventional exporter port range; the local platform sets a free one.
+    metricsHost: text(env, 'METRICS_HOST', '127.0.0.1'),
+    metricsPort: integer(env, 'METRICS_PORT', 9464, 1024, 65_535),
     redisUrl: optional(env, 'REDIS_URL'),
     trustForwardedFor: flag(env, 'TRUST_FORWARDED_FOR', false),
     maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 10, 1, 100),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,12 @@ import httpx
 import pytest
 from emporium_identity.domain import scopes_for
 from emporium_kit.testing import TokenMinter
-from emporium_platform.processes import ServiceProcess, gateway_process, uvicorn_process
+from emporium_platform.processes import (
+    ServiceProcess,
+    ensure_gateway_installed,
+    gateway_process,
+    uvicorn_process,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from pymongo import MongoClient
 
@@ -52,6 +58,9 @@ class _JwksHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         owner: JwksServer = self.server.owner  # type: ignore[attr-defined]
         owner.requests += 1
+        if not owner.available:
+            self.send_error(503)
+            return
         body = json.dumps(owner.document()).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
@@ -64,11 +73,14 @@ class _JwksHandler(BaseHTTPRequestHandler):
 
 
 class JwksServer(_Server):
-    """Publishes the current keys of every minter (rotations included) as one JWKS."""
+    """Publishes the current keys of every minter (rotations included) as one JWKS, but the
+    ``withdrawn`` kids; answers 503 while ``available`` is false. ``requests`` counts fetches."""
 
     def __init__(self, *minters: TokenMinter) -> None:
         self.minters = minters
         self.requests = 0
+        self.available = True
+        self.withdrawn: set[str] = set()
         super().__init__(_JwksHandler)
 
     @property
@@ -76,7 +88,8 @@ class JwksServer(_Server):
         return f"{self.base_url}/.well-known/jwks.json"
 
     def document(self) -> dict[str, Any]:
-        return {"keys": [key for m in self.minters for key in m.jwks()["keys"]]}
+        keys = [key for m in self.minters for key in m.jwks()["keys"]]
+        return {"keys": [key for key in keys if key["kid"] not in self.withdrawn]}
 
 
 @dataclass(frozen=True)
@@ -215,6 +228,30 @@ class GatewayClient:
         return self.http.post(self.url, json=payload, headers=all_headers)
 
 
+def manifest() -> dict[str, Any]:
+    """The committed persisted-operation manifest."""
+    return json.loads((ensure_gateway_installed() / "persisted-operations.json").read_text())
+
+
+def operation_id(name: str) -> str:
+    return next(op["id"] for op in manifest()["operations"] if op["name"] == name)
+
+
+def apollo_hash(operation: str) -> dict[str, Any]:
+    """The extensions that name a persisted operation by its hash."""
+    return {"persistedQuery": {"version": 1, "sha256Hash": operation_id(operation)}}
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
 def error_codes(response: httpx.Response) -> list[str | None]:
     return [e.get("extensions", {}).get("code") for e in response.json().get("errors", [])]
 
@@ -284,6 +321,8 @@ def gateway_env(jwks: JwksServer, catalog: ServiceProcess) -> dict[str, str]:
     return {
         "EMPORIUM_ENVIRONMENT": "development",
         "EMPORIUM_JWKS_URL": jwks.url,
+        # key rotation tests use a new kid at once; other tests' made-up kids must not delay it
+        "EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_MS": "100",
         "EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url,
     }
 

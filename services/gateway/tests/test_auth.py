@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from emporium_identity.domain import scopes_for
 from emporium_kit.testing import TokenMinter
+from joserfc import jwt
 
 from .conftest import CatalogData, GatewayClient
 
@@ -71,6 +72,16 @@ def flip_last_chars(segment: str) -> str:
     return segment[:-6] + ("A" * 6 if not segment.endswith("A" * 6) else "B" * 6)
 
 
+def without_claim(minter: TokenMinter, claim: str) -> str:
+    """A correctly signed admin token that lacks ``claim``."""
+    claims = json.loads(
+        base64.urlsafe_b64decode(minter.mint("mallory", ["admin"]).split(".")[1] + "==")
+    )
+    del claims[claim]
+    header = {"alg": minter.alg, "kid": minter.kid, "typ": "JWT"}
+    return jwt.encode(header, claims, minter.key, algorithms=[minter.alg])
+
+
 def attack_tokens(minter: TokenMinter) -> dict[str, str]:
     """Tokens a client could forge or replay; none may pass the gateway."""
     admin = minter.mint("mallory", ["admin"])
@@ -93,6 +104,9 @@ def attack_tokens(minter: TokenMinter) -> dict[str, str]:
         "HS256 keyed with the public key": f"{hs256_input}.{b64url(hs256_mac.digest())}",
         "wrong audience": minter.mint("mallory", ["admin"], claims={"aud": "someone-else"}),
         "wrong issuer": minter.mint("mallory", ["admin"], claims={"iss": "https://evil.example"}),
+        # the services' verifier requires these; a token without exp would never expire
+        **{f"no {claim}": without_claim(minter, claim) for claim in ("exp", "sub", "iss", "aud")},
+        "empty sub": minter.mint("", ["admin"]),
         "not a JWT": "definitely-not-a-token",
     }
 

@@ -205,7 +205,7 @@ def test_refused_operations_never_reach_the_subgraph(
     gateway = limited_pair[1]
 
     def subgraph_fetches() -> float:
-        metrics = httpx.get(f"{gateway.process.url}/metrics").text
+        metrics = httpx.get(gateway.process.metrics_url).text
         return sum(
             float(line.rsplit(" ", 1)[1])
             for line in metrics.splitlines()

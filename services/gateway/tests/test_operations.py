@@ -6,7 +6,6 @@ import json
 import os
 import secrets
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -17,33 +16,43 @@ import pytest
 from emporium_platform.processes import ensure_gateway_installed, node_binary
 from graphql import ObjectTypeDefinitionNode, parse, print_ast
 
-from .conftest import CatalogData, GatewayClient, OtlpReceiver, error_codes
+from .conftest import (
+    CatalogData,
+    GatewayClient,
+    OtlpReceiver,
+    apollo_hash,
+    error_codes,
+    manifest,
+    operation_id,
+    wait_for,
+)
 
 pytestmark = pytest.mark.workflow
 
 INTROSPECTION = "query Introspect { __schema { queryType { name } } }"
 INTROSPECTION_ID = "introspect-test-only"
-
-
-def manifest() -> dict[str, Any]:
-    return json.loads((ensure_gateway_installed() / "persisted-operations.json").read_text())
-
-
-def operation_id(name: str) -> str:
-    return next(op["id"] for op in manifest()["operations"] if op["name"] == name)
-
-
-def apollo_hash(operation: str) -> dict[str, Any]:
-    return {"persistedQuery": {"version": 1, "sha256Hash": operation_id(operation)}}
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+EDGES = "edges { node { id } }"
+# Persisted only in the test manifest (persisted.mjs would refuse them): each misspells one
+# thing, which graphql-js answers with a "Did you mean" suggestion outside production.
+MISSPELLED = {
+    "field": ("Cannot query field", "query MisspelledField { rootCategories { nmae } }"),
+    "argument": (
+        "Unknown argument",
+        f"query MisspelledArgument {{ products(frist: 1) {{ {EDGES} }} }}",
+    ),
+    "type": (
+        "Unknown type",
+        "query MisspelledType($id: Strin!) { product(id: $id) { id } }",
+    ),
+    "enum value": (
+        "does not exist",
+        f"query MisspelledEnum {{ products(sort: PRICE_AS) {{ {EDGES} }} }}",
+    ),
+    "input field": (
+        "is not defined by type",
+        f'query MisspelledInput {{ products(filter: {{categryId: "x"}}) {{ {EDGES} }} }}',
+    ),
+}
 
 
 # --- persisted operations --------------------------------------------------------------------
@@ -98,6 +107,10 @@ def production_gateway(
             "body": INTROSPECTION,
         }
     )
+    for kind, (_, body) in MISSPELLED.items():
+        extended["operations"].append(
+            {"id": f"misspelled-{kind}", "name": kind, "type": "query", "body": body}
+        )
     path = tmp_path_factory.mktemp("production") / "persisted-operations.json"
     path.write_text(json.dumps(extended))
     return start_gateway(
@@ -134,6 +147,42 @@ def test_production_refuses_introspection_even_when_persisted(
     body = response.json()
     assert body.get("data") is None
     assert "introspection" in body["errors"][0]["message"].lower()
+
+
+@pytest.mark.parametrize("kind", list(MISSPELLED))
+def test_production_suggests_nothing_for_misspelled_documents(
+    production_gateway: GatewayClient, gateway: GatewayClient, kind: str
+) -> None:
+    """The same document in development gets the suggestion (the control)."""
+    expected, body = MISSPELLED[kind]
+    development = gateway.post(body, {"id": "x"})
+    assert "Did you mean" in development.text, development.text
+
+    response = production_gateway.post(variables={"id": "x"}, documentId=f"misspelled-{kind}")
+    message = response.json()["errors"][0]["message"]
+    assert expected in message
+    assert "Did you mean" not in response.text, response.text
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [{"sort": "PRICE_AS"}, {"filter": {"categryId": "x"}}, {"filter": {"minPrice": "cheap"}}],
+    ids=["enum value", "input field", "scalar"],
+)
+def test_production_suggests_nothing_for_misspelled_variables(
+    production_gateway: GatewayClient, gateway: GatewayClient, variables: dict[str, Any]
+) -> None:
+    """What a production client can reach: the variables of a persisted operation."""
+    development = gateway.post(variables=variables, extensions=apollo_hash("ProductList"))
+    assert development.json()["errors"][0]["message"].startswith("Variable ")
+
+    response = production_gateway.post(variables=variables, extensions=apollo_hash("ProductList"))
+    errors = response.json()["errors"]
+    assert errors[0]["message"].startswith("Variable ")
+    assert "Did you mean" not in response.text, response.text
+    assert (
+        errors[0]["message"] == development.json()["errors"][0]["message"].split(" Did you mean")[0]
+    )
 
 
 # --- hot reload ------------------------------------------------------------------------------
@@ -232,7 +281,7 @@ def test_metrics_count_requests_per_subgraph(
     gateway: GatewayClient, catalog_data: CatalogData
 ) -> None:
     gateway.post("query MetricsProbe { rootCategories { id } }")
-    metrics = httpx.get(f"{gateway.process.url}/metrics")
+    metrics = httpx.get(gateway.process.metrics_url)
     assert metrics.status_code == 200
     lines = metrics.text.splitlines()
     subgraph = [

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from emporium_kit.logging import configure_logging
+from emporium_kit.logging import JsonFormatter, configure_logging
 from emporium_kit.telemetry import setup_tracing
 from opentelemetry import trace
 
@@ -85,3 +85,82 @@ def test_exceptions_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     (entry,) = lines(capsys)
     assert entry["level"] == "error"
     assert "ValueError: bad" in str(entry["exception"])
+
+
+@pytest.mark.usefixtures("restore_root_logging")
+def test_nested_secrets_and_bodies_never_reach_a_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Whatever a call site passes: body-like keys are left out and secret-named keys masked
+    at any depth, and secrets inside text (JSON, GraphQL, query strings, bearer tokens, JWTs)
+    are masked in messages, string values and objects orjson cannot serialize."""
+    configure_logging(KitTestSettings(_env_file=None))
+    log = logging.getLogger("emporium_test")
+    jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJl"
+
+    class Opaque:
+        def __str__(self) -> str:
+            return 'Opaque(password="hunter2 staple")'
+
+    log.warning(
+        "subgraph call failed: %s",
+        '{"query":"mutation($i: LoginInput!) { login(input: $i) { accessToken } }",'
+        '"variables":{"i":{"email":"a@example.com","password":"hunter2 staple"}}}',
+        extra={
+            "request": {
+                "url": "http://identity/graphql",
+                "body": '{"variables":{"password":"hunter2 staple"}}',
+                "headers": {"Authorization": f"Bearer {jwt}", "accept": "application/json"},
+            },
+            "variables": {"refreshToken": "rt-hunter2"},
+            "errors": [{"message": 'got invalid value { password: "hunter2 staple" }'}],
+            "calls": [{"refresh_token": "rt-hunter2"}, "GET /reset?token=hunter2&next=/"],
+            "note": f"signed in with {jwt}",
+            "opaque": Opaque(),
+        },
+    )
+    (entry,) = lines(capsys)
+    text = json.dumps(entry)
+    assert "hunter2" not in text
+    assert jwt not in text
+    assert "variables" not in entry
+    assert entry["request"] == {
+        "url": "http://identity/graphql",
+        "headers": {"Authorization": "***", "accept": "application/json"},
+    }
+    assert entry["message"].endswith('"email":"a@example.com","password":"***"}}}')
+    assert entry["errors"] == [{"message": 'got invalid value { password: "***" }'}]
+    assert entry["calls"] == [{"refresh_token": "***"}, "GET /reset?token=***&next=/"]
+    assert entry["note"] == "signed in with ***"
+    assert entry["opaque"] == 'Opaque(password="***")'
+
+
+@pytest.mark.usefixtures("restore_root_logging")
+def test_exception_text_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(KitTestSettings(_env_file=None))
+    try:
+        raise ValueError("1 validation error\npassword\n  too short [input_value='hunter2']")
+    except ValueError:
+        logging.getLogger("emporium_test").exception("login failed")
+    (entry,) = lines(capsys)
+    assert "hunter2" not in json.dumps(entry)
+    assert "input_value=***" in str(entry["exception"])
+
+
+def test_access_lines_keep_the_path_but_not_the_query_string() -> None:
+    """A GET's query string is its request: the GraphQL document and variables."""
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        (
+            "127.0.0.1:5000",
+            "GET",
+            "/graphql?query=mutation%7Blogin%7D&variables=%7B%22p%22%3A%22hunter2%22%7D",
+            "1.1",
+            405,
+        ),
+        None,
+    )
+    entry = json.loads(JsonFormatter("identity").format(record))
+    assert entry["message"] == '127.0.0.1:5000 - "GET /graphql HTTP/1.1" 405'

@@ -48,6 +48,8 @@ LOCKOUT_THRESHOLD = 3
 # JWKS refetch interval must stay below it (docs/identity.md, key rotation)
 KEY_ACTIVATION_DELAY_S = 3
 CATALOG_JWKS_REFETCH_S = 1
+# likewise the gateway's JWKS refresh period: it knows a rotated key before identity signs with it
+GATEWAY_JWKS_REFRESH_MS = 1000
 # identity's Fernet key for private keys at rest, fresh per session; tests that sign with
 # identity's own key ring need it too
 KEY_ENCRYPTION_KEY = Fernet.generate_key().decode()
@@ -314,6 +316,7 @@ def gateway_env(
     return {
         "EMPORIUM_ENVIRONMENT": "development",
         "EMPORIUM_JWKS_URL": jwks_url,
+        "EMPORIUM_JWKS_REFRESH_MS": str(GATEWAY_JWKS_REFRESH_MS),
         "EMPORIUM_SUBGRAPH_IDENTITY_URL": identity.graphql_url,
         "EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url,
         "EMPORIUM_SUBGRAPH_SEARCH_URL": search.graphql_url,

@@ -57,9 +57,10 @@ class ServiceProcess:
     """One child process serving HTTP on ``host:port``; ready when ``ready_path`` answers 200.
 
     ``ServiceProcess(name, command, *, port, env=None, cwd=None, ready_path="/readyz",
-    host="127.0.0.1", log_dir=None)``. Output goes to ``<log_dir>/emporium-<name>-<port>.log`` (the
-    system temp dir by default; read it with :meth:`log_text`). Use as a context manager or
-    call :meth:`start` / :meth:`stop`.
+    host="127.0.0.1", log_dir=None, metrics_port=None)``; ``metrics_port`` when metrics are
+    served on a port of their own (the gateway). Output goes to
+    ``<log_dir>/emporium-<name>-<port>.log`` (the system temp dir by default; read it with
+    :meth:`log_text`). Use as a context manager or call :meth:`start` / :meth:`stop`.
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class ServiceProcess:
         ready_path: str = "/readyz",
         host: str = HOST,
         log_dir: Path | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         self.name = name
         self.command = list(command)
@@ -81,6 +83,7 @@ class ServiceProcess:
         self.cwd = cwd
         self.ready_path = ready_path
         self.host = host
+        self.metrics_port = metrics_port
         self._process: subprocess.Popen[bytes] | None = None
         self.log_path = Path(log_dir or tempfile.gettempdir()) / f"emporium-{name}-{port}.log"
 
@@ -91,6 +94,11 @@ class ServiceProcess:
     @property
     def graphql_url(self) -> str:
         return f"{self.url}/graphql"
+
+    @property
+    def metrics_url(self) -> str:
+        """Where Prometheus scrapes: ``/metrics`` on the metrics port, else on ``port``."""
+        return f"http://{self.host}:{self.metrics_port or self.port}/metrics"
 
     @property
     def pid(self) -> int | None:
@@ -250,17 +258,25 @@ def gateway_process(
     root: Path | None = None,
     log_dir: Path | None = None,
 ) -> ServiceProcess:
-    """The gateway (Hive Gateway, Node) on a free port; settings by ``EMPORIUM_*`` in ``env``
-    (docs/gateway.md), e.g. ``EMPORIUM_SUBGRAPH_CATALOG_URL``, ``EMPORIUM_JWKS_URL``."""
+    """The gateway (Hive Gateway, Node) on a free port, its metrics on another
+    (``metrics_url``); settings by ``EMPORIUM_*`` in ``env`` (docs/gateway.md), e.g.
+    ``EMPORIUM_SUBGRAPH_CATALOG_URL``, ``EMPORIUM_JWKS_URL``."""
     directory = ensure_gateway_installed(root)
     port = port or free_port()
+    metrics_port = free_port()
     return ServiceProcess(
         name,
         gateway_command(root, port=port),
         port=port,
-        env={"NODE_ENV": "production", "LOG_JSON": "1", **(env or {})},
+        env={
+            "NODE_ENV": "production",
+            "LOG_JSON": "1",
+            "EMPORIUM_METRICS_PORT": str(metrics_port),
+            **(env or {}),
+        },
         cwd=directory,
         log_dir=log_dir,
+        metrics_port=metrics_port,
     )
 
 

@@ -138,13 +138,24 @@ class AppService(Component):
         http_ok(f"{self.url(config)}{self.spec.readiness}")
 
     def ports(self, config: PlatformConfig) -> tuple[int, ...]:
-        return (self.spec.port,)
+        others = {int(target[1:].split("/", 1)[0]) for target in self._other_port_links()}
+        return (self.spec.port, *sorted(others))
 
     def url(self, config: PlatformConfig) -> str:
         return f"http://{config.host}:{self.spec.port}"
 
     def links(self, config: PlatformConfig) -> dict[str, str]:
-        return {label: f"{self.url(config)}{path}" for label, path in self.spec.links.items()}
+        """``/path`` links are on the service's port, ``:PORT/path`` ones on another port of
+        the same host (the gateway serves its metrics apart from its clients)."""
+        return {
+            label: f"http://{config.host}{target}"
+            if target.startswith(":")
+            else f"{self.url(config)}{target}"
+            for label, target in self.spec.links.items()
+        }
+
+    def _other_port_links(self) -> list[str]:
+        return [target for target in self.spec.links.values() if target.startswith(":")]
 
     def seed_command(self, config: PlatformConfig) -> list[str] | None:
         if self.spec.seed is None:

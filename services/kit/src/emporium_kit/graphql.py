@@ -84,7 +84,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024
 # Operations arrive as JSON only (GraphQL over HTTP). A form, multipart or text/plain body is
 # what a cross-site <form> can send without a CORS preflight, so none of them runs anything.
-JSON_MEDIA_TYPES = frozenset({"application/json", "application/graphql-response+json"})
+JSON_MEDIA_TYPES = frozenset({"application/json"})
 
 
 def load_sdl(package: str, folder: str = "schema") -> str:

@@ -7,14 +7,23 @@ JWKS and mints access tokens the kit's :class:`~emporium_kit.auth.TokenVerifier`
     token = minter.mint("user-1", ["seller"], seller_id="s-1")
     headers = {"Authorization": f"Bearer {token}"}
     settings = CatalogSettings(jwt_public_key=minter.public_key_pem())  # or serve minter.jwks()
+
+``BlackHole`` plays a dependency that hangs: it accepts connections and never answers, so a
+client's timeout is what ends the call::
+
+    with BlackHole() as hole:
+        gateway_process(env={"EMPORIUM_SUBGRAPH_IDENTITY_URL": f"{hole.url}/graphql", ...})
 """
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from types import TracebackType
 from typing import Any
 
 from joserfc import jwt
@@ -105,3 +114,40 @@ class TokenMinter:
         signing_key = key or self.key
         jws_header = {"alg": self.alg, "kid": signing_key.kid, "typ": "JWT", **(header or {})}
         return jwt.encode(jws_header, payload, signing_key, algorithms=[jws_header["alg"]])
+
+
+class BlackHole:
+    """A TCP server on a free loopback port that accepts connections and never answers."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:  # closed
+                return
+            self._connections.append(connection)
+
+    def close(self) -> None:
+        self._server.close()
+        for connection in self._connections:
+            connection.close()
+
+    def __enter__(self) -> BlackHole:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -5,16 +5,18 @@ Run locally with ``emporium-catalog serve`` (port 8002) or ``uvicorn emporium_ca
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 
 from ariadne import convert_schema_names
-from emporium_catalog import events, service
+from emporium_catalog import events, products, store
 from emporium_catalog.cache import ProductCache
 from emporium_catalog.relay import catalog_relay
 from emporium_catalog.resolvers import CatalogContext, bindables, request_context
 from emporium_catalog.settings import CatalogSettings
 from emporium_kit import clients
 from emporium_kit.app import build_app
+from emporium_kit.documents import LeasePruner
 from emporium_kit.events.outbox import OutboxRelay
 from emporium_kit.events.streams import ensure_streams
 from emporium_kit.graphql import load_sdl, make_federated_schema
@@ -34,10 +36,15 @@ class _Relay:
     exists after the lifespan started the clients) and the catalog streams exist."""
 
     def __init__(
-        self, settings: CatalogSettings, mongo: clients.MongoStore, bus: clients.NatsStore
+        self,
+        settings: CatalogSettings,
+        mongo: clients.MongoStore,
+        db: store.CatalogDb,
+        bus: clients.NatsStore,
     ):
         self._settings = settings
         self._mongo = mongo
+        self._db = db
         self._bus = bus
         self.relay: OutboxRelay | None = None
 
@@ -45,8 +52,8 @@ class _Relay:
         async with self._bus.dependency.guard():
             await ensure_streams(self._bus.js, events.catalog.domains)
         self.relay = catalog_relay(
-            self._mongo.db,
-            [self._mongo.db[name] for name in service.OUTBOX_COLLECTIONS],
+            self._db,
+            [self._mongo.db[name] for name in store.OUTBOX_COLLECTIONS],
             self._bus.js,
             poll_interval_s=self._settings.catalog_relay_poll_interval_s,
             settle_s=self._settings.catalog_relay_settle_s,
@@ -59,9 +66,9 @@ class _Relay:
         if self.relay is not None:
             await self.relay.stop()
 
-    def notify(self, collection: str, document_id: str) -> None:
+    def notify(self, collection: str, ids: Iterable[str]) -> None:
         if self.relay is not None:
-            self.relay.notify(collection, [document_id])
+            self.relay.notify(collection, ids)
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
@@ -76,20 +83,23 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         ttl_s=settings.catalog_cache_ttl_s,
         marker_ttl_s=settings.catalog_cache_marker_ttl_s,
     )
-    relay = _Relay(settings, mongo, bus)
-    catalog = CatalogContext(
-        db=mongo.db, cache=cache, cursor_secret=settings.cursor_secret, events_written=relay.notify
-    )
+
+    def wake_relay(collection: str, ids: Iterable[str]) -> None:
+        relay.notify(collection, ids)  # a write with events: publish it now, not at a sweep
+
+    db = store.CatalogDb.connect(mongo, settings, notify=wake_relay)
+    relay = _Relay(settings, mongo, db, bus)
+    catalog = CatalogContext(db=db, cache=cache, cursor_secret=settings.cursor_secret)
     app = build_app(
         settings=settings,
         schema=build_schema(),
         clients=[mongo, redis, bus],
         context=request_context(catalog),
         on_startup=[
-            partial(service.ensure_indexes, db=mongo.db),
-            partial(service.ensure_slug_claims, db=mongo.db),
+            partial(store.ensure_indexes, db=db),
+            partial(products.ensure_slug_claims, db=db),
         ],
-        workers=[relay],
+        workers=[relay, LeasePruner(db.leases, settings.lease_prune_interval_s)],
     )
     app.state.catalog = catalog
     app.state.relay = relay

@@ -22,10 +22,12 @@ import time
 from collections.abc import Sequence
 
 import nats
-from emporium_catalog import events, seed, service
+from emporium_catalog import categories, events, seed
 from emporium_catalog.relay import catalog_relay
 from emporium_catalog.settings import CatalogSettings
+from emporium_catalog.store import OUTBOX_COLLECTIONS, CatalogDb
 from emporium_kit.cli import add_service_commands, run_service_command
+from emporium_kit.documents import LeaseConfig
 from emporium_kit.events.outbox import PENDING_FILTER
 from emporium_kit.events.streams import ensure_streams
 from pymongo import AsyncMongoClient
@@ -55,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _publish_outbox(settings: CatalogSettings, db: service.Db) -> int:
+async def _publish_outbox(settings: CatalogSettings, db: CatalogDb) -> int:
     """Publish every pending catalog event now; returns how many were published.
 
     The relay removes published entries only once a document has been quiet for the settle
@@ -66,7 +68,7 @@ async def _publish_outbox(settings: CatalogSettings, db: service.Db) -> int:
     try:
         js = nc.jetstream(timeout=settings.nats_timeout_s)
         await ensure_streams(js, events.catalog.domains)
-        collections = [db[name] for name in service.OUTBOX_COLLECTIONS]
+        collections = [db.raw[name] for name in OUTBOX_COLLECTIONS]
         relay = catalog_relay(db, collections, js, settle_s=settings.catalog_relay_settle_s)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _PUBLISH_DEADLINE_S
@@ -89,13 +91,20 @@ async def _publish_outbox(settings: CatalogSettings, db: service.Db) -> int:
         await nc.close()
 
 
+def _db(client: AsyncMongoClient[dict], settings: CatalogSettings) -> CatalogDb:
+    """The store for one command (no breaker to feed)."""
+    return CatalogDb(
+        client[str(settings.mongo_database)], leases=LeaseConfig.from_settings(settings)
+    )
+
+
 async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
     started = time.perf_counter()
     catalog = seed.generate(products=args.products, seed=args.seed)
     client: AsyncMongoClient[dict] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
     try:
-        db = client[str(settings.mongo_database)]
-        result = await seed.load(db, catalog)
+        db = _db(client, settings)
+        result = await seed.load(db=db, catalog=catalog)
         print(
             f"seeded {result.categories} categories, {result.sellers} sellers, "
             f"{result.products} products into {settings.mongo_database} "
@@ -114,9 +123,9 @@ async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
 async def _repair_tree(settings: CatalogSettings) -> int:
     client: AsyncMongoClient[dict] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
     try:
-        db = client[str(settings.mongo_database)]
-        async with service.tree_lock(db):
-            fixed = await service.repair_category_paths(db=db)
+        db = _db(client, settings)
+        async with categories.tree_lock(db=db):
+            fixed = await categories.repair_category_paths(db=db)
         print(f"repaired {fixed} categor{'y' if fixed == 1 else 'ies'}")
     finally:
         await client.close()

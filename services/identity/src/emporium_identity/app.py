@@ -12,25 +12,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
+from functools import partial
 
 import httpx
 from ariadne import convert_schema_names
 from emporium_kit import clients
 from emporium_kit.app import build_app
 from emporium_kit.auth import TokenVerifier
+from emporium_kit.documents import LeasePruner, document_lock
 from emporium_kit.events.outbox import OutboxRelay
 from emporium_kit.events.streams import ensure_streams
 from emporium_kit.graphql import load_sdl, make_federated_schema
 from fastapi import FastAPI
 from graphql import GraphQLSchema
 
-from emporium_identity import events, service
+from emporium_identity import events, sessions
+from emporium_identity.core import Identity
 from emporium_identity.http import JWKS_PATH, RetryAfterMiddleware, jwks_router
 from emporium_identity.keys import LocalJwksTransport
 from emporium_identity.oauth import OAuthStates, oauth_router, providers_from_settings
 from emporium_identity.resolvers import bindables, request_context
 from emporium_identity.settings import IdentitySettings
-from emporium_identity.store import USERS, Store
+from emporium_identity.store import IdentityDb, ensure_indexes
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +53,15 @@ class _Relay:
     """The outbox relay of the ``users`` collection; it starts once NATS is connected and
     the identity stream exists."""
 
-    def __init__(self, settings: IdentitySettings, store: Store, bus: clients.NatsStore):
+    def __init__(self, settings: IdentitySettings, db: IdentityDb, bus: clients.NatsStore):
         self._bus = bus
         self.relay = OutboxRelay(
-            [store.users.raw],
+            [db.users.raw],
             lambda: bus.js,  # resolved at start: the connection does not exist yet
             poll_interval_s=settings.identity_relay_poll_interval_s,
             nats_guard=bus.dependency.guard,
-            mongo_guard=store.guard,
+            mongo_guard=db.guard,
+            document_lock=document_lock(db.users),
         )
 
     async def start(self) -> None:
@@ -67,14 +72,14 @@ class _Relay:
     async def stop(self) -> None:
         await self.relay.stop()
 
-    def notify(self, user_id: str) -> None:
-        self.relay.notify(USERS, [user_id])
+    def notify(self, collection: str, ids: Iterable[str]) -> None:
+        self.relay.notify(collection, ids)
 
 
 class _Janitor:
     """Deletes expired sessions, refresh tokens and signing keys every interval."""
 
-    def __init__(self, identity: service.Identity, interval_s: float) -> None:
+    def __init__(self, identity: Identity, interval_s: float) -> None:
         self._identity = identity
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
@@ -93,7 +98,7 @@ class _Janitor:
         while True:
             await asyncio.sleep(self._interval_s)
             try:
-                removed = await service.housekeeping(self._identity)
+                removed = await sessions.housekeeping(identity=self._identity)
                 if removed:
                     log.info("expired records removed", extra={"count": removed})
             except Exception:
@@ -106,11 +111,13 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     # rate limits, lockouts and OAuth states live in Redis: without it sign-in fails closed
     redis = clients.redis(settings)
     bus = clients.nats(settings)
-    store = Store(mongo.db, mongo.dependency.guard)
-    relay = _Relay(settings, store, bus)
-    identity = service.Identity.from_settings(
-        settings, store=store, redis=redis, events_written=relay.notify
-    )
+
+    def wake_relay(collection: str, ids: Iterable[str]) -> None:
+        relay.notify(collection, ids)  # a write with events: publish it now, not at a sweep
+
+    db = IdentityDb.connect(mongo, settings, notify=wake_relay)
+    relay = _Relay(settings, db, bus)
+    identity = Identity.from_settings(settings, db=db, redis=redis)
     providers = providers_from_settings(settings)
     states = OAuthStates(
         redis,
@@ -134,9 +141,13 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         clients=[mongo, redis, bus],
         dependencies=[p.dependency for p in providers.values()],
         context=request_context(identity),
-        on_startup=[identity.store.ensure_indexes, identity.keys.ensure_signing_key],
+        on_startup=[partial(ensure_indexes, db=db), identity.keys.ensure_signing_key],
         on_shutdown=[local_jwks.aclose],
-        workers=[relay, _Janitor(identity, settings.identity_janitor_interval_s)],
+        workers=[
+            relay,
+            _Janitor(identity, settings.identity_janitor_interval_s),
+            LeasePruner(db.leases, settings.lease_prune_interval_s),
+        ],
         routers=[
             jwks_router(
                 identity.keys,

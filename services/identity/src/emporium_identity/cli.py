@@ -31,15 +31,18 @@ from collections.abc import Sequence
 import nats
 from emporium_kit import clients
 from emporium_kit.cli import add_service_commands, run_service_command
+from emporium_kit.documents import LeaseConfig, document_lock
 from emporium_kit.errors import DomainError
 from emporium_kit.events.outbox import PENDING_FILTER, OutboxRelay
 from emporium_kit.events.streams import ensure_streams
 
-from emporium_identity import events, service
+from emporium_identity import events, sessions
+from emporium_identity.accounts import upsert_account
+from emporium_identity.core import Identity
 from emporium_identity.domain import Role
 from emporium_identity.keys import utcnow
 from emporium_identity.settings import IdentitySettings
-from emporium_identity.store import Store
+from emporium_identity.store import IdentityDb, ensure_indexes
 
 ADMIN_PASSWORD_ENV = "EMPORIUM_IDENTITY_ADMIN_PASSWORD"
 
@@ -91,8 +94,8 @@ class _Tools:
         self.settings = settings
         self.mongo = clients.mongo(settings)
         self.redis = clients.redis(settings)
-        self.store = Store(self.mongo.db)
-        self.identity = service.Identity.from_settings(settings, store=self.store, redis=self.redis)
+        self.db = IdentityDb(self.mongo.db, leases=LeaseConfig.from_settings(settings))
+        self.identity = Identity.from_settings(settings, db=self.db, redis=self.redis)
 
     async def close(self) -> None:
         await self.redis.close()
@@ -106,9 +109,11 @@ class _Tools:
             await ensure_streams(js, events.identity.domains)
             # settle_s=0: the command wrote these documents moments ago and nothing else
             # writes them, so the published entries can be removed at once
-            relay = OutboxRelay([self.store.users.raw], js, settle_s=0)
+            relay = OutboxRelay(
+                [self.db.users.raw], js, settle_s=0, document_lock=document_lock(self.db.users)
+            )
             published = 0
-            while await self.store.users.count(PENDING_FILTER):
+            while await self.db.users.count(PENDING_FILTER):
                 done = await relay.run_once()
                 if not done:
                     break  # NATS refuses: the service's relay retries later
@@ -132,10 +137,10 @@ def _read_admin_password() -> str:
 
 async def _create_admin(tools: _Tools, email: str) -> int:
     password = _read_admin_password()
-    await tools.store.ensure_indexes()
+    await ensure_indexes(db=tools.db)
     try:
-        user, created = await service.upsert_account(
-            tools.identity, email=email, password=password, roles=[Role.ADMIN]
+        user, created = await upsert_account(
+            identity=tools.identity, email=email, password=password, roles=[Role.ADMIN]
         )
     except DomainError as exc:
         print(f"error: {exc.message} ({exc.code})", file=sys.stderr)
@@ -146,17 +151,17 @@ async def _create_admin(tools: _Tools, email: str) -> int:
 
 
 async def _seed(tools: _Tools, *, seller_id: str, reset_passwords: bool) -> int:
-    await tools.store.ensure_indexes()
+    await ensure_indexes(db=tools.db)
     await tools.identity.keys.ensure_signing_key()
     print("demo accounts (local use only; passwords are shown once):")
     for email, name, roles in DEMO_ACCOUNTS:
-        existing = await tools.store.users.find_one({"email": email}, {"_id": 1})
+        existing = await tools.db.users.find_one({"email": email}, {"_id": 1})
         if existing is not None and not reset_passwords:
             print(f"  {email:<28} exists (password unchanged; --reset-passwords for a new one)")
             continue
         password = secrets.token_urlsafe(12)
-        user, _ = await service.upsert_account(
-            tools.identity,
+        user, _ = await upsert_account(
+            identity=tools.identity,
             email=email,
             password=password,
             roles=list(roles),
@@ -211,7 +216,7 @@ async def _run(args: argparse.Namespace, settings: IdentitySettings) -> int:
             return await _rotate(tools, immediate=args.immediate)
         if args.command == "keys":
             return await _keys(tools)
-        removed = await service.housekeeping(tools.identity)
+        removed = await sessions.housekeeping(identity=tools.identity)
         print(f"removed {removed} expired record(s)")
         return 0
     finally:

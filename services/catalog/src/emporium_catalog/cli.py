@@ -101,7 +101,9 @@ def _db(client: AsyncMongoClient[dict], settings: CatalogSettings) -> CatalogDb:
 async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
     started = time.perf_counter()
     catalog = seed.generate(products=args.products, seed=args.seed)
-    client: AsyncMongoClient[dict] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+    client: AsyncMongoClient[dict] = AsyncMongoClient(
+        settings.mongo_url, tz_aware=True, maxPoolSize=settings.mongo_max_pool_size
+    )
     try:
         db = _db(client, settings)
         result = await seed.load(db=db, catalog=catalog)
@@ -121,7 +123,9 @@ async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
 
 
 async def _repair_tree(settings: CatalogSettings) -> int:
-    client: AsyncMongoClient[dict] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+    client: AsyncMongoClient[dict] = AsyncMongoClient(
+        settings.mongo_url, tz_aware=True, maxPoolSize=settings.mongo_max_pool_size
+    )
     try:
         db = _db(client, settings)
         async with categories.tree_lock(db=db):

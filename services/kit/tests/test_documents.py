@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -171,11 +172,11 @@ async def test_the_relay_lock_is_the_document_lease(db: Db) -> None:
 
 
 async def test_renewals_keep_a_long_hold(db: Db) -> None:
-    config = LeaseConfig(ttl_s=2.0, margin_s=0.5, wait_s=0.2)
+    config = LeaseConfig(ttl_s=3.0, margin_s=0.8, wait_s=0.2)
     holder = Leases(Collection(db["locks"]), config)
     other = Leases(Collection(db["locks"]), config)
     async with holder.hold("long") as lease:
-        ends = time.monotonic() + 3 * config.ttl_s
+        ends = time.monotonic() + 2 * config.ttl_s
         while time.monotonic() < ends:
             with pytest.raises(Conflict):
                 async with other.hold("long"):
@@ -185,19 +186,34 @@ async def test_renewals_keep_a_long_hold(db: Db) -> None:
         pass
 
 
+@dataclass
+class Race:
+    """Many takers of one lease: the winner keeps it until every other taker gave up."""
+
+    takers: int
+    winners: list[str] = field(default_factory=list)
+    given_up: int = 0
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def lost(self) -> None:
+        self.given_up += 1
+        if self.given_up == self.takers - 1:
+            self.settled.set()
+
+
 async def _take(
-    client: AsyncMongoClient[dict[str, Any]], database: str, name: str, winners: list[str]
+    client: AsyncMongoClient[dict[str, Any]], database: str, name: str, race: Race
 ) -> None:
-    """Try for the lease once (1 s); the winner keeps it for 2 s, longer than anyone waits."""
     leases = Leases(
-        Collection(client[database]["locks"]), LeaseConfig(ttl_s=10, margin_s=3, wait_s=1.0)
+        Collection(client[database]["locks"]), LeaseConfig(ttl_s=30, margin_s=10, wait_s=1.0)
     )
     try:
         async with leases.hold(name) as lease:
-            winners.append(lease.token)
-            await asyncio.sleep(2.0)
+            race.winners.append(lease.token)
+            async with asyncio.timeout(60):
+                await race.settled.wait()
     except Conflict:
-        return
+        race.lost()
 
 
 async def test_takers_of_one_expired_lease_exactly_one_wins(platform: Any, db: Db) -> None:
@@ -207,11 +223,10 @@ async def test_takers_of_one_expired_lease_exactly_one_wins(platform: Any, db: D
             name = f"hot-{ULID()}"
             expired = utcnow() - timedelta(seconds=5)
             await db["locks"].insert_one({"_id": name, "token": "dead", "expires_at": expired})
-            winners: list[str] = []
-            await asyncio.gather(
-                *(_take(clients[n % 4], db.name, name, winners) for n in range(16))
-            )
-            assert len(winners) == 1
+            race = Race(takers=16)
+            await asyncio.gather(*(_take(clients[n % 4], db.name, name, race) for n in range(16)))
+            assert len(race.winners) == 1
+            assert race.given_up == 15
     finally:
         for client in clients:
             await client.close()
@@ -310,7 +325,7 @@ async def test_crashed_holders_are_taken_over_and_nothing_is_lost(
     """A short TTL, and three times a process takes the lease and dies holding it while
     writers in two other processes keep going: every takeover must leave one holder."""
     await db["items"].insert_one({"_id": "hot", "stock": 500, "applied": [], "version": 1})
-    short = {"ttl_s": 3.0, "margin_s": 1.0}
+    short = {"ttl_s": 5.0, "margin_s": 2.0}
     writers = [
         _spawn(_spec(platform, db, name=f"p{n}", writers=15, clients=2, ops=5, **short))
         for n in range(2)

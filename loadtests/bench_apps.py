@@ -6,7 +6,7 @@ difference is the GraphQL layer alone. Not part of the service: benchmarks only.
 
 from __future__ import annotations
 
-from emporium_catalog import service
+from emporium_catalog import products
 from emporium_catalog.app import create_app
 from emporium_kit.responses import OrjsonResponse
 from fastapi import HTTPException
@@ -17,7 +17,7 @@ app = create_app()
 @app.get("/bench/products/{product_id}")
 async def product_json(product_id: str, cached: bool = True) -> OrjsonResponse:
     catalog = app.state.catalog
-    product = await service.get_product(
+    product = await products.get_product(
         db=catalog.db, cache=catalog.cache if cached else None, product_id=product_id
     )
     if product is None:

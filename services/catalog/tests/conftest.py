@@ -17,9 +17,11 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from emporium_catalog.app import create_app
+from emporium_catalog.categories import create_category
 from emporium_catalog.models import CategoryCreate, SellerCreate
-from emporium_catalog.service import PRODUCTS, create_category, create_seller
+from emporium_catalog.sellers import create_seller
 from emporium_catalog.settings import CatalogSettings
+from emporium_catalog.store import PRODUCTS, CatalogDb
 from emporium_kit.auth import Principal
 from emporium_kit.testing import TokenMinter
 from fastapi import FastAPI
@@ -108,8 +110,15 @@ async def app(settings: CatalogSettings) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture(scope="session")
-def db(app: FastAPI) -> Any:
+def store(app: FastAPI) -> CatalogDb:
+    """The app's own store, for calling the use cases directly."""
     return app.state.catalog.db
+
+
+@pytest.fixture(scope="session")
+def db(store: CatalogDb) -> Any:
+    """The raw database, for looking at what was written."""
+    return store.raw
 
 
 @pytest.fixture(scope="session")
@@ -181,18 +190,18 @@ class World:
 
 
 @pytest.fixture(scope="session")
-async def world(db: Any, session_id: str) -> World:
+async def world(store: CatalogDb, session_id: str) -> World:
     tag = session_id[-6:]
-    root = await create_category(db=db, data=CategoryCreate(name=f"Electronics {tag}"))
+    root = await create_category(db=store, data=CategoryCreate(name=f"Electronics {tag}"))
     child = await create_category(
-        db=db, data=CategoryCreate(name=f"Phones {tag}", parent_id=root.id)
+        db=store, data=CategoryCreate(name=f"Phones {tag}", parent_id=root.id)
     )
     leaf = await create_category(
-        db=db, data=CategoryCreate(name=f"Smartphones {tag}", parent_id=child.id)
+        db=store, data=CategoryCreate(name=f"Smartphones {tag}", parent_id=child.id)
     )
-    other = await create_category(db=db, data=CategoryCreate(name=f"Garden {tag}"))
-    seller_a = await create_seller(db=db, data=SellerCreate(name=f"Seller A {tag}"))
-    seller_b = await create_seller(db=db, data=SellerCreate(name=f"Seller B {tag}"))
+    other = await create_category(db=store, data=CategoryCreate(name=f"Garden {tag}"))
+    seller_a = await create_seller(db=store, data=SellerCreate(name=f"Seller A {tag}"))
+    seller_b = await create_seller(db=store, data=SellerCreate(name=f"Seller B {tag}"))
     return World(root.id, child.id, leaf.id, other.id, seller_a.id, seller_b.id)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emporium_catalog import service
 from emporium_catalog.cache import ProductCache
 from emporium_catalog.models import ProductRead
+from emporium_catalog.products import ensure_slug_claims
+from emporium_catalog.store import SLUG_CLAIMS, CatalogDb
 from fastapi import FastAPI
 from ulid import ULID
 
@@ -99,7 +100,7 @@ async def test_a_slow_reader_cannot_put_back_a_stale_version(
 
 
 async def cache_get_from_mongo(app: FastAPI, product_id: str) -> dict[str, Any]:
-    doc = await app.state.catalog.db["products"].find_one({"_id": product_id}, {"outbox": 0})
+    doc = await app.state.catalog.db.raw["products"].find_one({"_id": product_id}, {"outbox": 0})
     assert doc is not None
     return doc
 
@@ -156,7 +157,7 @@ async def test_slug_lookups_never_scan_and_misses_are_remembered(
 ) -> None:
     product = await create(gql, world, f"Slugged {ULID()}")
     # the outbox relay's own reads and removal for the new product are not the API's
-    await wait_until_published(app.state.catalog.db, product["id"])
+    await wait_until_published(app.state.catalog.db.raw, product["id"])
     await cache_of(app).forget_slug(product["slug"])
 
     commands.start()
@@ -214,13 +215,13 @@ async def test_a_changed_slug_moves_and_frees_the_old_one(gql: Gql, world: World
 
 
 async def test_slug_claims_are_backfilled_for_catalogs_written_before_them(
-    gql: Gql, world: World, db: Any, app: FastAPI
+    gql: Gql, world: World, db: Any, store: CatalogDb, app: FastAPI
 ) -> None:
     product = await create(gql, world, f"Legacy {ULID()}")
-    await db[service.SLUG_CLAIMS].delete_many({})
+    await db[SLUG_CLAIMS].delete_many({})
     assert (await gql.ok(BY_SLUG, {"s": product["slug"]}))["productBySlug"] is None
     await cache_of(app).forget_slug(product["slug"])  # the miss just remembered
-    await service.ensure_slug_claims(db=db)
-    await service.ensure_slug_claims(db=db)  # idempotent
+    await ensure_slug_claims(db=store)
+    await ensure_slug_claims(db=store)  # idempotent
     found = await gql.ok(BY_SLUG, {"s": product["slug"]})
     assert found["productBySlug"]["id"] == product["id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emporium_catalog.service import CATEGORIES
+from emporium_catalog.store import CATEGORIES
 from ulid import ULID
 
 from .conftest import Gql, World

@@ -9,7 +9,7 @@ import nats
 import orjson
 import pytest
 from emporium_catalog import events
-from emporium_catalog.service import PRODUCTS
+from emporium_catalog.store import PRODUCTS
 from emporium_kit.events import metrics
 from emporium_kit.events.publisher import EventPublisher
 from fastapi import FastAPI

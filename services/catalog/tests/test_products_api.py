@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emporium_catalog.service import PRODUCTS, SKU_CLAIMS
+from emporium_catalog.store import PRODUCTS, SKU_CLAIMS
 from ulid import ULID
 
 from .conftest import Gql, World

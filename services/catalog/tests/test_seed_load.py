@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from emporium_catalog import cli, seed, service
+from emporium_catalog import cli, seed, store
+from emporium_catalog.products import get_product
 from emporium_catalog.settings import CatalogSettings
+from emporium_catalog.store import CatalogDb
 from emporium_kit.events.outbox import PENDING_FILTER
 from pymongo import AsyncMongoClient
 from ulid import ULID
@@ -32,20 +34,20 @@ async def seed_db(settings: CatalogSettings, session_id: str) -> AsyncIterator[t
 async def counts(db: Any) -> dict[str, int]:
     return {
         name: await db[name].count_documents({})
-        for name in (service.CATEGORIES, service.SELLERS, service.PRODUCTS, service.SKU_CLAIMS)
+        for name in (store.CATEGORIES, store.SELLERS, store.PRODUCTS, store.SKU_CLAIMS)
     }
 
 
 async def pending(db: Any) -> int:
     return sum(
-        [await db[name].count_documents(PENDING_FILTER) for name in service.OUTBOX_COLLECTIONS]
+        [await db[name].count_documents(PENDING_FILTER) for name in store.OUTBOX_COLLECTIONS]
     )
 
 
 async def test_seed_is_idempotent_and_stages_its_events(seed_db: tuple[str, Any]) -> None:
     _, db = seed_db
     demo = seed.generate(products=PRODUCTS)
-    first = await seed.load(db, demo)
+    first = await seed.load(db=CatalogDb(db), catalog=demo)
     assert (first.categories, first.sellers, first.products, first.skipped) == (
         len(demo.categories),
         20,
@@ -59,16 +61,16 @@ async def test_seed_is_idempotent_and_stages_its_events(seed_db: tuple[str, Any]
         "products": PRODUCTS,
         "sku_claims": sum(len(p["skus"]) for p in demo.products),
     }
-    batch = await db[service.SEED_BATCHES].find_one({})
+    batch = await db[store.SEED_BATCHES].find_one({})
     assert [e["type"] for e in batch["outbox"]] == ["ProductCreated"] * PRODUCTS
-    assert await db[service.CATEGORIES].count_documents(PENDING_FILTER) == len(demo.categories)
+    assert await db[store.CATEGORIES].count_documents(PENDING_FILTER) == len(demo.categories)
 
-    second = await seed.load(db, demo)
+    second = await seed.load(db=CatalogDb(db), catalog=demo)
     assert (second.categories, second.sellers, second.products) == (0, 0, 0)
     assert await counts(db) == after_first
-    assert await db[service.SEED_BATCHES].count_documents({}) == 1  # no second set of events
+    assert await db[store.SEED_BATCHES].count_documents({}) == 1  # no second set of events
 
-    product = await service.get_product(db=db, cache=None, product_id=demo.products[7]["_id"])
+    product = await get_product(db=CatalogDb(db), cache=None, product_id=demo.products[7]["_id"])
     assert product is not None
     assert product.slug == demo.products[7]["slug"]
 
@@ -78,11 +80,11 @@ async def test_a_crash_before_the_batch_events_is_repaired_by_the_next_run(
 ) -> None:
     _, db = seed_db
     demo = seed.generate(products=PRODUCTS)
-    await seed.load(db, demo)
-    await db[service.SEED_BATCHES].delete_many({})  # as if the run died after the inserts
-    again = await seed.load(db, demo)
+    await seed.load(db=CatalogDb(db), catalog=demo)
+    await db[store.SEED_BATCHES].delete_many({})  # as if the run died after the inserts
+    again = await seed.load(db=CatalogDb(db), catalog=demo)
     assert again.products == 0
-    batch = await db[service.SEED_BATCHES].find_one({})
+    batch = await db[store.SEED_BATCHES].find_one({})
     assert len(batch["outbox"]) == PRODUCTS
 
 

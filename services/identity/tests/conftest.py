@@ -24,7 +24,7 @@ import orjson
 import pytest
 from asgi_lifespan import LifespanManager
 from emporium_identity.app import create_app
-from emporium_identity.service import Identity
+from emporium_identity.core import Identity
 from emporium_identity.settings import IdentitySettings, OAuthProvider
 from fastapi import FastAPI
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -171,15 +171,16 @@ async def login(gql: Gql, email: str, password: str = PASSWORD) -> dict[str, Any
 
 async def make_admin(identity: Identity) -> dict[str, Any]:
     """An admin account (as `emporium-identity create-admin` makes one) and its tokens."""
-    from emporium_identity import service
+    from emporium_identity.accounts import upsert_account
     from emporium_identity.domain import Role
+    from emporium_identity.sessions import login
     from emporium_identity.tokens import ClientInfo
 
-    user, _ = await service.upsert_account(
-        identity, email=unique_email("admin"), password=PASSWORD, roles=[Role.ADMIN]
+    user, _ = await upsert_account(
+        identity=identity, email=unique_email("admin"), password=PASSWORD, roles=[Role.ADMIN]
     )
-    result = await service.login(
-        identity, email=user.email, password=PASSWORD, client=ClientInfo("10.9.9.9")
+    result = await login(
+        identity=identity, email=user.email, password=PASSWORD, client=ClientInfo("10.9.9.9")
     )
     return {"user": user, "accessToken": result.access_token, "refreshToken": result.refresh_token}
 

@@ -6,11 +6,12 @@ import asyncio
 import dataclasses
 
 import pytest
-from emporium_identity import service, tokens
+from emporium_identity import sessions, tokens
+from emporium_identity.accounts import upsert_account
+from emporium_identity.core import Identity
 from emporium_identity.domain import Role
 from emporium_identity.keys import utcnow
 from emporium_identity.passwords import Passwords
-from emporium_identity.service import Identity
 from emporium_identity.tokens import ClientInfo
 from emporium_kit.errors import Unauthenticated
 
@@ -88,18 +89,18 @@ async def test_simultaneous_rotations_of_one_token_leave_no_live_family(
     claim, the others revoke the family, so no token issued from it keeps working.
     (Rotations run straight against the store: the per-account refresh limit would
     otherwise turn most of the concurrent calls away before they race.)"""
-    user, _ = await service.upsert_account(
-        identity, email=unique_email(), password=PASSWORD, roles=[Role.CUSTOMER]
+    user, _ = await upsert_account(
+        identity=identity, email=unique_email(), password=PASSWORD, roles=[Role.CUSTOMER]
     )
     for _ in range(3):
-        signed_in = await service.login(
-            identity, email=user.email, password=PASSWORD, client=ClientInfo("10.1.2.3")
+        signed_in = await sessions.login(
+            identity=identity, email=user.email, password=PASSWORD, client=ClientInfo("10.1.2.3")
         )
-        record = await tokens.lookup(identity.store, signed_in.refresh_token)
+        record = await tokens.lookup(db=identity.db, refresh_token=signed_in.refresh_token)
         assert record is not None
         results = await asyncio.gather(
             *(
-                tokens.rotate(identity.store, record=record, now=utcnow(), refresh_ttl_s=600)
+                tokens.rotate(db=identity.db, record=record, now=utcnow(), refresh_ttl_s=600)
                 for _ in range(30)
             ),
             return_exceptions=True,
@@ -111,7 +112,9 @@ async def test_simultaneous_rotations_of_one_token_leave_no_live_family(
         assert "REFRESH_TOKEN_REUSED" in refused
         assert set(refused) <= {"REFRESH_TOKEN_REUSED", "INVALID_REFRESH_TOKEN"}
         with pytest.raises(Unauthenticated) as dead:
-            await service.refresh(identity, refresh_token=issued[0], client=ClientInfo("10.1.2.3"))
+            await sessions.refresh(
+                identity=identity, refresh_token=issued[0], client=ClientInfo("10.1.2.3")
+            )
         assert dead.value.code == "INVALID_REFRESH_TOKEN"
 
 
@@ -169,7 +172,7 @@ async def test_password_policy_rejects_and_writes_nothing(
     error = await gql.error(REGISTER, {"i": {"email": email, "password": password}})
     assert error["extensions"]["code"] == code
     assert error["extensions"]["field"] == ["input", "password"]
-    assert await identity.store.users.find_one({"email": email}) is None
+    assert await identity.db.users.find_one({"email": email}) is None
 
 
 async def test_registration_publishes_user_registered_once(gql: Gql, events: EventTap) -> None:
@@ -207,7 +210,7 @@ async def test_password_reset_is_single_use_and_ends_sessions(
 
     event = await events.wait_for("PasswordResetRequested", user["id"])
     token = event["data"]["token"]
-    stored = await identity.store.users.find_one({"_id": user["id"]})
+    stored = await identity.db.users.find_one({"_id": user["id"]})
     assert stored is not None
     assert token not in str(stored["password_reset"])  # only its hash is kept
 
@@ -245,18 +248,20 @@ async def test_email_verification(gql: Gql, events: EventTap) -> None:
 
 async def test_login_rehashes_when_argon2_parameters_change(identity: Identity) -> None:
     email = unique_email()
-    await service.upsert_account(identity, email=email, password=PASSWORD, roles=[])
-    before = await identity.store.users.find_one({"email": email})
+    await upsert_account(identity=identity, email=email, password=PASSWORD, roles=[])
+    before = await identity.db.users.find_one({"email": email})
     assert before is not None
     assert ",t=1," in before["password_hash"]
 
     stronger = dataclasses.replace(
         identity, passwords=Passwords(time_cost=2, memory_kib=2048, parallelism=1)
     )
-    await service.login(stronger, email=email, password=PASSWORD, client=ClientInfo())
-    after = await identity.store.users.find_one({"email": email})
+    await sessions.login(identity=stronger, email=email, password=PASSWORD, client=ClientInfo())
+    after = await identity.db.users.find_one({"email": email})
     assert after is not None
     assert after["password_hash"].startswith("$argon2id$v=19$m=2048,t=2,p=1$")
     # the new hash still verifies, with either instance
-    result = await service.login(identity, email=email, password=PASSWORD, client=ClientInfo())
+    result = await sessions.login(
+        identity=identity, email=email, password=PASSWORD, client=ClientInfo()
+    )
     assert result.user.email == email

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from emporium_identity import addressbook, domain, service
+from emporium_identity import addressbook, domain, users
 from emporium_identity.addressbook import AddressBook, AddressKind
 from emporium_identity.domain import PasswordPolicy, RuleViolation
 from emporium_identity.errors import TooManyRequests
@@ -272,9 +272,9 @@ def test_patch_changes_only_given_fields_and_keeps_required_ones() -> None:
 
 def test_user_cursors_round_trip_and_reject_garbage() -> None:
     user_id = "01JGFJJZ00KNWV38VZ6601RSR6"
-    assert service.decode_cursor(service.encode_cursor(user_id)) == user_id
+    assert users.decode_cursor(users.encode_cursor(user_id)) == user_id
     with pytest.raises(ValidationFailed) as caught:
-        service.decode_cursor("!!not-a-cursor")
+        users.decode_cursor("!!not-a-cursor")
     assert caught.value.field == ["after"]
 
 

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from emporium_identity import service
-from emporium_identity.service import Identity
+from emporium_identity.accounts import upsert_account
+from emporium_identity.core import Identity
 from ulid import ULID
 
 from .conftest import LOGIN, PASSWORD, EventTap, Gql, login, register, unique_email
@@ -109,7 +109,7 @@ async def test_verified_email_links_to_the_existing_account(
     http: httpx.AsyncClient, oidc: LocalOidcProvider, identity: Identity, gql: Gql
 ) -> None:
     email = unique_email("linked")
-    user, _ = await service.upsert_account(identity, email=email, password=PASSWORD, roles=[])
+    user, _ = await upsert_account(identity=identity, email=email, password=PASSWORD, roles=[])
     response = await _sign_in(http, oidc, _person(email.upper()))
     assert response.status_code == 200, response.text
     assert response.json()["user"]["id"] == user.id
@@ -140,14 +140,14 @@ async def test_unverified_provider_email_never_links(
     http: httpx.AsyncClient, oidc: LocalOidcProvider, identity: Identity
 ) -> None:
     email = unique_email("unverified")
-    owner, _ = await service.upsert_account(identity, email=email, password=PASSWORD, roles=[])
+    owner, _ = await upsert_account(identity=identity, email=email, password=PASSWORD, roles=[])
     person = _person(email, verified=False)
     response = await _sign_in(http, oidc, person)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "OAUTH_EMAIL_NOT_VERIFIED"
-    assert await identity.store.oauth_links.find_one({"user_id": owner.id}) is None
+    assert await identity.db.oauth_links.find_one({"user_id": owner.id}) is None
     # and no account was created for an unproven address either
-    assert await identity.store.users.count({"email": email}) == 1
+    assert await identity.db.users.count({"email": email}) == 1
 
 
 async def test_state_mismatch_is_rejected_before_any_code_exchange(
@@ -171,7 +171,7 @@ async def test_state_mismatch_is_rejected_before_any_code_exchange(
     assert (await _callback(http, callback)).status_code == 200
     replay = await _callback(http, callback)
     assert replay.json()["error"]["code"] == "OAUTH_STATE_MISMATCH"
-    assert await identity.store.users.count({"email": person.email}) == 1
+    assert await identity.db.users.count({"email": person.email}) == 1
 
 
 async def test_nonce_mismatch_is_rejected(
@@ -185,7 +185,7 @@ async def test_nonce_mismatch_is_rejected(
         oidc.id_token_nonce = None
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "OAUTH_NONCE_MISMATCH"
-    assert await identity.store.users.find_one({"email": person.email}) is None
+    assert await identity.db.users.find_one({"email": person.email}) is None
 
 
 async def test_provider_denial_is_reported(http: httpx.AsyncClient) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emporium_identity.service import Identity
+from emporium_identity.core import Identity
 
 from .conftest import Gql, make_admin, register
 
@@ -44,7 +44,7 @@ def _address(**overrides: Any) -> dict[str, Any]:
 
 
 async def _stored(identity: Identity, user_id: str) -> dict[str, Any]:
-    doc = await identity.store.users.find_one({"_id": user_id})
+    doc = await identity.db.users.find_one({"_id": user_id})
     assert doc is not None
     return doc
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from emporium_identity.core import Identity
 from emporium_identity.errors import TooManyRequests
 from emporium_identity.ratelimit import Action, Limits, Lockout, RateLimits
-from emporium_identity.service import Identity
 from limits import parse
 from ulid import ULID
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from emporium_identity.service import Identity
+from emporium_identity.core import Identity
 from emporium_kit.auth import TokenVerifier
 from fastapi import FastAPI
 
@@ -76,7 +76,7 @@ async def test_customer_cannot_grant_roles_and_nothing_changes(
     customer = await register(gql)
     target = await register(gql)
     target_id = target["user"]["id"]
-    before = await identity.store.users.find_one({"_id": target_id})
+    before = await identity.db.users.find_one({"_id": target_id})
     assert before is not None
 
     for variables in (
@@ -89,7 +89,7 @@ async def test_customer_cannot_grant_roles_and_nothing_changes(
     anonymous = await gql.error(GRANT, {"u": target_id, "r": "ADMIN"})
     assert anonymous["extensions"]["code"] == "AUTHENTICATION_REQUIRED"
 
-    after = await identity.store.users.find_one({"_id": target_id})
+    after = await identity.db.users.find_one({"_id": target_id})
     assert after is not None
     assert (after["roles"], after["version"]) == (before["roles"], before["version"])
     assert await events.all("UserRolesChanged", target_id) == []

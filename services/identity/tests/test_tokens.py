@@ -10,8 +10,8 @@ from datetime import timedelta
 import httpx
 import orjson
 import pytest
+from emporium_identity.core import Identity
 from emporium_identity.keys import utcnow
-from emporium_identity.service import Identity
 from emporium_kit.auth import TokenVerifier
 from emporium_kit.errors import Unauthenticated
 from emporium_kit.testing import TokenMinter
@@ -165,8 +165,8 @@ async def test_key_rotation_keeps_old_tokens_valid_until_their_key_expires(
     assert old.expires_at is not None
     assert old.expires_at >= utcnow() + timedelta(seconds=identity.settings.key_retention_s - 5)
     # ...then it is gone (time moved forward: its expiry is now in the past)
-    await identity.store.signing_keys.update_one(
-        {"_id": old_kid}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
+    await identity.db.signing_keys.update(
+        old_kid, lambda _: ({"expires_at": utcnow() - timedelta(seconds=1)}, [])
     )
     await identity.keys.load()
     assert await identity.keys.prune() >= 1

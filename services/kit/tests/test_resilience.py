@@ -134,6 +134,20 @@ async def test_domain_and_excluded_errors_do_not_count() -> None:
     assert dep.state == "closed"
 
 
+async def test_a_saturated_pool_is_a_clear_refusal_not_a_failure() -> None:
+    class PoolFullError(Exception):
+        pass
+
+    dep = make(FakeRemote(), fail_max=1, saturated=(PoolFullError,))
+    for _ in range(3):
+        with pytest.raises(DependencyUnavailable) as refused:
+            async with dep.guard():
+                raise PoolFullError
+        assert refused.value.code == "DEPENDENCY_SATURATED"
+        assert isinstance(refused.value.__cause__, PoolFullError)
+    assert dep.state == "closed"
+
+
 async def test_cancellation_is_not_a_failure() -> None:
     remote = FakeRemote()
     remote.delay_s = 5

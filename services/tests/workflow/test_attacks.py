@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from emporium_identity.keys import KeyRing
-from emporium_identity.store import Store
+from emporium_identity.store import IdentityDb
 from emporium_kit.testing import TokenMinter
 from pymongo import AsyncMongoClient
 from pymongo.database import Database
@@ -45,7 +45,7 @@ async def sign_with_identity_key(mongo_url: str, database: str, claims: dict[str
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
     try:
         ring = KeyRing(
-            Store(client[database]),
+            IdentityDb(client[database]),
             alg="ES256",
             encryption_keys=[KEY_ENCRYPTION_KEY.encode()],
             activation_delay_s=0,

@@ -5,16 +5,18 @@ Run locally with ``emporium-catalog serve`` (port 8002) or ``uvicorn emporium_ca
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 
 from ariadne import convert_schema_names
-from emporium_catalog import events, service
+from emporium_catalog import events, products, store
 from emporium_catalog.cache import ProductCache
 from emporium_catalog.relay import writers_lock
 from emporium_catalog.resolvers import CatalogContext, bindables, request_context
 from emporium_catalog.settings import CatalogSettings
 from emporium_kit import clients
 from emporium_kit.app import build_app
+from emporium_kit.documents import LeasePruner
 from emporium_kit.graphql import load_sdl, make_federated_schema
 from emporium_kit.workers import OutboxWorker
 from fastapi import FastAPI
@@ -40,36 +42,32 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         ttl_s=settings.catalog_cache_ttl_s,
         marker_ttl_s=settings.catalog_cache_marker_ttl_s,
     )
+
+    def wake_outbox(collection: str, ids: Iterable[str]) -> None:
+        outbox.notify(collection, ids)  # a write with events: publish it now, not at a sweep
+
+    db = store.CatalogDb.connect(mongo, settings, notify=wake_outbox)
     outbox = OutboxWorker(
-        [mongo.db[name] for name in service.OUTBOX_COLLECTIONS],
+        [mongo.db[name] for name in store.OUTBOX_COLLECTIONS],
         bus=bus,
         catalog=events.catalog,
         replicas=settings.nats_stream_replicas,
         mongo_guard=mongo.dependency.guard,
-        document_lock=writers_lock(mongo.db),
+        document_lock=writers_lock(db),
         poll_interval_s=settings.catalog_relay_poll_interval_s,
         settle_s=settings.catalog_relay_settle_s,
     )
-
-    def events_written(collection: str, document_id: str) -> None:
-        outbox.notify(collection, [document_id])
-
-    catalog = CatalogContext(
-        db=mongo.db,
-        cache=cache,
-        cursor_secret=settings.cursor_secret,
-        events_written=events_written,
-    )
+    catalog = CatalogContext(db=db, cache=cache, cursor_secret=settings.cursor_secret)
     app = build_app(
         settings=settings,
         schema=build_schema(),
         clients=[mongo, redis, bus],
         context=request_context(catalog),
         on_startup=[
-            partial(service.ensure_indexes, db=mongo.db),
-            partial(service.ensure_slug_claims, db=mongo.db),
+            partial(store.ensure_indexes, db=db),
+            partial(products.ensure_slug_claims, db=db),
         ],
-        workers=[outbox],
+        workers=[outbox, LeasePruner(db.leases, settings.lease_prune_interval_s)],
     )
     app.state.catalog = catalog
     app.state.outbox = outbox

@@ -20,10 +20,12 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from emporium_catalog import events, seed, service
+from emporium_catalog import categories, events, seed
 from emporium_catalog.relay import writers_lock
 from emporium_catalog.settings import CatalogSettings
+from emporium_catalog.store import OUTBOX_COLLECTIONS, CatalogDb
 from emporium_kit.cli import add_service_commands, run_service_command
+from emporium_kit.documents import LeaseConfig
 from emporium_kit.workers import drain_outbox
 from pymongo import AsyncMongoClient
 
@@ -50,13 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _db(client: AsyncMongoClient[dict], settings: CatalogSettings) -> CatalogDb:
+    """The store for one command (no breaker to feed)."""
+    return CatalogDb(
+        client[str(settings.mongo_database)], leases=LeaseConfig.from_settings(settings)
+    )
+
+
 async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
     started = time.perf_counter()
     catalog = seed.generate(products=args.products, seed=args.seed)
-    client: AsyncMongoClient[dict] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+    client: AsyncMongoClient[dict] = AsyncMongoClient(
+        settings.mongo_url, tz_aware=True, maxPoolSize=settings.mongo_max_pool_size
+    )
     try:
-        db = client[str(settings.mongo_database)]
-        result = await seed.load(db, catalog)
+        db = _db(client, settings)
+        result = await seed.load(db=db, catalog=catalog)
         print(
             f"seeded {result.categories} categories, {result.sellers} sellers, "
             f"{result.products} products into {settings.mongo_database} "
@@ -67,7 +78,7 @@ async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
         if not args.no_publish:
             result = await drain_outbox(
                 settings,
-                [db[name] for name in service.OUTBOX_COLLECTIONS],
+                [db.raw[name] for name in OUTBOX_COLLECTIONS],
                 catalog=events.catalog,
                 # the running service may write the same documents: its settle time and lock
                 settle_s=settings.catalog_relay_settle_s,
@@ -80,11 +91,13 @@ async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
 
 
 async def _repair_tree(settings: CatalogSettings) -> int:
-    client: AsyncMongoClient[dict] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+    client: AsyncMongoClient[dict] = AsyncMongoClient(
+        settings.mongo_url, tz_aware=True, maxPoolSize=settings.mongo_max_pool_size
+    )
     try:
-        db = client[str(settings.mongo_database)]
-        async with service.tree_lock(db):
-            fixed = await service.repair_category_paths(db=db)
+        db = _db(client, settings)
+        async with categories.tree_lock(db=db):
+            fixed = await categories.repair_category_paths(db=db)
         print(f"repaired {fixed} categor{'y' if fixed == 1 else 'ies'}")
     finally:
         await client.close()

@@ -12,7 +12,6 @@ products, cost one batched lookup each instead of N.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 from aiodataloader import DataLoader
 from ariadne import MutationType, ObjectType, QueryType, ScalarType
 from ariadne.contrib.federation import FederatedObjectType
-from emporium_catalog import service
+from emporium_catalog import categories, listings, products, sellers
 from emporium_catalog.cache import ProductCache
 from emporium_catalog.domain import (
     Availability,
@@ -49,7 +48,7 @@ from emporium_catalog.models import (
     SellerRead,
     Slug,
 )
-from emporium_catalog.service import Db
+from emporium_catalog.store import CatalogDb
 from emporium_kit.auth import principal_from, require_roles
 from emporium_kit.errors import ValidationFailed, parse_input
 from graphql import GraphQLResolveInfo
@@ -63,18 +62,11 @@ ADMIN = "admin"
 SELLER = "seller"
 
 
-def _nothing(_collection: str, _document_id: str) -> None:
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class CatalogContext:
-    db: Db
+    db: CatalogDb
     cache: ProductCache | None
     cursor_secret: bytes
-    # (collection, document id) of a write with events: wakes the outbox relay for exactly
-    # that document, so the events leave in milliseconds instead of at the next sweep
-    events_written: Callable[[str, str], None] = _nothing
 
 
 def _loader(fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]]) -> DataLoader[K, V | None]:
@@ -97,10 +89,10 @@ class Loaders:
 
     def __post_init__(self) -> None:
         db, cache = self.catalog.db, self.catalog.cache
-        self.products = _loader(lambda ids: service.get_products(db=db, cache=cache, ids=ids))
-        self.categories = _loader(lambda ids: service.get_categories(db=db, ids=ids))
-        self.sellers = _loader(lambda ids: service.get_sellers(db=db, ids=ids))
-        self.children = _loader(lambda ids: service.children_of(db=db, parent_ids=ids))
+        self.products = _loader(lambda ids: products.get_products(db=db, cache=cache, ids=ids))
+        self.categories = _loader(lambda ids: categories.get_categories(db=db, ids=ids))
+        self.sellers = _loader(lambda ids: sellers.get_sellers(db=db, ids=ids))
+        self.children = _loader(lambda ids: categories.children_of(db=db, parent_ids=ids))
 
 
 def request_context(catalog: CatalogContext) -> Callable[[Any], dict[str, Any]]:
@@ -189,7 +181,7 @@ async def resolve_product_by_slug(
 ) -> ProductRead | None:
     slug = _slug(slug)
     ctx = _catalog(info)
-    product = await service.get_product_by_slug(db=ctx.db, cache=ctx.cache, slug=slug)
+    product = await products.get_product_by_slug(db=ctx.db, cache=ctx.cache, slug=slug)
     return _as_seen_by(info, product)
 
 
@@ -197,10 +189,10 @@ async def resolve_product_by_slug(
 class ProductConnection:
     """A page of products; ``totalCount`` runs its count only when selected."""
 
-    page: service.ProductPage
+    page: products.ProductPage
     sort: ProductSort
     secret: bytes
-    db: Db
+    db: CatalogDb
     has_previous: bool
 
     def cursor_of(self, product: ProductRead) -> str:
@@ -229,7 +221,7 @@ def resolve_page_info(conn: ProductConnection, _info: GraphQLResolveInfo) -> dic
 
 @connection.field("totalCount")
 async def resolve_total_count(conn: ProductConnection, _info: GraphQLResolveInfo) -> int:
-    return await service.count_products(db=conn.db, query=conn.page.query)
+    return await products.count_products(db=conn.db, query=conn.page.query)
 
 
 async def _products_connection(
@@ -246,7 +238,7 @@ async def _products_connection(
     order = ProductSort(sort)
     size = page_size(first)
     position = decode_cursor(after, sort=order, secret=ctx.cursor_secret) if after else None
-    page = await service.list_products(db=ctx.db, flt=flt, sort=order, first=size, after=position)
+    page = await products.list_products(db=ctx.db, flt=flt, sort=order, first=size, after=position)
     return ProductConnection(
         page=page, sort=order, secret=ctx.cursor_secret, db=ctx.db, has_previous=after is not None
     )
@@ -274,7 +266,7 @@ async def resolve_category(
     if id is not None:
         return await _loaders(info).categories.load(_id(id))
     slug = _slug(slug)
-    return await service.get_category_by_slug(db=_catalog(info).db, slug=slug)
+    return await categories.get_category_by_slug(db=_catalog(info).db, slug=slug)
 
 
 @query.field("categories")
@@ -282,17 +274,17 @@ async def resolve_categories(
     _: Any, info: GraphQLResolveInfo, parent_id: str | None = None
 ) -> list[CategoryRead]:
     parent = _id(parent_id, "parentId") if parent_id is not None else None
-    return await service.list_children(db=_catalog(info).db, parent_id=parent)
+    return await categories.list_children(db=_catalog(info).db, parent_id=parent)
 
 
 @query.field("rootCategories")
 async def resolve_root_categories(_: Any, info: GraphQLResolveInfo) -> list[CategoryRead]:
-    return await service.list_children(db=_catalog(info).db, parent_id=None)
+    return await categories.list_children(db=_catalog(info).db, parent_id=None)
 
 
 @query.field("sellers")
 async def resolve_sellers(_: Any, info: GraphQLResolveInfo) -> list[SellerRead]:
-    return await service.list_sellers(db=_catalog(info).db)
+    return await sellers.list_sellers(db=_catalog(info).db)
 
 
 # ---------------------------------------------------------------------------------- entities
@@ -385,83 +377,58 @@ async def resolve_category_products(
 
 mutation = MutationType()
 
-R = TypeVar("R")
-
-
-def _emits(
-    collection: str,
-) -> Callable[[Callable[..., Awaitable[R]]], Callable[..., Awaitable[R]]]:
-    """Point the outbox relay at the document the mutation wrote (and its events)."""
-
-    def decorate(resolver: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
-        @functools.wraps(resolver)
-        async def wrapper(obj: Any, info: GraphQLResolveInfo, **kwargs: Any) -> R:
-            result = await resolver(obj, info, **kwargs)
-            document_id = result if isinstance(result, str) else result.id  # type: ignore[attr-defined]
-            _catalog(info).events_written(collection, document_id)
-            return result
-
-        return wrapper
-
-    return decorate
-
 
 @mutation.field("createProduct")
-@_emits(service.PRODUCTS)
 async def resolve_create_product(
     _: Any, info: GraphQLResolveInfo, input: dict[str, Any]
 ) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
     data = parse(ProductCreate, input, at=["input"])
     ctx = _catalog(info)
-    return await service.create_product(db=ctx.db, cache=ctx.cache, data=data, principal=principal)
+    return await products.create_product(db=ctx.db, cache=ctx.cache, data=data, principal=principal)
 
 
 @mutation.field("updateProduct")
-@_emits(service.PRODUCTS)
 async def resolve_update_product(
     _: Any, info: GraphQLResolveInfo, id: str, input: dict[str, Any]
 ) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
     data = parse(ProductUpdate, input, at=["input"])
     ctx = _catalog(info)
-    return await service.update_product(
+    return await products.update_product(
         db=ctx.db, cache=ctx.cache, product_id=_id(id), data=data, principal=principal
     )
 
 
 @mutation.field("archiveProduct")
-@_emits(service.PRODUCTS)
 async def resolve_archive_product(_: Any, info: GraphQLResolveInfo, id: str) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
     ctx = _catalog(info)
-    return await service.archive_product(
+    return await products.archive_product(
         db=ctx.db, cache=ctx.cache, product_id=_id(id), principal=principal
     )
 
 
 @mutation.field("setPrice")
-@_emits(service.PRODUCTS)
 async def resolve_set_price(
     _: Any, info: GraphQLResolveInfo, id: str, price: dict[str, Any]
 ) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
     money = parse(MoneyInput, price, at=["price"])
     ctx = _catalog(info)
-    return await service.set_price(
+    return await products.set_price(
         db=ctx.db, cache=ctx.cache, product_id=_id(id), price=money, principal=principal
     )
 
 
 @mutation.field("upsertListing")
-@_emits(service.PRODUCTS)
 async def resolve_upsert_listing(
     _: Any, info: GraphQLResolveInfo, product_id: str, input: dict[str, Any]
 ) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
     data = parse(ListingInput, input, at=["input"])
     ctx = _catalog(info)
-    return await service.upsert_listing(
+    return await listings.upsert_listing(
         db=ctx.db,
         cache=ctx.cache,
         product_id=_id(product_id, "productId"),
@@ -471,13 +438,12 @@ async def resolve_upsert_listing(
 
 
 @mutation.field("removeListing")
-@_emits(service.PRODUCTS)
 async def resolve_remove_listing(
     _: Any, info: GraphQLResolveInfo, product_id: str, seller_id: str
 ) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
     ctx = _catalog(info)
-    return await service.remove_listing(
+    return await listings.remove_listing(
         db=ctx.db,
         cache=ctx.cache,
         product_id=_id(product_id, "productId"),
@@ -487,40 +453,38 @@ async def resolve_remove_listing(
 
 
 @mutation.field("createCategory")
-@_emits(service.CATEGORIES)
 async def resolve_create_category(
     _: Any, info: GraphQLResolveInfo, input: dict[str, Any]
 ) -> CategoryRead:
     require_roles(info, ADMIN)
     data = parse(CategoryCreate, input, at=["input"])
-    return await service.create_category(db=_catalog(info).db, data=data)
+    return await categories.create_category(db=_catalog(info).db, data=data)
 
 
 @mutation.field("updateCategory")
-@_emits(service.CATEGORIES)
 async def resolve_update_category(
     _: Any, info: GraphQLResolveInfo, id: str, input: dict[str, Any]
 ) -> CategoryRead:
     require_roles(info, ADMIN)
     data = parse(CategoryUpdate, input, at=["input"])
-    return await service.update_category(db=_catalog(info).db, category_id=_id(id), data=data)
+    return await categories.update_category(db=_catalog(info).db, category_id=_id(id), data=data)
 
 
 @mutation.field("moveCategory")
-@_emits(service.CATEGORIES)
 async def resolve_move_category(
     _: Any, info: GraphQLResolveInfo, id: str, parent_id: str | None = None
 ) -> CategoryRead:
     require_roles(info, ADMIN)
     parent = _id(parent_id, "parentId") if parent_id is not None else None
-    return await service.move_category(db=_catalog(info).db, category_id=_id(id), parent_id=parent)
+    return await categories.move_category(
+        db=_catalog(info).db, category_id=_id(id), parent_id=parent
+    )
 
 
 @mutation.field("deleteCategory")
-@_emits(service.CATEGORIES)
 async def resolve_delete_category(_: Any, info: GraphQLResolveInfo, id: str) -> str:
     require_roles(info, ADMIN)
-    return await service.delete_category(db=_catalog(info).db, category_id=_id(id))
+    return await categories.delete_category(db=_catalog(info).db, category_id=_id(id))
 
 
 @mutation.field("createSeller")
@@ -529,7 +493,7 @@ async def resolve_create_seller(
 ) -> SellerRead:
     require_roles(info, ADMIN)
     data = parse(SellerCreate, input, at=["input"])
-    return await service.create_seller(db=_catalog(info).db, data=data)
+    return await sellers.create_seller(db=_catalog(info).db, data=data)
 
 
 bindables = [

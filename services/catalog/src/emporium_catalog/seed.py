@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
-from emporium_catalog import events, service
+from emporium_catalog import events
 from emporium_catalog.domain import Availability, slugify
 from emporium_catalog.models import (
     AttributeInput,
@@ -30,10 +30,22 @@ from emporium_catalog.models import (
     ProductCreate,
     ProductRead,
 )
-from emporium_catalog.service import Db
+from emporium_catalog.products import SKUS, SLUGS, product_document
+from emporium_catalog.store import (
+    CATEGORIES,
+    PRODUCTS,
+    SEED_BATCHES,
+    SELLERS,
+    CatalogDb,
+    ensure_indexes,
+    now,
+)
 from emporium_kit.events.outbox import with_outbox
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 from ulid import ULID
+
+Db = AsyncDatabase[dict[str, Any]]
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +214,7 @@ def _product(
             for n in range(1, rng.randint(1, 3) + 1)
         ],
     )
-    return service.product_document(
+    return product_document(
         product_id=product_id,
         slug=slug,
         data=data,
@@ -251,10 +263,10 @@ async def _claim_all(db: Db, products: Sequence[dict[str, Any]]) -> set[str]:
     belong to someone else (they are skipped). Claims left by an interrupted run are ours."""
     skus = {sku: doc["_id"] for doc in products for sku in doc["skus"]}
     slugs = {doc["slug"]: doc["_id"] for doc in products}
-    return await service.SKUS.claim_all(db, skus) | await service.SLUGS.claim_all(db, slugs)
+    return await SKUS.claim_all(db, skus) | await SLUGS.claim_all(db, slugs)
 
 
-async def load(db: Db, catalog: DemoCatalog) -> SeedResult:
+async def load(*, db: CatalogDb, catalog: DemoCatalog) -> SeedResult:
     """Insert whatever part of ``catalog`` is missing, with its events; idempotent.
 
     Sellers and categories are inserted like API writes (each category with its
@@ -269,11 +281,12 @@ async def load(db: Db, catalog: DemoCatalog) -> SeedResult:
     Rows whose unique values (a name, slug or SKU) already belong to other documents are
     skipped and reported rather than failing the whole load.
     """
-    await service.ensure_indexes(db=db)
-    occurred = service.now()  # the events happen now, whatever the demo's created_at says
+    await ensure_indexes(db=db)
+    raw = db.raw
+    occurred = now()  # the events happen now, whatever the demo's created_at says
 
-    sellers = await _missing(db, service.SELLERS, catalog.sellers)
-    seller_count, skipped_sellers = await _insert(db, service.SELLERS, sellers)
+    sellers = await _missing(raw, SELLERS, catalog.sellers)
+    seller_count, skipped_sellers = await _insert(raw, SELLERS, sellers)
 
     categories = [
         with_outbox(
@@ -284,26 +297,26 @@ async def load(db: Db, catalog: DemoCatalog) -> SeedResult:
                 )
             ],
         )
-        for doc in await _missing(db, service.CATEGORIES, catalog.categories)
+        for doc in await _missing(raw, CATEGORIES, catalog.categories)
     ]
-    category_count, skipped_categories = await _insert(db, service.CATEGORIES, categories)
+    category_count, skipped_categories = await _insert(raw, CATEGORIES, categories)
 
     product_count, skipped_products = 0, []
     for number, start in enumerate(range(0, len(catalog.products), BATCH)):
         chunk = catalog.products[start : start + BATCH]
-        missing = await _missing(db, service.PRODUCTS, chunk)
-        blocked = await _claim_all(db, missing)
+        missing = await _missing(raw, PRODUCTS, chunk)
+        blocked = await _claim_all(raw, missing)
         inserted, rejected = await _insert(
-            db, service.PRODUCTS, [doc for doc in missing if doc["_id"] not in blocked]
+            raw, PRODUCTS, [doc for doc in missing if doc["_id"] not in blocked]
         )
         for doc in missing:  # a unique value clash: give its claims back
             if doc["_id"] in {*blocked, *rejected}:
-                await service.SKUS.release(db, doc["skus"], doc["_id"])
-                await service.SLUGS.release(db, [doc["slug"]], doc["_id"])
+                await SKUS.release(raw, doc["skus"], doc["_id"])
+                await SLUGS.release(raw, [doc["slug"]], doc["_id"])
         product_count += inserted
         skipped_products += [*blocked, *rejected]
         await _ensure_batch_events(
-            db,
+            raw,
             batch_id=f"seed-{catalog.seed}-{number}",
             products=[doc for doc in chunk if doc["_id"] not in {*blocked, *rejected}],
             occurred=occurred,
@@ -318,7 +331,7 @@ async def _ensure_batch_events(
     db: Db, *, batch_id: str, products: Sequence[dict[str, Any]], occurred: datetime
 ) -> None:
     """Write the batch's ProductCreated events once (their document is the marker)."""
-    if not products or await db[service.SEED_BATCHES].count_documents({"_id": batch_id}, limit=1):
+    if not products or await db[SEED_BATCHES].count_documents({"_id": batch_id}, limit=1):
         return
     batch_events = [
         events.product_created(ProductRead.from_doc(doc), occurred_at=occurred) for doc in products
@@ -328,4 +341,4 @@ async def _ensure_batch_events(
         "product_ids": [doc["_id"] for doc in products],
         "created_at": occurred,
     }
-    await db[service.SEED_BATCHES].insert_one(with_outbox(document, batch_events))
+    await db[SEED_BATCHES].insert_one(with_outbox(document, batch_events))

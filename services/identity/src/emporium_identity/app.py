@@ -10,24 +10,28 @@ instead of over HTTP from itself; ``EMPORIUM_JWKS_URL`` is therefore ignored her
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from functools import partial
 
 import httpx
 from ariadne import convert_schema_names
 from emporium_kit import clients
 from emporium_kit.app import build_app
 from emporium_kit.auth import TokenVerifier
+from emporium_kit.documents import LeasePruner, document_lock
 from emporium_kit.graphql import load_sdl, make_federated_schema
 from emporium_kit.workers import OutboxWorker, PeriodicTask
 from fastapi import FastAPI
 from graphql import GraphQLSchema
 
-from emporium_identity import events, service
+from emporium_identity import events, sessions
+from emporium_identity.core import Identity
 from emporium_identity.http import JWKS_PATH, RetryAfterMiddleware, jwks_router
 from emporium_identity.keys import LocalJwksTransport
 from emporium_identity.oauth import OAuthStates, oauth_router, providers_from_settings
 from emporium_identity.resolvers import bindables, request_context
 from emporium_identity.settings import IdentitySettings
-from emporium_identity.store import USERS, Store
+from emporium_identity.store import IdentityDb, ensure_indexes
 
 log = logging.getLogger(__name__)
 
@@ -48,25 +52,24 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     # rate limits, lockouts and OAuth states live in Redis: without it sign-in fails closed
     redis = clients.redis(settings)
     bus = clients.nats(settings)
-    store = Store(mongo.db, mongo.dependency.guard)
+
+    def wake_outbox(collection: str, ids: Iterable[str]) -> None:
+        outbox.notify(collection, ids)  # a write with events: publish it now, not at a sweep
+
+    db = IdentityDb.connect(mongo, settings, notify=wake_outbox)
     outbox = OutboxWorker(
-        [store.users.raw],
+        [db.users.raw],
         bus=bus,
         catalog=events.identity,
         replicas=settings.nats_stream_replicas,
-        mongo_guard=store.guard,
+        mongo_guard=db.guard,
+        document_lock=document_lock(db.users),
         poll_interval_s=settings.identity_relay_poll_interval_s,
     )
-
-    def events_written(user_id: str) -> None:
-        outbox.notify(USERS, [user_id])
-
-    identity = service.Identity.from_settings(
-        settings, store=store, redis=redis, events_written=events_written
-    )
+    identity = Identity.from_settings(settings, db=db, redis=redis)
 
     async def housekeeping() -> None:
-        removed = await service.housekeeping(identity)
+        removed = await sessions.housekeeping(identity=identity)
         if removed:
             log.info("expired records removed", extra={"count": removed})
 
@@ -97,9 +100,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         clients=[mongo, redis, bus],
         dependencies=[p.dependency for p in providers.values()],
         context=request_context(identity),
-        on_startup=[identity.store.ensure_indexes, identity.keys.ensure_signing_key],
+        on_startup=[partial(ensure_indexes, db=db), identity.keys.ensure_signing_key],
         on_shutdown=[local_jwks.aclose],
-        workers=[outbox, janitor],
+        workers=[outbox, janitor, LeasePruner(db.leases, settings.lease_prune_interval_s)],
         routers=[
             jwks_router(
                 identity.keys,

@@ -30,14 +30,17 @@ from collections.abc import Sequence
 
 from emporium_kit import clients
 from emporium_kit.cli import add_service_commands, run_service_command
+from emporium_kit.documents import LeaseConfig, document_lock
 from emporium_kit.errors import DomainError
 from emporium_kit.workers import drain_outbox
 
-from emporium_identity import events, service
+from emporium_identity import events, sessions
+from emporium_identity.accounts import upsert_account
+from emporium_identity.core import Identity
 from emporium_identity.domain import Role
 from emporium_identity.keys import utcnow
 from emporium_identity.settings import IdentitySettings
-from emporium_identity.store import Store
+from emporium_identity.store import IdentityDb, ensure_indexes
 
 ADMIN_PASSWORD_ENV = "EMPORIUM_IDENTITY_ADMIN_PASSWORD"
 
@@ -89,8 +92,8 @@ class _Tools:
         self.settings = settings
         self.mongo = clients.mongo(settings)
         self.redis = clients.redis(settings)
-        self.store = Store(self.mongo.db)
-        self.identity = service.Identity.from_settings(settings, store=self.store, redis=self.redis)
+        self.db = IdentityDb(self.mongo.db, leases=LeaseConfig.from_settings(settings))
+        self.identity = Identity.from_settings(settings, db=self.db, redis=self.redis)
 
     async def close(self) -> None:
         await self.redis.close()
@@ -100,7 +103,14 @@ class _Tools:
         """Publish the events the command wrote, so they do not wait for a running service
         (the kit's drain: until the outbox is empty or its deadline passes). Entries are
         removed at once (no settle time): the command has just written these documents."""
-        print(await drain_outbox(self.settings, [self.store.users.raw], catalog=events.identity))
+        print(
+            await drain_outbox(
+                self.settings,
+                [self.db.users.raw],
+                catalog=events.identity,
+                document_lock=document_lock(self.db.users),
+            )
+        )
 
 
 def _read_admin_password() -> str:
@@ -117,10 +127,10 @@ def _read_admin_password() -> str:
 
 async def _create_admin(tools: _Tools, email: str) -> int:
     password = _read_admin_password()
-    await tools.store.ensure_indexes()
+    await ensure_indexes(db=tools.db)
     try:
-        user, created = await service.upsert_account(
-            tools.identity, email=email, password=password, roles=[Role.ADMIN]
+        user, created = await upsert_account(
+            identity=tools.identity, email=email, password=password, roles=[Role.ADMIN]
         )
     except DomainError as exc:
         print(f"error: {exc.message} ({exc.code})", file=sys.stderr)
@@ -131,17 +141,17 @@ async def _create_admin(tools: _Tools, email: str) -> int:
 
 
 async def _seed(tools: _Tools, *, seller_id: str, reset_passwords: bool) -> int:
-    await tools.store.ensure_indexes()
+    await ensure_indexes(db=tools.db)
     await tools.identity.keys.ensure_signing_key()
     print("demo accounts (local use only; passwords are shown once):")
     for email, name, roles in DEMO_ACCOUNTS:
-        existing = await tools.store.users.find_one({"email": email}, {"_id": 1})
+        existing = await tools.db.users.find_one({"email": email}, {"_id": 1})
         if existing is not None and not reset_passwords:
             print(f"  {email:<28} exists (password unchanged; --reset-passwords for a new one)")
             continue
         password = secrets.token_urlsafe(12)
-        user, _ = await service.upsert_account(
-            tools.identity,
+        user, _ = await upsert_account(
+            identity=tools.identity,
             email=email,
             password=password,
             roles=list(roles),
@@ -195,7 +205,7 @@ async def _run(args: argparse.Namespace, settings: IdentitySettings) -> int:
             return await _rotate(tools, immediate=args.immediate)
         if args.command == "keys":
             return await _keys(tools)
-        removed = await service.housekeeping(tools.identity)
+        removed = await sessions.housekeeping(identity=tools.identity)
         print(f"removed {removed} expired record(s)")
         return 0
     finally:

@@ -19,9 +19,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emporium_identity.core import AuthResult
 from emporium_identity.errors import TooManyRequests
 from emporium_identity.keys import KeyRing
-from emporium_identity.service import AuthResult
 from emporium_identity.tokens import ClientInfo
 
 HINTS_KEY = "emporium.identity.hints"

@@ -36,7 +36,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from joserfc import jwt
 from joserfc.jwk import ECKey, Key, KeySet, RSAKey
 
-from emporium_identity.store import Doc, Store
+from emporium_identity.store import Doc, IdentityDb
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +91,12 @@ class NoSigningKeyError(RuntimeError):
 class KeyRing:
     """The service's signing keys; see the module doc.
 
-    ``KeyRing(store, *, alg, encryption_keys, activation_delay_s, retention_s, cache_s)``.
+    ``KeyRing(db, *, alg, encryption_keys, activation_delay_s, retention_s, cache_s)``.
     """
 
     def __init__(
         self,
-        store: Store,
+        db: IdentityDb,
         *,
         alg: str,
         encryption_keys: list[bytes],
@@ -108,7 +108,7 @@ class KeyRing:
             raise ValueError(f"unsupported signing algorithm {alg}")
         if not encryption_keys:
             raise ValueError("at least one key-encryption key is required")
-        self._store = store
+        self._db = db
         self.alg = alg
         self._fernet = MultiFernet([Fernet(k) for k in encryption_keys])
         self.activation_delay_s = activation_delay_s
@@ -127,7 +127,7 @@ class KeyRing:
     async def load(self) -> None:
         """Read every published key from the store (decrypting the private halves)."""
         now = utcnow()
-        docs = await self._store.signing_keys.find(
+        docs = await self._db.signing_keys.find(
             {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]}
         )
         self._keys = sorted(
@@ -188,7 +188,7 @@ class KeyRing:
         kid = str(key.kid)
         public = dict(key.as_dict(private=False))
         private = self._fernet.encrypt(orjson.dumps(dict(key.as_dict(private=True)))).decode()
-        await self._store.signing_keys.insert_one(
+        await self._db.signing_keys.insert(
             {
                 "_id": kid,
                 "alg": self.alg,
@@ -200,26 +200,27 @@ class KeyRing:
                 "expires_at": None,
             }
         )
-        await self._store.signing_keys.update_many(
-            # keys still signing, or due to stop only after the new key takes over
-            {
-                "_id": {"$ne": kid},
-                "$or": [{"retired_at": None}, {"retired_at": {"$gt": active_from}}],
-            },
-            {
-                "$set": {
-                    "retired_at": active_from,
-                    "expires_at": active_from + timedelta(seconds=self.retention_s),
-                }
-            },
-        )
+        # keys still signing, or due to stop only after the new key takes over; one guarded
+        # write each, so a concurrent rotation's retirement is not undone
+        signing = {"$or": [{"retired_at": None}, {"retired_at": {"$gt": active_from}}]}
+        retirement = {
+            "retired_at": active_from,
+            "expires_at": active_from + timedelta(seconds=self.retention_s),
+        }
+
+        def retire(key: Doc) -> Any:
+            retired = _aware(key.get("retired_at"))
+            return None if retired is not None and retired <= active_from else (retirement, [])
+
+        for old in await self._db.signing_keys.find({"_id": {"$ne": kid}, **signing}, {"_id": 1}):
+            await self._db.signing_keys.update(old["_id"], retire)
         await self.load()
         log.info("signing key rotated", extra={"kid": kid, "active_from": active_from.isoformat()})
         return next(k for k in self._keys if k.kid == kid)
 
     async def prune(self) -> int:
         """Delete keys whose last token has expired (they are no longer published)."""
-        return await self._store.signing_keys.delete_many({"expires_at": {"$lte": utcnow()}})
+        return await self._db.signing_keys.delete_many({"expires_at": {"$lte": utcnow()}})
 
     # ---------------------------------------------------------------------------- use
 

@@ -5,7 +5,7 @@ Redis under the state (single use, ``identity_oauth_state_ttl_s``) and redirects
 provider. ``GET /oauth/{provider}/callback?code&state`` takes the state back out (GETDEL: a
 replayed callback finds nothing), exchanges the code with the verifier, verifies the ID token
 against the provider's JWKS (signature, ``iss``, ``aud``, ``exp``, ``azp``, ``at_hash`` and the
-``nonce`` sent), and signs the person in (:func:`service.login_with_provider`). The answer is
+``nonce`` sent), and signs the person in (:func:`linking.login_with_provider`). The answer is
 JSON with the token pair: HTTP is the contract here, so these are REST routes.
 
 Provider metadata (discovery) and JWKS are cached per process; an ID token signed with an
@@ -36,9 +36,9 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 from starlette.responses import Response
 
-from emporium_identity import service
+from emporium_identity.core import Identity
 from emporium_identity.http import client_info, error_response, token_response
-from emporium_identity.service import ExternalIdentity, Identity
+from emporium_identity.linking import ExternalIdentity, login_with_provider
 from emporium_identity.settings import IdentitySettings, OAuthProvider
 
 log = logging.getLogger(__name__)
@@ -286,8 +286,8 @@ def oauth_router(
                 email_verified=claims.get("email_verified") is True,
                 name=claims.get("name") if isinstance(claims.get("name"), str) else None,
             )
-            result = await service.login_with_provider(
-                identity, external=external, client=client_info(request)
+            result = await login_with_provider(
+                identity=identity, external=external, client=client_info(request)
             )
         except httpx.HTTPError as exc:
             return _provider_unavailable(provider, exc)

@@ -25,8 +25,9 @@ from emporium_kit.errors import Forbidden, ValidationFailed, parse_input
 from graphql import GraphQLResolveInfo
 from pydantic import BaseModel, ValidationError
 
-from emporium_identity import service
+from emporium_identity import accounts, profile, recovery, roles, sessions, users
 from emporium_identity.addressbook import AddressKind
+from emporium_identity.core import AuthResult, Identity
 from emporium_identity.domain import Role
 from emporium_identity.errors import TooManyRequests
 from emporium_identity.http import client_info, hints_of
@@ -40,7 +41,6 @@ from emporium_identity.models import (
     RegisterInput,
     UserRead,
 )
-from emporium_identity.service import Identity
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -56,10 +56,10 @@ class Loaders:
     users: DataLoader[str, UserRead | None] = field(init=False)
 
     def __post_init__(self) -> None:
-        store = self.identity.store
+        db = self.identity.db
 
         async def batch(ids: list[str]) -> list[UserRead | None]:
-            found = await service.get_users(store=store, ids=ids)
+            found = await users.get_users(db=db, ids=ids)
             return [found.get(i) for i in ids]
 
         self.users = DataLoader(batch_load_fn=batch)
@@ -190,7 +190,7 @@ def resolve_default_billing(user: UserRead, _info: GraphQLResolveInfo) -> dict[s
 
 @dataclass(frozen=True, slots=True)
 class UserConnection:
-    page: service.UserPage
+    page: users.UserPage
     has_previous: bool
     count: Callable[[], Awaitable[int]]
 
@@ -200,17 +200,17 @@ connection_type = ObjectType("UserConnection")
 
 @connection_type.field("edges")
 def resolve_edges(conn: UserConnection, _info: GraphQLResolveInfo) -> list[dict[str, Any]]:
-    return [{"cursor": service.encode_cursor(u.id), "node": u} for u in conn.page.users]
+    return [{"cursor": users.encode_cursor(u.id), "node": u} for u in conn.page.users]
 
 
 @connection_type.field("pageInfo")
 def resolve_page_info(conn: UserConnection, _info: GraphQLResolveInfo) -> dict[str, Any]:
-    users = conn.page.users
+    page = conn.page.users
     return {
         "has_next_page": conn.page.has_next,
         "has_previous_page": conn.has_previous,
-        "start_cursor": service.encode_cursor(users[0].id) if users else None,
-        "end_cursor": service.encode_cursor(users[-1].id) if users else None,
+        "start_cursor": users.encode_cursor(page[0].id) if page else None,
+        "end_cursor": users.encode_cursor(page[-1].id) if page else None,
     }
 
 
@@ -245,12 +245,12 @@ async def resolve_users(
     role: Role | None = None,
 ) -> UserConnection:
     require_roles(info, ADMIN)
-    store = _identity(info).store
-    page = await service.list_users(store=store, first=first, after=after, role=role)
+    db = _identity(info).db
+    page = await users.list_users(db=db, first=first, after=after, role=role)
     return UserConnection(
         page=page,
         has_previous=after is not None,
-        count=lambda: service.count_users(store=store, role=role),
+        count=lambda: users.count_users(db=db, role=role),
     )
 
 
@@ -261,23 +261,19 @@ mutation = MutationType()
 
 @mutation.field("register")
 @throttled
-async def resolve_register(
-    _: Any, info: GraphQLResolveInfo, input: dict[str, Any]
-) -> service.AuthResult:
+async def resolve_register(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> AuthResult:
     data = parse_input(RegisterInput, input, at=["input"])
-    return await service.register(
-        _identity(info), data=data, client=client_info(info.context["request"])
+    return await accounts.register(
+        identity=_identity(info), data=data, client=client_info(info.context["request"])
     )
 
 
 @mutation.field("login")
 @throttled
-async def resolve_login(
-    _: Any, info: GraphQLResolveInfo, input: dict[str, Any]
-) -> service.AuthResult:
+async def resolve_login(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> AuthResult:
     data = parse_input(LoginInput, input, at=["input"])
-    return await service.login(
-        _identity(info),
+    return await sessions.login(
+        identity=_identity(info),
         email=data.email,
         password=data.password,
         client=client_info(info.context["request"]),
@@ -286,11 +282,9 @@ async def resolve_login(
 
 @mutation.field("refreshToken")
 @throttled
-async def resolve_refresh_token(
-    _: Any, info: GraphQLResolveInfo, refresh_token: str
-) -> service.AuthResult:
-    return await service.refresh(
-        _identity(info),
+async def resolve_refresh_token(_: Any, info: GraphQLResolveInfo, refresh_token: str) -> AuthResult:
+    return await sessions.refresh(
+        identity=_identity(info),
         refresh_token=_bounded(refresh_token, "refreshToken"),
         client=client_info(info.context["request"]),
     )
@@ -298,22 +292,24 @@ async def resolve_refresh_token(
 
 @mutation.field("logout")
 async def resolve_logout(_: Any, info: GraphQLResolveInfo, refresh_token: str) -> bool:
-    await service.logout(_identity(info), refresh_token=_bounded(refresh_token, "refreshToken"))
+    await sessions.logout(
+        db=_identity(info).db, refresh_token=_bounded(refresh_token, "refreshToken")
+    )
     return True
 
 
 @mutation.field("logoutEverywhere")
 async def resolve_logout_everywhere(_: Any, info: GraphQLResolveInfo) -> bool:
     principal = require_principal(info)
-    await service.logout_everywhere(_identity(info), user_id=principal.subject)
+    await sessions.logout_everywhere(db=_identity(info).db, user_id=principal.subject)
     return True
 
 
 @mutation.field("requestPasswordReset")
 @throttled
 async def resolve_request_password_reset(_: Any, info: GraphQLResolveInfo, email: str) -> bool:
-    await service.request_password_reset(
-        _identity(info), email=_email(email), client=client_info(info.context["request"])
+    await recovery.request_password_reset(
+        identity=_identity(info), email=_email(email), client=client_info(info.context["request"])
     )
     return True
 
@@ -325,8 +321,8 @@ async def resolve_reset_password(
 ) -> bool:
     if len(new_password) > 1024:
         raise ValidationFailed("PASSWORD_TOO_LONG", "Use at most 1024 characters", ["newPassword"])
-    await service.reset_password(
-        _identity(info),
+    await recovery.reset_password(
+        identity=_identity(info),
         token=_bounded(token, "token"),
         new_password=new_password,
         client=client_info(info.context["request"]),
@@ -338,14 +334,16 @@ async def resolve_reset_password(
 @throttled
 async def resolve_request_email_verification(_: Any, info: GraphQLResolveInfo) -> bool:
     principal = require_principal(info)
-    return await service.request_email_verification(
-        _identity(info), user_id=principal.subject, client=client_info(info.context["request"])
+    return await recovery.request_email_verification(
+        identity=_identity(info),
+        user_id=principal.subject,
+        client=client_info(info.context["request"]),
     )
 
 
 @mutation.field("verifyEmail")
 async def resolve_verify_email(_: Any, info: GraphQLResolveInfo, token: str) -> bool:
-    await service.verify_email(_identity(info), token=_bounded(token, "token"))
+    await recovery.verify_email(db=_identity(info).db, token=_bounded(token, "token"))
     return True
 
 
@@ -355,14 +353,14 @@ async def resolve_update_profile(
 ) -> UserRead:
     principal = require_principal(info)
     data = parse_input(ProfileUpdate, input, at=["input"])
-    return await service.update_profile(_identity(info), user_id=principal.subject, data=data)
+    return await profile.update_profile(db=_identity(info).db, user_id=principal.subject, data=data)
 
 
 @mutation.field("addAddress")
 async def resolve_add_address(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> UserRead:
     principal = require_principal(info)
     data = parse_input(AddressInput, input, at=["input"])
-    return await service.add_address(_identity(info), user_id=principal.subject, data=data)
+    return await profile.add_address(identity=_identity(info), user_id=principal.subject, data=data)
 
 
 @mutation.field("updateAddress")
@@ -371,16 +369,16 @@ async def resolve_update_address(
 ) -> UserRead:
     principal = require_principal(info)
     patch = parse_input(AddressPatch, input, at=["input"])
-    return await service.update_address(
-        _identity(info), user_id=principal.subject, address_id=_id(id), patch=patch
+    return await profile.update_address(
+        db=_identity(info).db, user_id=principal.subject, address_id=_id(id), patch=patch
     )
 
 
 @mutation.field("deleteAddress")
 async def resolve_delete_address(_: Any, info: GraphQLResolveInfo, id: str) -> UserRead:
     principal = require_principal(info)
-    return await service.delete_address(
-        _identity(info), user_id=principal.subject, address_id=_id(id)
+    return await profile.delete_address(
+        db=_identity(info).db, user_id=principal.subject, address_id=_id(id)
     )
 
 
@@ -389,8 +387,8 @@ async def resolve_set_default_address(
     _: Any, info: GraphQLResolveInfo, id: str, kind: AddressKind
 ) -> UserRead:
     principal = require_principal(info)
-    return await service.set_default_address(
-        _identity(info), user_id=principal.subject, address_id=_id(id), kind=kind
+    return await profile.set_default_address(
+        db=_identity(info).db, user_id=principal.subject, address_id=_id(id), kind=kind
     )
 
 
@@ -399,8 +397,8 @@ async def resolve_grant_role(
     _: Any, info: GraphQLResolveInfo, user_id: str, role: Role, seller_id: str | None = None
 ) -> UserRead:
     actor = require_roles(info, ADMIN)
-    return await service.change_roles(
-        _identity(info),
+    return await roles.change_roles(
+        db=_identity(info).db,
         actor=actor,
         user_id=_id(user_id, "userId"),
         grant=role,
@@ -413,8 +411,8 @@ async def resolve_revoke_role(
     _: Any, info: GraphQLResolveInfo, user_id: str, role: Role
 ) -> UserRead:
     actor = require_roles(info, ADMIN)
-    return await service.change_roles(
-        _identity(info), actor=actor, user_id=_id(user_id, "userId"), revoke=role
+    return await roles.change_roles(
+        db=_identity(info).db, actor=actor, user_id=_id(user_id, "userId"), revoke=role
     )
 
 

@@ -1,23 +1,34 @@
 """The identity database: its collections, each call behind the Mongo breaker and timeout.
 
-``Store.users.find_one(...)`` is pymongo's ``find_one`` run inside the Mongo dependency's
-``guard()``, so every query feeds the breaker that ``/readyz`` reports, and a hung FerretDB
-fails the request in ``mongo_timeout_s`` instead of holding it. Only the operations the
-service uses are exposed; each one is a single-document write or a plain read (FerretDB has
-no transactions, ``$lookup`` or TTL indexes).
+``IdentityDb`` is the ``db`` the use cases take (``get_user(*, db, user_id)``), built from the
+kit's :mod:`emporium_kit.documents`. Users, sessions and signing keys are
+:class:`~emporium_kit.documents.Documents`: every change to one of them is one leased,
+versioned single-document write (``db.users.update(user_id, change)``), exact on FerretDB
+1.24, whose updates are unguarded read-modify-writes, as on MongoDB. Refresh tokens,
+rotation claims and OAuth links are only inserted (the rotation claim is what makes a
+refresh token single-use) and deleted; a refresh token's ``replaced_at`` is written once,
+by the one caller whose rotation claim succeeded.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
-
-from pymongo import ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
+from emporium_kit.clients import MongoStore
+from emporium_kit.documents import (
+    LOCKS,
+    Collection,
+    Doc,
+    Documents,
+    Guard,
+    LeaseConfig,
+    Leases,
+    NotifyTarget,
+    Refusal,
+    unguarded,
+)
+from emporium_kit.errors import Conflict, NotFound
+from emporium_kit.settings import ServiceSettings
 from pymongo.asynchronous.database import AsyncDatabase
 
-Doc = dict[str, Any]
 Db = AsyncDatabase[Doc]
 
 USERS = "users"
@@ -28,122 +39,84 @@ REFRESH_ROTATIONS = "refresh_rotations"
 OAUTH_LINKS = "oauth_links"
 SIGNING_KEYS = "signing_keys"
 
-# ``Dependency.guard`` of the Mongo client (breaker + timeout)
-Guard = Callable[[], AbstractAsyncContextManager[object]]
+
+def _busy(what: str) -> Refusal:
+    return lambda: Conflict(
+        f"{what.upper()}_BUSY", f"The {what} is being changed by another request; try again"
+    )
 
 
-@asynccontextmanager
-async def unguarded() -> AsyncIterator[None]:
-    """For command-line tools, which run one command and have no breaker to feed."""
-    yield
+class IdentityDb:
+    """``IdentityDb(db, guard, *, leases, notify)``: ``guard`` is the Mongo dependency's
+    (none for command-line tools), ``leases`` the lease settings, ``notify`` what learns of
+    every write that carries events (the outbox relay)."""
 
-
-class Collection:
-    """A guarded view of one collection (``.raw`` is pymongo's, for the outbox relay)."""
-
-    def __init__(self, raw: AsyncCollection[Doc], guard: Guard) -> None:
-        self.raw = raw
-        self._guard = guard
-
-    @property
-    def name(self) -> str:
-        return self.raw.name
-
-    async def find_one(
-        self, flt: Mapping[str, Any], projection: Mapping[str, Any] | None = None
-    ) -> Doc | None:
-        async with self._guard():
-            return await self.raw.find_one(flt, projection)
-
-    async def find(
+    def __init__(
         self,
-        flt: Mapping[str, Any],
-        projection: Mapping[str, Any] | None = None,
+        db: Db,
+        guard: Guard | None = None,
         *,
-        sort: Sequence[tuple[str, int]] | None = None,
-        limit: int = 0,
-    ) -> list[Doc]:
-        async with self._guard():
-            cursor = self.raw.find(flt, projection)
-            if sort:
-                cursor = cursor.sort(list(sort))
-            if limit:
-                cursor = cursor.limit(limit)
-            return await cursor.to_list()
-
-    async def count(self, flt: Mapping[str, Any]) -> int:
-        async with self._guard():
-            return await self.raw.count_documents(flt)
-
-    async def insert_one(self, doc: Mapping[str, Any]) -> None:
-        async with self._guard():
-            await self.raw.insert_one(dict(doc))
-
-    async def update_one(self, flt: Mapping[str, Any], update: Mapping[str, Any]) -> int:
-        """Returns the number of documents matched (0 or 1)."""
-        async with self._guard():
-            result = await self.raw.update_one(flt, update)
-        return result.matched_count
-
-    async def update_many(self, flt: Mapping[str, Any], update: Mapping[str, Any]) -> int:
-        async with self._guard():
-            result = await self.raw.update_many(flt, update)
-        return result.modified_count
-
-    async def find_one_and_update(
-        self,
-        flt: Mapping[str, Any],
-        update: Mapping[str, Any],
-        exclude: Mapping[str, Any] | None = None,
-        *,
-        after: bool = True,
-    ) -> Doc | None:
-        """``exclude`` is an exclusion projection (``{"outbox": 0}``), applied here:
-        FerretDB 1.24's findAndModify does not implement projections."""
-        async with self._guard():
-            doc = await self.raw.find_one_and_update(
-                flt,
-                update,
-                return_document=ReturnDocument.AFTER if after else ReturnDocument.BEFORE,
-            )
-        if doc is not None and exclude:
-            for name in exclude:
-                doc.pop(name, None)
-        return doc
-
-    async def delete_many(self, flt: Mapping[str, Any]) -> int:
-        async with self._guard():
-            result = await self.raw.delete_many(flt)
-        return result.deleted_count
-
-
-class Store:
-    """Every collection of the identity database, guarded by ``guard``."""
-
-    def __init__(self, db: Db, guard: Guard | None = None) -> None:
-        self.db = db
+        leases: LeaseConfig | None = None,
+        notify: NotifyTarget | None = None,
+    ) -> None:
+        self.raw = db
         self.guard: Guard = guard or unguarded
-        self.users = Collection(db[USERS], self.guard)
-        self.sessions = Collection(db[SESSIONS], self.guard)
-        self.refresh_tokens = Collection(db[REFRESH_TOKENS], self.guard)
-        self.refresh_rotations = Collection(db[REFRESH_ROTATIONS], self.guard)
-        self.oauth_links = Collection(db[OAUTH_LINKS], self.guard)
-        self.signing_keys = Collection(db[SIGNING_KEYS], self.guard)
+        self.leases = Leases(Collection(db[LOCKS], guard), leases)
+        self.users = Documents(
+            db[USERS],
+            guard,
+            leases=self.leases,
+            noun="account",
+            not_found=lambda: NotFound("USER_NOT_FOUND", "No such user"),
+            busy=_busy("account"),
+            notify=notify,
+        )
+        self.sessions = Documents(
+            db[SESSIONS],
+            guard,
+            leases=self.leases,
+            noun="session",
+            not_found=lambda: NotFound("SESSION_NOT_FOUND", "No such session"),
+            busy=_busy("session"),
+        )
+        self.signing_keys = Documents(
+            db[SIGNING_KEYS],
+            guard,
+            leases=self.leases,
+            noun="signing key",
+            not_found=lambda: NotFound("SIGNING_KEY_NOT_FOUND", "No such signing key"),
+            busy=_busy("signing key"),
+        )
+        self.refresh_tokens = Collection(db[REFRESH_TOKENS], guard)
+        self.refresh_rotations = Collection(db[REFRESH_ROTATIONS], guard)
+        self.oauth_links = Collection(db[OAUTH_LINKS], guard)
 
-    async def ensure_indexes(self) -> None:
-        """Idempotent: the same names and keys on every start."""
-        async with self.guard():
-            await self.db[USERS].create_index("email", name="email_unique", unique=True)
-            await self.db[USERS].create_index(
-                "password_reset.token_hash", name="password_reset_token"
-            )
-            await self.db[USERS].create_index(
-                "email_verification.token_hash", name="email_verification_token"
-            )
-            await self.db[USERS].create_index("roles", name="roles")
-            await self.db[SESSIONS].create_index("user_id", name="user")
-            await self.db[SESSIONS].create_index("expires_at", name="expires")
-            await self.db[REFRESH_TOKENS].create_index("session_id", name="session")
-            await self.db[REFRESH_TOKENS].create_index("expires_at", name="expires")
-            await self.db[REFRESH_ROTATIONS].create_index("expires_at", name="expires")
-            await self.db[OAUTH_LINKS].create_index("user_id", name="user")
+    @classmethod
+    def connect(
+        cls, mongo: MongoStore, settings: ServiceSettings, *, notify: NotifyTarget | None = None
+    ) -> IdentityDb:
+        """The app's store: every call behind the Mongo breaker, leases from the settings."""
+        return cls(
+            mongo.db,
+            mongo.dependency.guard,
+            leases=LeaseConfig.from_settings(settings),
+            notify=notify,
+        )
+
+
+async def ensure_indexes(*, db: IdentityDb) -> None:
+    """Idempotent: the same names and keys on every start."""
+    raw = db.raw
+    async with db.guard():
+        await raw[USERS].create_index("email", name="email_unique", unique=True)
+        await raw[USERS].create_index("password_reset.token_hash", name="password_reset_token")
+        await raw[USERS].create_index(
+            "email_verification.token_hash", name="email_verification_token"
+        )
+        await raw[USERS].create_index("roles", name="roles")
+        await raw[SESSIONS].create_index("user_id", name="user")
+        await raw[SESSIONS].create_index("expires_at", name="expires")
+        await raw[REFRESH_TOKENS].create_index("session_id", name="session")
+        await raw[REFRESH_TOKENS].create_index("expires_at", name="expires")
+        await raw[REFRESH_ROTATIONS].create_index("expires_at", name="expires")
+        await raw[OAUTH_LINKS].create_index("user_id", name="user")

@@ -7,6 +7,11 @@ stolen token, or a replay): the whole family is revoked and both are signed out.
 also ends on logout, on "log out everywhere" and password reset (the user's
 ``sessions_valid_after`` moves past its start), and at its absolute ``expires_at``.
 
+Sessions are changed only through the kit's guarded write path (``db.sessions.update``):
+a refresh's ``last_used_at`` and a logout's revocation of the same session are applied one
+after the other, so a revocation is never undone. A refresh token is inserted, and its
+``replaced_at`` written once by the caller whose rotation claim succeeded.
+
 Access tokens carry the claims the kit's ``TokenVerifier`` reads (``sub``, ``roles``,
 ``seller_id``, ``scope``) plus ``iss``/``aud`` from the shared settings, ``iat``/``nbf``/
 ``exp``, a ``jti`` and ``sid`` (the session). Roles are read from the user document when a
@@ -20,14 +25,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from emporium_kit.errors import Unauthenticated
+from emporium_kit.documents import ChangeResult
+from emporium_kit.errors import NotFound, Unauthenticated
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
 from emporium_identity.domain import hash_token, new_secret, scopes_for
 from emporium_identity.errors import invalid_refresh_token
 from emporium_identity.models import UserRead
-from emporium_identity.store import Doc, Store
+from emporium_identity.store import Doc, IdentityDb
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +84,8 @@ def access_claims(
 
 
 async def start_session(
-    store: Store,
     *,
+    db: IdentityDb,
     user_id: str,
     method: str,
     client: ClientInfo,
@@ -90,7 +96,7 @@ async def start_session(
     """A new family with its first refresh token: ``(session_id, refresh_token)``."""
     session_id = str(ULID())
     expires_at = now + timedelta(seconds=max_age_s)
-    await store.sessions.insert_one(
+    await db.sessions.insert(
         {
             "_id": session_id,
             "user_id": user_id,
@@ -104,7 +110,7 @@ async def start_session(
         }
     )
     token = await _issue_refresh_token(
-        store,
+        db,
         session_id=session_id,
         user_id=user_id,
         now=now,
@@ -114,10 +120,10 @@ async def start_session(
 
 
 async def _issue_refresh_token(
-    store: Store, *, session_id: str, user_id: str, now: datetime, expires_at: datetime
+    db: IdentityDb, *, session_id: str, user_id: str, now: datetime, expires_at: datetime
 ) -> str:
     token = new_secret()
-    await store.refresh_tokens.insert_one(
+    await db.refresh_tokens.insert_one(
         {
             "_id": hash_token(token),
             "session_id": session_id,
@@ -130,11 +136,11 @@ async def _issue_refresh_token(
     return token
 
 
-async def lookup(store: Store, refresh_token: str) -> Doc | None:
+async def lookup(*, db: IdentityDb, refresh_token: str) -> Doc | None:
     """The stored record of a refresh token (by hash), whatever its state."""
     if not refresh_token or len(refresh_token) > 512:
         return None
-    return await store.refresh_tokens.find_one({"_id": hash_token(refresh_token)})
+    return await db.refresh_tokens.get(hash_token(refresh_token))
 
 
 def _session_usable(session: Doc | None, *, now: datetime) -> bool:
@@ -145,17 +151,17 @@ def _session_usable(session: Doc | None, *, now: datetime) -> bool:
     )
 
 
-async def rotate(store: Store, *, record: Doc, now: datetime, refresh_ttl_s: int) -> Rotation:
+async def rotate(*, db: IdentityDb, record: Doc, now: datetime, refresh_ttl_s: int) -> Rotation:
     """Replace the presented token (``record``, from :func:`lookup`) with a new one.
 
     Raises ``INVALID_REFRESH_TOKEN`` for expired/revoked tokens and ``REFRESH_TOKEN_REUSED``
     (after revoking the family) when the token had already been replaced.
     """
-    session = await store.sessions.find_one({"_id": record["session_id"]})
+    session = await db.sessions.get(record["session_id"])
     if session is None or not _session_usable(session, now=now):
         raise invalid_refresh_token()
     if record.get("replaced_at") is not None:
-        await revoke_session(store, session_id=session["_id"], reason="reuse", now=now)
+        await revoke_session(db=db, session_id=session["_id"], reason="reuse", now=now)
         raise _reused()
     if _aware(record["expires_at"]) <= now:
         raise invalid_refresh_token()
@@ -163,7 +169,7 @@ async def rotate(store: Store, *, record: Doc, now: datetime, refresh_ttl_s: int
     # concurrent uses exactly one inserts, on FerretDB (whose conditional updates are not
     # atomic under concurrency) as on MongoDB; every other use is a reuse like a later replay.
     try:
-        await store.refresh_rotations.insert_one(
+        await db.refresh_rotations.insert_one(
             {
                 "_id": record["_id"],
                 "session_id": session["_id"],
@@ -172,17 +178,21 @@ async def rotate(store: Store, *, record: Doc, now: datetime, refresh_ttl_s: int
             }
         )
     except DuplicateKeyError:
-        await revoke_session(store, session_id=session["_id"], reason="reuse", now=now)
+        await revoke_session(db=db, session_id=session["_id"], reason="reuse", now=now)
         raise _reused() from None
-    await store.refresh_tokens.update_one({"_id": record["_id"]}, {"$set": {"replaced_at": now}})
+    # the rotation claim made this record ours: nobody else writes it now
+    await db.refresh_tokens.update_owned(record["_id"], {"$set": {"replaced_at": now}})
     token = await _issue_refresh_token(
-        store,
+        db,
         session_id=session["_id"],
         user_id=session["user_id"],
         now=now,
         expires_at=min(now + timedelta(seconds=refresh_ttl_s), _aware(session["expires_at"])),
     )
-    await store.sessions.update_one({"_id": session["_id"]}, {"$set": {"last_used_at": now}})
+    try:
+        await db.sessions.update(session["_id"], lambda _: ({"last_used_at": now}, []))
+    except NotFound:
+        raise invalid_refresh_token() from None  # purged meanwhile: the session is over
     return Rotation(session=session, user_id=session["user_id"], refresh_token=token)
 
 
@@ -192,19 +202,32 @@ def _reused() -> Unauthenticated:
     )
 
 
-async def revoke_session(store: Store, *, session_id: str, reason: str, now: datetime) -> bool:
-    matched = await store.sessions.update_one(
-        {"_id": session_id, "revoked_at": None},
-        {"$set": {"revoked_at": now, "revoked_reason": reason}},
-    )
-    return bool(matched)
+async def revoke_session(*, db: IdentityDb, session_id: str, reason: str, now: datetime) -> bool:
+    """End one session; ``False`` when it had ended already or does not exist."""
+    revoked = False
+
+    def revoke(session: Doc) -> ChangeResult:
+        nonlocal revoked
+        if session.get("revoked_at") is not None:
+            return None
+        revoked = True
+        return {"revoked_at": now, "revoked_reason": reason}, []
+
+    try:
+        await db.sessions.update(session_id, revoke)
+    except NotFound:
+        return False
+    return revoked
 
 
-async def revoke_user_sessions(store: Store, *, user_id: str, reason: str, now: datetime) -> int:
-    return await store.sessions.update_many(
-        {"user_id": user_id, "revoked_at": None},
-        {"$set": {"revoked_at": now, "revoked_reason": reason}},
-    )
+async def revoke_user_sessions(*, db: IdentityDb, user_id: str, reason: str, now: datetime) -> int:
+    """Mark every open session of the user ended, one guarded write each. The user's
+    ``sessions_valid_after`` is what ends them; this is bookkeeping for the session list."""
+    open_sessions = await db.sessions.find({"user_id": user_id, "revoked_at": None}, {"_id": 1})
+    ended = 0
+    for session in open_sessions:
+        ended += await revoke_session(db=db, session_id=session["_id"], reason=reason, now=now)
+    return ended
 
 
 def session_outlived(session: Doc, user: Doc) -> bool:
@@ -213,9 +236,9 @@ def session_outlived(session: Doc, user: Doc) -> bool:
     return cutoff is not None and _aware(session["created_at"]) < _aware(cutoff)
 
 
-async def purge_expired(store: Store, *, now: datetime) -> int:
+async def purge_expired(*, db: IdentityDb, now: datetime) -> int:
     """Delete expired refresh tokens and sessions (FerretDB has no TTL indexes)."""
-    tokens = await store.refresh_tokens.delete_many({"expires_at": {"$lte": now}})
-    rotations = await store.refresh_rotations.delete_many({"expires_at": {"$lte": now}})
-    sessions = await store.sessions.delete_many({"expires_at": {"$lte": now}})
+    tokens = await db.refresh_tokens.delete_many({"expires_at": {"$lte": now}})
+    rotations = await db.refresh_rotations.delete_many({"expires_at": {"$lte": now}})
+    sessions = await db.sessions.delete_many({"expires_at": {"$lte": now}})
     return tokens + rotations + sessions

@@ -29,7 +29,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import OperationFailure, WaitQueueTimeoutError
 from redis.exceptions import ResponseError as RedisResponseError
 
 from emporium_kit.resilience import Dependency
@@ -58,6 +58,7 @@ def _dependency(
     *,
     critical: bool,
     exclude: tuple[type[BaseException], ...] = (),
+    saturated: tuple[type[BaseException], ...] = (),
 ) -> Dependency:
     return Dependency(
         name,
@@ -66,11 +67,19 @@ def _dependency(
         fail_max=settings.breaker_fail_max,
         reset_timeout_s=settings.breaker_reset_timeout_s,
         exclude=exclude,
+        saturated=saturated,
     )
 
 
 class MongoStore:
-    """pymongo ``AsyncMongoClient`` bound to the service's own database (``.db``)."""
+    """pymongo ``AsyncMongoClient`` bound to the service's own database (``.db``).
+
+    The pool is bounded (``mongo_max_pool_size``, pymongo's default is 100): FerretDB on
+    SQLite stops answering everyone, reads included, once the clients of one database hold
+    about a hundred operations in flight. A call that finds every connection busy waits
+    ``mongo_pool_wait_s`` at most, then fails as ``DEPENDENCY_SATURATED`` (through the
+    dependency's guard) instead of queueing behind the others.
+    """
 
     def __init__(self, settings: ServiceSettings, *, critical: bool = True) -> None:
         timeout_ms = int(settings.mongo_timeout_s * 1000)
@@ -80,6 +89,8 @@ class MongoStore:
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
             socketTimeoutMS=timeout_ms,
+            maxPoolSize=settings.mongo_max_pool_size,
+            waitQueueTimeoutMS=int(settings.mongo_pool_wait_s * 1000),
             tz_aware=True,
         )
         self.db: AsyncDatabase[dict[str, Any]] = self.client[str(settings.mongo_database)]
@@ -90,6 +101,7 @@ class MongoStore:
             settings.mongo_timeout_s,
             critical=critical,
             exclude=(OperationFailure,),
+            saturated=(WaitQueueTimeoutError,),
         )
         self.dependency.set_ping(self.ping)
 

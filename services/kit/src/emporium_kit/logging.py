@@ -3,7 +3,7 @@
 ``configure_logging(settings)`` replaces the root handlers (uvicorn's loggers propagate to
 it) with one stdout handler::
 
-    {"ts": "...", "level": "info", "logger": "emporium_catalog.service",
+    {"ts": "...", "level": "info", "logger": "emporium_catalog.products",
      "message": "product created", "service": "catalog",
      "trace_id": "4bf9...", "span_id": "00f0...", "product_id": "..."}
 

@@ -9,7 +9,11 @@
 
 pybreaker's decorator only sees exceptions raised synchronously, so a coroutine's failure is
 recorded by awaiting it inside ``with breaker.calling():``. A timeout is a failure; domain
-errors and cancellation (a client hanging up) are not. Once ``fail_max`` consecutive calls
+errors and cancellation (a client hanging up) are not. Neither is *saturation*: the types
+given as ``saturated`` (pymongo's ``WaitQueueTimeoutError``: every pooled connection is busy)
+mean this process is asking too much at once, not that the dependency is down; they are
+raised as :class:`DependencyUnavailable` ``DEPENDENCY_SATURATED`` at once, so a request fails
+with a clear retryable error instead of queueing. Once ``fail_max`` consecutive calls
 fail the breaker opens and calls fail fast with :class:`DependencyUnavailable` until
 ``reset_timeout_s`` has passed; the next call (or readiness probe) is the half-open trial.
 
@@ -78,8 +82,10 @@ class Dependency:
     """A named outbound dependency: breaker + per-call timeout + readiness probe.
 
     ``Dependency(name, *, ping=None, timeout_s=2.0, critical=True, fail_max=5,
-    reset_timeout_s=10.0, exclude=())``. ``exclude`` lists exception types that mean "the
-    dependency answered" (duplicate key, not found...); they never count as failures.
+    reset_timeout_s=10.0, exclude=(), saturated=())``. ``exclude`` lists exception types that
+    mean "the dependency answered" (duplicate key, not found...); they never count as
+    failures. ``saturated`` lists those meaning "no free connection in this process's pool":
+    not failures either, and raised as ``DEPENDENCY_SATURATED``.
     """
 
     def __init__(
@@ -92,16 +98,18 @@ class Dependency:
         fail_max: int = 5,
         reset_timeout_s: float = 10.0,
         exclude: Iterable[type[BaseException]] = (),
+        saturated: Iterable[type[BaseException]] = (),
     ) -> None:
         self.name = name
         self.timeout_s = timeout_s
         self.critical = critical
         self._ping = ping
+        self._saturated = tuple(saturated)
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=fail_max,
             reset_timeout=reset_timeout_s,
             name=name,
-            exclude=[DomainError, asyncio.CancelledError, *exclude],
+            exclude=[DomainError, asyncio.CancelledError, *exclude, *self._saturated],
         )
 
     def __repr__(self) -> str:
@@ -120,8 +128,8 @@ class Dependency:
         """Run the ``async with`` body behind the breaker with a timeout.
 
         Raises :class:`DependencyUnavailable` when the breaker is open (nothing is
-        called) or when the body times out; other errors propagate unchanged after being
-        recorded.
+        called), when the body times out, or when it found the connection pool saturated;
+        other errors propagate unchanged after being recorded.
         """
         try:
             with self.breaker.calling():
@@ -134,6 +142,10 @@ class Dependency:
         except TimeoutError as exc:
             raise DependencyUnavailable(
                 "DEPENDENCY_TIMEOUT", f"{self.name} did not answer in time"
+            ) from exc
+        except self._saturated as exc:
+            raise DependencyUnavailable(
+                "DEPENDENCY_SATURATED", f"every connection to {self.name} is busy; retry"
             ) from exc
 
     async def call(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:

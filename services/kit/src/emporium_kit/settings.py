@@ -63,6 +63,18 @@ class ServiceSettings(BaseSettings):
     opensearch_timeout_s: float = Field(default=3.0, gt=0)
     http_timeout_s: float = Field(default=5.0, gt=0)
 
+    # Connections of this process's Mongo client (see docs/architecture.md for the budget
+    # against FerretDB's limit); a call waits at most mongo_pool_wait_s for a free one.
+    mongo_max_pool_size: int = Field(default=20, ge=1, le=500)
+    mongo_pool_wait_s: float = Field(default=1.0, gt=0)
+
+    # Per-document leases of the guarded write path (emporium_kit.documents.Leases).
+    lease_ttl_s: float = Field(default=30.0, gt=0)
+    lease_wait_s: float = Field(default=5.0, gt=0)
+    lease_margin_s: float = Field(default=10.0, gt=0)
+    lease_claim_retention_s: float = Field(default=3600.0, gt=0)
+    lease_prune_interval_s: float = Field(default=600.0, gt=0)
+
     breaker_fail_max: int = Field(default=5, ge=1)
     breaker_reset_timeout_s: float = Field(default=10.0, gt=0)
 

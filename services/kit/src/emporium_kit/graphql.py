@@ -18,6 +18,11 @@
   and :func:`format_error` (``extensions: {code, kind, field}`` for
   :class:`~emporium_kit.errors.DomainError`, internals hidden in production), and
   :class:`DirectExecutionContext` for cheap completion of resolver-free selections.
+
+:class:`DirectExecutionContext` overrides graphql-core 3.2's execution internals
+(``complete_value``, ``collect_subfields``), which 3.3 reworked. The kit's pyproject pins
+graphql-core to 3.2 and importing this module fails with :class:`UnsupportedGraphQLCore` when
+another version is installed, instead of completing results wrongly at run time.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ from graphql import (
     is_object_type,
     parse,
     validate,
+    version_info,
 )
 from graphql.pyutils import AwaitableOrValue, Path
 from pydantic import ValidationError
@@ -80,6 +86,31 @@ from emporium_kit.responses import OrjsonResponse
 from emporium_kit.text import find_forbidden, forbidden_character, invalid_characters
 
 log = logging.getLogger(__name__)
+
+# graphql-core versions whose execution internals DirectExecutionContext overrides: [low, high)
+GRAPHQL_CORE_SUPPORTED = ((3, 2, 5), (3, 3, 0))
+
+
+class UnsupportedGraphQLCore(ImportError):
+    """The installed graphql-core is outside :data:`GRAPHQL_CORE_SUPPORTED`."""
+
+
+def check_graphql_core(installed: Sequence[int]) -> None:
+    """Raise :class:`UnsupportedGraphQLCore` unless ``installed`` (major, minor, micro) is
+    a version the execution fast path was written against."""
+    low, high = GRAPHQL_CORE_SUPPORTED
+    version = tuple(installed[:3])
+    if not low <= version < high:
+        shown = ".".join(map(str, version))
+        raise UnsupportedGraphQLCore(
+            f"emporium_kit.graphql supports graphql-core >={'.'.join(map(str, low))},"
+            f"<{'.'.join(map(str, high))}; {shown} is installed. DirectExecutionContext"
+            " overrides its execution internals: check them against this version before"
+            " widening the pin in services/kit/pyproject.toml."
+        )
+
+
+check_graphql_core((version_info.major, version_info.minor, version_info.micro))
 
 MAX_BODY_BYTES = 256 * 1024
 # Operations arrive as JSON only (GraphQL over HTTP). A form, multipart or text/plain body is

@@ -16,7 +16,7 @@ from emporium_kit.testing import TokenMinter
 from fastapi import APIRouter
 from graphql import GraphQLSchema
 
-from .conftest import KitTestSettings
+from .conftest import KitTestSettings, TenantContext
 
 pytestmark = pytest.mark.unit
 
@@ -141,7 +141,7 @@ async def test_graphql_context_and_auth(schema: GraphQLSchema, run_app: Any) -> 
         settings=settings(),
         schema=schema,
         verifier=minter.verifier(),
-        context=lambda request: {"tenant": request.headers.get("x-tenant", "none")},
+        context=lambda request: TenantContext(request.headers.get("x-tenant", "none")),
     )
     async with run_app(app) as client:
 

@@ -7,21 +7,22 @@
         mongo, redis = clients.mongo(settings), clients.redis(settings)
         return build_app(
             settings=settings,
-            schema=make_federated_schema(load_sdl("emporium_catalog"), *bindables),
+            schema=build_schema("emporium_catalog", *bindables),
             clients=[mongo, redis],
-            context=lambda request: {"db": mongo.db, "loaders": Loaders(mongo)},
-            on_startup=[partial(ensure_indexes, db=mongo.db)],
+            context=lambda request: CatalogContext.build(db, cache),
+            on_startup=[partial(ensure_indexes, db=db)],
             workers=[outbox],
         )
 
 What it wires:
 
 - JSON logging and tracing (:mod:`emporium_kit.logging`, :mod:`emporium_kit.telemetry`);
-- ``/graphql`` (:func:`emporium_kit.graphql.graphql_app`) whose context is
-  ``{"request", "settings", "principal", "auth_error", **context(request)}``: the bearer
-  token is verified once per request when present (read it with
-  :func:`emporium_kit.auth.principal_from`); ``context`` may be async and builds the
-  per-request objects (DataLoaders...);
+- ``/graphql`` (:func:`emporium_kit.graphql.graphql_app`) whose context holds the request,
+  the settings, the caller (the bearer token is verified once per request when present; read
+  it with :func:`emporium_kit.auth.principal_from`) and what ``context(request)`` returns: the
+  service's :class:`~emporium_kit.context.RequestContext` with its stores and fresh
+  per-request loaders, read by resolvers with ``CatalogContext.of(info)``. ``context`` may be
+  async;
 - ``/livez``, ``/readyz`` (every client's dependency plus ``dependencies``), ``/metrics``;
 - lifespan: start clients -> prefetch JWKS -> ``on_startup`` hooks -> start ``workers``
   (objects with ``async start()`` / ``async stop()``: :mod:`emporium_kit.workers`) -> freeze
@@ -39,7 +40,7 @@ import asyncio
 import gc
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -53,6 +54,7 @@ from starlette.requests import Request
 
 from emporium_kit.auth import AUTH_ERROR_KEY, PRINCIPAL_KEY, TokenVerifier, authenticate
 from emporium_kit.clients import Client
+from emporium_kit.context import REQUEST_KEY, SERVICE_KEY, SETTINGS_KEY, RequestContext
 from emporium_kit.graphql import graphql_app
 from emporium_kit.health import Health
 from emporium_kit.logging import configure_logging
@@ -63,7 +65,7 @@ from emporium_kit.telemetry import instrument_app, setup_tracing, shutdown_traci
 
 log = logging.getLogger(__name__)
 
-ContextFactory = Callable[[Request], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
+ContextFactory = Callable[[Request], RequestContext | Awaitable[RequestContext]]
 Hook = Callable[[], Awaitable[Any]]
 
 
@@ -145,16 +147,20 @@ def _context_factory(
     async def context_value(request: Request, _data: Any) -> dict[str, Any]:
         principal, auth_error = await authenticate(verifier, request.headers.get("authorization"))
         ctx: dict[str, Any] = {
-            "request": request,
-            "settings": settings,
+            REQUEST_KEY: request,
+            SETTINGS_KEY: settings,
             PRINCIPAL_KEY: principal,
             AUTH_ERROR_KEY: auth_error,
         }
         if context is not None:
-            extra = context(request)
-            if inspect.isawaitable(extra):
-                extra = await extra
-            ctx.update(extra)
+            service = context(request)
+            if inspect.isawaitable(service):
+                service = await service
+            if not isinstance(service, RequestContext):
+                raise TypeError(
+                    f"context() returned {type(service).__name__}, not a RequestContext"
+                )
+            ctx[SERVICE_KEY] = service
         return ctx
 
     return context_value

@@ -1,6 +1,8 @@
 """Schema-first federated GraphQL: SDL loading, Federation v2 schema, the ASGI app.
 
 - :func:`load_sdl` reads a package's ``schema/*.graphql`` (sorted, joined).
+- :func:`build_schema` is a service's schema: its SDL, its bindables, and field and
+  argument names converted to snake_case for the resolvers.
 - :func:`make_federated_schema` is Ariadne's ``ariadne.contrib.federation`` schema
   builder. Federation v2 is chosen by the SDL itself: Ariadne looks for
   ``extend schema @link(url: "https://specs.apollo.dev/federation/v2.x", import: [...])``
@@ -21,7 +23,7 @@
 
 :class:`DirectExecutionContext` overrides graphql-core 3.2's execution internals
 (``complete_value``, ``collect_subfields``), which 3.3 reworked. The kit's pyproject pins
-graphql-core to 3.2 and importing this module fails with :class:`UnsupportedGraphQLCore` when
+graphql-core to 3.2 and importing this module fails with :class:`UnsupportedGraphQLCoreError` when
 another version is installed, instead of completing results wrongly at run time.
 """
 
@@ -36,6 +38,7 @@ from importlib import resources
 from typing import Any, cast
 
 import orjson
+from ariadne import convert_schema_names
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLHTTPHandler
 from ariadne.contrib.federation import make_federated_schema as _ariadne_federated_schema
@@ -91,18 +94,18 @@ log = logging.getLogger(__name__)
 GRAPHQL_CORE_SUPPORTED = ((3, 2, 5), (3, 3, 0))
 
 
-class UnsupportedGraphQLCore(ImportError):
+class UnsupportedGraphQLCoreError(ImportError):
     """The installed graphql-core is outside :data:`GRAPHQL_CORE_SUPPORTED`."""
 
 
 def check_graphql_core(installed: Sequence[int]) -> None:
-    """Raise :class:`UnsupportedGraphQLCore` unless ``installed`` (major, minor, micro) is
+    """Raise :class:`UnsupportedGraphQLCoreError` unless ``installed`` (major, minor, micro) is
     a version the execution fast path was written against."""
     low, high = GRAPHQL_CORE_SUPPORTED
     version = tuple(installed[:3])
     if not low <= version < high:
         shown = ".".join(map(str, version))
-        raise UnsupportedGraphQLCore(
+        raise UnsupportedGraphQLCoreError(
             f"emporium_kit.graphql supports graphql-core >={'.'.join(map(str, low))},"
             f"<{'.'.join(map(str, high))}; {shown} is installed. DirectExecutionContext"
             " overrides its execution internals: check them against this version before"
@@ -149,6 +152,19 @@ def make_federated_schema(
         if re.search(rf"@{name}\b", sdl) and not re.search(rf"directive\s+@{name}\b", sdl)
     ]
     return _ariadne_federated_schema([sdl, *missing], *bindables, directives=directives)
+
+
+def build_schema(
+    package: str, *bindables: SchemaBindable | Sequence[SchemaBindable], folder: str = "schema"
+) -> GraphQLSchema:
+    """The federated schema of ``package``'s SDL (:func:`load_sdl`) bound to ``bindables``.
+
+    Resolvers and inputs speak snake_case: an argument ``productId`` arrives as
+    ``product_id``, and a field ``totalCount`` is read from ``total_count``.
+    """
+    schema = make_federated_schema(load_sdl(package, folder), *bindables)
+    convert_schema_names(schema, None)
+    return schema
 
 
 class _CachedDocument:

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import orjson
-from aiodataloader import DataLoader
+from emporium_kit.loaders import Loader, keyed_loader
 from emporium_kit.resilience import Dependency, DependencyUnavailable
 
 from emporium_search.models import CategoryView, ProductView
@@ -112,7 +112,7 @@ class CatalogClient:
         self.url = url
         self.dependency = dependency
         self._http = http
-        self._loader: DataLoader[str, ProductView | None] | None = None
+        self._loader: Loader[str, ProductView] | None = None
 
     async def _post(
         self, query: str, variables: dict[str, Any], *, timeout_s: float | None = None
@@ -146,19 +146,13 @@ class CatalogClient:
                     found[product.id] = product
         return found
 
-    async def _load_batch(self, ids: list[str]) -> list[ProductView | None]:
-        found = await self.products(ids)
-        return [found.get(i) for i in ids]
-
     async def load_product(self, product_id: str) -> ProductView | None:
         """One product; concurrent calls are batched into one ``_entities`` request."""
         # a DataLoader schedules its batch on the loop it was created with: make it on the
         # running loop (the client itself is built before the server's loop exists)
         loop = asyncio.get_running_loop()
         if self._loader is None or self._loader.loop is not loop:
-            self._loader = DataLoader(
-                batch_load_fn=self._load_batch, cache=False, max_batch_size=MAX_BATCH, loop=loop
-            )
+            self._loader = keyed_loader(self.products, cache=False, max_batch_size=MAX_BATCH)
         return await self._loader.load(product_id)
 
     async def categories(self, ids: Sequence[str]) -> dict[str, CategoryView]:

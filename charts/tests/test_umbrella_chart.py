@@ -421,22 +421,38 @@ def test_public_services_take_traffic_from_the_ingress_controller(render, values
     assert values["services"]["identity"]["public"], "browsers reach identity's /oauth routes"
 
 
-def production_required_secrets(service: str) -> set[str]:
-    """The settings a service refuses to run in production without (its settings.py says
-    "EMPORIUM_... must be set in production")."""
-    settings = REPO / "services" / service / "src" / f"emporium_{service}" / "settings.py"
+def _required_in_production(settings: Path) -> set[str]:
+    """The settings a settings.py refuses to run in production without ("EMPORIUM_... must be
+    set in production")."""
     if not settings.exists():
         return set()
     return set(re.findall(r"(EMPORIUM_[A-Z0-9_]+) must be set in production", settings.read_text()))
 
 
+KIT_SETTINGS = REPO / "services" / "kit" / "src" / "emporium_kit" / "settings.py"
+
+
+def production_required_secrets(service: str) -> set[str]:
+    """What a Python service refuses to run in production without: the kit's settings every
+    service shares, and its own."""
+    package = REPO / "services" / service / "src" / f"emporium_{service}"
+    if not package.exists():
+        return set()
+    return _required_in_production(KIT_SETTINGS) | _required_in_production(package / "settings.py")
+
+
 def test_production_secrets_come_from_kubernetes_secrets(render, values: dict) -> None:
-    """Every setting a service requires in production is wired from its Secret (never a value
-    in the chart): required in production, optional in development (the dev defaults apply)."""
+    """Every setting a service requires in production is wired from a Secret (never a value
+    in the chart): the shared ones from the one shared Secret, a service's own from its
+    Secret; required in production, optional in development (the dev defaults apply)."""
+    shared = _required_in_production(KIT_SETTINGS)
+    assert shared == {"EMPORIUM_CURSOR_SECRET"}
+    assert set(values["global"]["sharedSecret"]["env"]) == shared
     required = {s: production_required_secrets(s) for s in values["services"]}
-    assert required["identity"] == {"EMPORIUM_IDENTITY_KEY_ENCRYPTION_KEYS"}
-    assert required["catalog"] == {"EMPORIUM_CATALOG_CURSOR_SECRET"}
-    assert required["search"] == {"EMPORIUM_SEARCH_CURSOR_SECRET"}
+    assert required["identity"] == {"EMPORIUM_IDENTITY_KEY_ENCRYPTION_KEYS", *shared}
+    assert required["catalog"] == shared
+    assert required["search"] == shared
+    assert required["gateway"] == set()
     for name, values_files in (
         ("production", VALUES_FILES["production"]),
         ("minimal", VALUES_FILES["minimal"]),
@@ -451,8 +467,12 @@ def test_production_secrets_come_from_kubernetes_secrets(render, values: dict) -
             for variable in variables:
                 assert variable not in config, f"{variable} must not be a ConfigMap value"
                 ref = env[variable]["valueFrom"]["secretKeyRef"]
-                assert ref["name"] == f"{service}-secrets"
+                expected = "emporium-shared" if variable in shared else f"{service}-secrets"
+                assert ref["name"] == expected, (service, variable)
                 assert ref["optional"] is (name == "minimal"), (name, service, variable)
+        gateway = find(manifests, "Deployment", "gateway")["spec"]["template"]["spec"]
+        names = {e["name"] for e in gateway["containers"][0].get("env", [])}
+        assert not names & shared, "the gateway (Node) reads no Python service settings"
     production = render(*VALUES_FILES["production"])
     identity = find(production, "ConfigMap", "identity-config")["data"]
     assert identity["EMPORIUM_IDENTITY_PUBLIC_URL"] == "https://shop.example.test"

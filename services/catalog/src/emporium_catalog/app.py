@@ -10,11 +10,13 @@ from functools import partial
 
 from emporium_catalog import events, products, store
 from emporium_catalog.cache import ProductCache
+from emporium_catalog.domain import PRODUCT_CURSORS
 from emporium_catalog.relay import writers_lock
 from emporium_catalog.resolvers import Catalog, bindables, request_context
 from emporium_catalog.settings import CatalogSettings
 from emporium_kit import clients
 from emporium_kit.app import build_app
+from emporium_kit.cursors import Cursors
 from emporium_kit.documents import LeasePruner
 from emporium_kit.graphql import build_schema
 from emporium_kit.workers import OutboxWorker
@@ -48,7 +50,8 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         poll_interval_s=settings.catalog_relay_poll_interval_s,
         settle_s=settings.catalog_relay_settle_s,
     )
-    catalog = Catalog(db=db, cache=cache, cursor_secret=settings.cursor_secret)
+    cursors = Cursors.from_settings(settings, PRODUCT_CURSORS)
+    catalog = Catalog(db=db, cache=cache, cursors=cursors)
     app = build_app(
         settings=settings,
         schema=build_schema("emporium_catalog", *bindables),

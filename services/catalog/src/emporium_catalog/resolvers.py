@@ -50,6 +50,7 @@ from emporium_catalog.models import (
 from emporium_catalog.store import CatalogDb
 from emporium_kit.auth import principal_from, require_roles
 from emporium_kit.context import RequestContext
+from emporium_kit.cursors import Cursors
 from emporium_kit.errors import ValidationFailed, parse_input
 from emporium_kit.loaders import Loader, keyed_loader
 from graphql import GraphQLResolveInfo
@@ -67,7 +68,7 @@ class Catalog:
 
     db: CatalogDb
     cache: ProductCache | None
-    cursor_secret: bytes
+    cursors: Cursors
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ class CatalogContext(RequestContext):
 
     db: CatalogDb
     cache: ProductCache | None
-    cursor_secret: bytes
+    cursors: Cursors
     products: Loader[str, ProductRead]
     categories: Loader[str, CategoryRead]
     sellers: Loader[str, SellerRead]
@@ -92,7 +93,7 @@ def request_context(catalog: Catalog) -> Callable[[Any], CatalogContext]:
         return CatalogContext(
             db=db,
             cache=cache,
-            cursor_secret=catalog.cursor_secret,
+            cursors=catalog.cursors,
             products=keyed_loader(lambda ids: products.get_products(db=db, cache=cache, ids=ids)),
             categories=keyed_loader(lambda ids: categories.get_categories(db=db, ids=ids)),
             sellers=keyed_loader(lambda ids: sellers.get_sellers(db=db, ids=ids)),
@@ -181,13 +182,13 @@ class ProductConnection:
 
     page: products.ProductPage
     sort: ProductSort
-    secret: bytes
+    cursors: Cursors
     db: CatalogDb
     has_previous: bool
 
     def cursor_of(self, product: ProductRead) -> str:
         key = sort_key_of(self.sort, product)
-        return encode_cursor(Cursor(self.sort, key, product.id), secret=self.secret)
+        return encode_cursor(Cursor(self.sort, key, product.id), cursors=self.cursors)
 
 
 connection = ObjectType("ProductConnection")
@@ -227,10 +228,10 @@ async def _products_connection(
     ctx = CatalogContext.of(info)
     order = ProductSort(sort)
     size = page_size(first)
-    position = decode_cursor(after, sort=order, secret=ctx.cursor_secret) if after else None
+    position = decode_cursor(after, sort=order, cursors=ctx.cursors) if after else None
     page = await products.list_products(db=ctx.db, flt=flt, sort=order, first=size, after=position)
     return ProductConnection(
-        page=page, sort=order, secret=ctx.cursor_secret, db=ctx.db, has_previous=after is not None
+        page=page, sort=order, cursors=ctx.cursors, db=ctx.db, has_previous=after is not None
     )
 
 

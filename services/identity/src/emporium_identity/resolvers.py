@@ -21,6 +21,7 @@ from ariadne import EnumType, MutationType, ObjectType, QueryType, ScalarType
 from ariadne.contrib.federation import FederatedObjectType
 from emporium_kit.auth import Principal, require_principal, require_roles
 from emporium_kit.context import RequestContext, request_of
+from emporium_kit.cursors import Cursors
 from emporium_kit.errors import Forbidden, ValidationFailed, parse_input
 from emporium_kit.loaders import Loader, keyed_loader
 from graphql import GraphQLResolveInfo
@@ -190,6 +191,10 @@ class UserConnection:
     page: users.UserPage
     has_previous: bool
     count: Callable[[], Awaitable[int]]
+    cursors: Cursors
+
+    def cursor_of(self, user: UserRead) -> str:
+        return users.encode_cursor(user.id, cursors=self.cursors)
 
 
 connection_type = ObjectType("UserConnection")
@@ -197,7 +202,7 @@ connection_type = ObjectType("UserConnection")
 
 @connection_type.field("edges")
 def resolve_edges(conn: UserConnection, _info: GraphQLResolveInfo) -> list[dict[str, Any]]:
-    return [{"cursor": users.encode_cursor(u.id), "node": u} for u in conn.page.users]
+    return [{"cursor": conn.cursor_of(u), "node": u} for u in conn.page.users]
 
 
 @connection_type.field("pageInfo")
@@ -206,8 +211,8 @@ def resolve_page_info(conn: UserConnection, _info: GraphQLResolveInfo) -> dict[s
     return {
         "has_next_page": conn.page.has_next,
         "has_previous_page": conn.has_previous,
-        "start_cursor": users.encode_cursor(page[0].id) if page else None,
-        "end_cursor": users.encode_cursor(page[-1].id) if page else None,
+        "start_cursor": conn.cursor_of(page[0]) if page else None,
+        "end_cursor": conn.cursor_of(page[-1]) if page else None,
     }
 
 
@@ -242,12 +247,15 @@ async def resolve_users(
     role: Role | None = None,
 ) -> UserConnection:
     require_roles(info, ADMIN)
-    db = _identity(info).db
-    page = await users.list_users(db=db, first=first, after=after, role=role)
+    identity = _identity(info)
+    db, cursors = identity.db, identity.cursors
+    last = users.decode_cursor(after, cursors=cursors) if after is not None else None
+    page = await users.list_users(db=db, first=first, after=last, role=role)
     return UserConnection(
         page=page,
         has_previous=after is not None,
         count=lambda: users.count_users(db=db, role=role),
+        cursors=cursors,
     )
 
 

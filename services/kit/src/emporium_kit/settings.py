@@ -18,10 +18,14 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_FILE = os.environ.get("EMPORIUM_ENV_FILE", ".platform/env")
+
+# Used only when no cursor secret is configured; production refuses to start with it.
+DEV_CURSOR_SECRET = "emporium-development-cursor-secret"
+MIN_CURSOR_SECRET_CHARS = 32
 
 
 class ServiceSettings(BaseSettings):
@@ -78,6 +82,10 @@ class ServiceSettings(BaseSettings):
     breaker_fail_max: int = Field(default=5, ge=1)
     breaker_reset_timeout_s: float = Field(default=10.0, gt=0)
 
+    # HMAC key of every service's pagination cursors (emporium_kit.cursors): one secret for
+    # all services, each list's cursors bound to the list by name
+    cursor_secret: SecretStr = SecretStr(DEV_CURSOR_SECRET)
+
     shutdown_grace_s: float = Field(default=5.0, ge=0)
     graphql_max_depth: int = Field(default=12, ge=1)
     graphql_max_query_chars: int = Field(default=20_000, ge=100)
@@ -88,6 +96,19 @@ class ServiceSettings(BaseSettings):
         if self.mongo_database is None:
             # frozen model: set through __dict__ once, during validation
             self.__dict__["mongo_database"] = self.service_name
+        return self
+
+    @model_validator(mode="after")
+    def _cursor_secret_in_production(self) -> ServiceSettings:
+        if not self.is_production:
+            return self
+        cursor_secret = self.cursor_secret.get_secret_value()
+        if cursor_secret == DEV_CURSOR_SECRET:
+            raise ValueError("EMPORIUM_CURSOR_SECRET must be set in production")
+        if len(cursor_secret) < MIN_CURSOR_SECRET_CHARS:
+            raise ValueError(
+                f"EMPORIUM_CURSOR_SECRET must be at least {MIN_CURSOR_SECRET_CHARS} characters"
+            )
         return self
 
     @property

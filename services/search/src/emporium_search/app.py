@@ -16,6 +16,7 @@ from functools import partial
 import httpx
 from emporium_kit import clients
 from emporium_kit.app import build_app
+from emporium_kit.cursors import Cursors
 from emporium_kit.events import ProcessedEvents
 from emporium_kit.graphql import build_schema
 from emporium_kit.resilience import Dependency
@@ -26,6 +27,7 @@ from emporium_search import events
 from emporium_search.catalog_client import CatalogClient
 from emporium_search.indexer import Indexer
 from emporium_search.indices import IndexNames
+from emporium_search.query import RESULT_CURSORS
 from emporium_search.resolvers import SearchContext, bindables, request_context
 from emporium_search.settings import SearchSettings
 
@@ -88,7 +90,8 @@ def create_app(
         if catalog_http is None:
             await http.aclose()
 
-    context = SearchContext(store=opensearch, names=names, cursor_secret=settings.cursor_secret)
+    cursors = Cursors.from_settings(settings, RESULT_CURSORS)
+    context = SearchContext(store=opensearch, names=names, cursors=cursors)
     indexing = settings.search_indexing_enabled
     app = build_app(
         settings=settings,

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from ariadne import QueryType
 from emporium_kit.clients import OpenSearchStore
 from emporium_kit.context import RequestContext
+from emporium_kit.cursors import Cursors
 from emporium_kit.errors import parse_input
 from graphql import (
     FieldNode,
@@ -40,7 +41,7 @@ class SearchContext(RequestContext):
 
     store: OpenSearchStore
     names: IndexNames
-    cursor_secret: bytes
+    cursors: Cursors
 
 
 def request_context(search: SearchContext) -> Callable[[Any], SearchContext]:
@@ -134,7 +135,7 @@ async def resolve_search(
         store=ctx.store,
         names=ctx.names,
         request=request,
-        secret=ctx.cursor_secret,
+        cursors=ctx.cursors,
         facets="facets" in wanted,
         did_you_mean="didYouMean" in wanted,
     )

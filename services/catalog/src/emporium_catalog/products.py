@@ -252,15 +252,14 @@ def _skus(doc: Doc) -> list[str]:
 
 
 def product_change(
-    doc: Doc, changes: dict[str, Any], make_events: Callable[[ProductRead], list[Event[Any]]]
+    doc: Doc, changes: dict[str, Any], make_events: Callable[[Doc], list[Event[Any]]]
 ) -> ChangeResult:
     """What ``db.products.update`` writes for ``changes`` to ``doc``: the fields, the derived
-    ones, and the events, which describe the product as it will be after the write."""
+    ones, and the events, built from the document as it will be stored after the write."""
     changes = {**changes, "updated_at": now()}
     if "listings" in changes:
         changes["skus"] = _skus({**doc, **changes})
-    after = ProductRead.from_doc({**doc, **changes, "version": doc["version"] + 1})
-    return changes, make_events(after)
+    return changes, make_events({**doc, **changes, "version": doc["version"] + 1})
 
 
 ProductChange = Callable[[Doc], ChangeResult | Awaitable[ChangeResult]]
@@ -317,7 +316,7 @@ async def create_product(
     try:
         await SKUS.claim(db.raw, data.sku, product_id, field=["input", "sku"])
         try:
-            await db.products.insert(doc, [events.product_created(product)])
+            await db.products.insert(doc, [events.product_created(doc)])
         except DuplicateKeyError:
             # the slug index of a product written before slug claims existed
             await asyncio.shield(SKUS.release(db.raw, [data.sku], product_id))

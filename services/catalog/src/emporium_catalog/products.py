@@ -314,7 +314,7 @@ async def create_product(
     )
     product = ProductRead.from_doc(doc)
     try:
-        await SKUS.claim(db.raw, data.sku, product_id, field=["input", "sku"])
+        await SKUS.claim(db.raw, data.sku, product_id, field=["input", "sku"], leases=db.leases)
         try:
             await db.products.insert(doc, [events.product_created(doc)])
         except DuplicateKeyError:
@@ -335,14 +335,14 @@ async def create_product(
 async def _claim_new_slug(db: CatalogDb, data: ProductCreate, product_id: str) -> str:
     """The requested slug, or one made from the name (with the id's tail when taken)."""
     if data.slug is not None:
-        await SLUGS.claim(db.raw, data.slug, product_id, field=["input", "slug"])
+        await SLUGS.claim(db.raw, data.slug, product_id, field=["input", "slug"], leases=db.leases)
         return data.slug
     slug = slugify(data.name) or product_id.lower()
     try:
-        await SLUGS.claim(db.raw, slug, product_id, field=["input", "name"])
+        await SLUGS.claim(db.raw, slug, product_id, field=["input", "name"], leases=db.leases)
     except Conflict:
         slug = f"{slug[:100]}-{product_id[-8:].lower()}"
-        await SLUGS.claim(db.raw, slug, product_id, field=["input", "name"])
+        await SLUGS.claim(db.raw, slug, product_id, field=["input", "name"], leases=db.leases)
     return slug
 
 
@@ -406,7 +406,9 @@ async def update_product(
             return None
         new_slug = changes.get("slug")
         if new_slug is not None and not claimed:
-            await SLUGS.claim(db.raw, new_slug, product_id, field=["input", "slug"])
+            await SLUGS.claim(
+                db.raw, new_slug, product_id, field=["input", "slug"], leases=db.leases
+            )
             claimed.append(new_slug)
         old_slug[:] = [doc["slug"]]
         return product_change(doc, changes, lambda after: [events.product_updated(after)])

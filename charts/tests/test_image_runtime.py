@@ -3,7 +3,8 @@ Dockerfile's own `uv sync` commands build the venv from the lock (first from the
 pyproject alone, as the bind-mounted layer does), the gateway's own `npm ci` installs its
 production dependencies from its lock; then the final stage's ENV, ENTRYPOINT and CMD start the
 service on loopback. It must answer its probes, and exit cleanly on SIGTERM within its
-graceful-shutdown time, which is what a rollout and a node drain rely on. The service gets the
+graceful-shutdown time (the kit's grace and drain periods), which is what a rollout and a
+node drain rely on. The service gets the
 test platform's MongoDB (a throwaway database: the catalog and identity prepare theirs before
 serving) and unreachable NATS, Redis and OpenSearch, which a service starts without."""
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from emporium_kit.settings import ServiceSettings
 from pymongo import MongoClient
 
 pytestmark = pytest.mark.chart
@@ -118,7 +120,12 @@ def test_the_image_starts_serves_and_stops_gracefully(
                 runtime_env[key] = value
     entrypoint = json.loads(next(rest for keyword, rest in stage if keyword == "ENTRYPOINT"))
     cmd = json.loads(next(rest for keyword, rest in stage if keyword == "CMD"))
-    graceful = int(runtime_env["UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN"])
+    # SIGTERM: readiness 503 for the grace period (the kit's default unless the image sets
+    # it), then draining for at most the drain time
+    grace = runtime_env.get(
+        "EMPORIUM_SHUTDOWN_GRACE_S", ServiceSettings.model_fields["shutdown_grace_s"].default
+    )
+    graceful = float(grace) + float(runtime_env["EMPORIUM_SHUTDOWN_DRAIN_S"])
     port = free_port()
     database = f"image_{dockerfile.parent.name}_{uuid.uuid4().hex[:10]}"
     venv_bin = tmp_path / "venv" / "bin"
@@ -126,8 +133,8 @@ def test_the_image_starts_serves_and_stops_gracefully(
         **{k: v.replace("/opt/venv/bin", str(venv_bin)) for k, v in runtime_env.items()},
         "PATH": f"{venv_bin}:/usr/bin:/bin",
         "HOME": str(tmp_path),
-        "UVICORN_HOST": "127.0.0.1",  # loopback here; the image listens on 0.0.0.0 in its pod
-        "UVICORN_PORT": str(port),
+        "EMPORIUM_HOST": "127.0.0.1",  # loopback here; the image listens on 0.0.0.0 in its pod
+        "EMPORIUM_PORT": str(port),
         "EMPORIUM_MONGO_URL": platform.mongo_url,
         "EMPORIUM_MONGO_DATABASE": database,
         "EMPORIUM_NATS_URL": f"nats://127.0.0.1:{free_port()}",
@@ -159,6 +166,7 @@ def test_the_image_starts_serves_and_stops_gracefully(
     # uvicorn finishes its shutdown, then re-raises the SIGTERM it captured (exit by signal).
     assert process.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
+    assert "service stopped" in output, "the lifespan ran to its end"
 
 
 GATEWAY_DOCKERFILE = REPO / "services" / "gateway" / "Dockerfile"

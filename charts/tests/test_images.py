@@ -67,9 +67,11 @@ def test_service_images_carry_the_service_name(dockerfile: Path) -> None:
     assert f'org.opencontainers.image.title="emporium-{name}"' in text
     if (dockerfile.parent / "pyproject.toml").exists():
         assert f"EMPORIUM_SERVICE_NAME={name}" in text
-        assert f'CMD ["emporium_{name}.app:app"]' in text
+        # the service's own graceful `serve` (the kit's), as the platform and tests run it
+        assert f'ENTRYPOINT ["emporium-{name}"]' in text
+        assert 'CMD ["serve"]' in text
         # The chart's termination grace is computed from this default (values shutdown.*).
-        assert "UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN=20" in text
+        assert "EMPORIUM_SHUTDOWN_DRAIN_S=20" in text
 
 
 def test_dockerignore_keeps_the_context_small() -> None:

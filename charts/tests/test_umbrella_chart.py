@@ -125,7 +125,12 @@ def test_every_service_rolls_out_without_dropping_requests(
         pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
         config = find(manifests, "ConfigMap", f"{service}-config")["data"]
         shutdown = effective(name_of_rendering, service)["shutdown"]
-        graceful = int(config.get("UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN", shutdown["gracefulSeconds"]))
+        graceful = shutdown["gracefulSeconds"]
+        if "EMPORIUM_SHUTDOWN_DRAIN_S" in config:  # a Python service: the kit's serve
+            graceful = float(config["EMPORIUM_SHUTDOWN_GRACE_S"]) + float(
+                config["EMPORIUM_SHUTDOWN_DRAIN_S"]
+            )
+            assert config["EMPORIUM_PORT"] == str(container["ports"][0]["containerPort"])
         assert pre_stop >= 1
         assert pod["terminationGracePeriodSeconds"] > pre_stop + graceful
         # Readiness must fail fast enough to leave the endpoints before the preStop ends.
@@ -266,7 +271,8 @@ def test_event_streams_are_replicated_three_times_in_production(render, values: 
 def test_the_gateway_gets_the_supergraph_its_subgraphs_and_its_clients(render) -> None:
     """The composed supergraph (services/gateway/supergraph.graphql, --set-file at install) is
     mounted where the gateway reads it; it routes to every subgraph it calls through their
-    Services, takes client traffic from the ingress controller and gets no uvicorn settings."""
+    Services, takes client traffic from the ingress controller and gets no Python server
+    settings."""
     manifests = render()
     supergraph = find(manifests, "ConfigMap", "gateway-supergraph")["data"]["supergraph.graphql"]
     assert supergraph.strip() == SUPERGRAPH.read_text().strip()
@@ -278,7 +284,7 @@ def test_the_gateway_gets_the_supergraph_its_subgraphs_and_its_clients(render) -
     config = find(manifests, "ConfigMap", "gateway-config")["data"]
     assert config["EMPORIUM_SUPERGRAPH_PATH"] == f"{mount['mountPath']}/supergraph.graphql"
     assert config["PORT"] == str(container["ports"][0]["containerPort"]) == "4000"
-    assert "UVICORN_PORT" not in config, "a node service gets no uvicorn settings"
+    assert "EMPORIUM_PORT" not in config, "a node service gets no Python server settings"
     assert config["EMPORIUM_JWKS_URL"] == "http://identity/.well-known/jwks.json"
     for subgraph in ("identity", "catalog", "search"):
         url = config[f"EMPORIUM_SUBGRAPH_{subgraph.upper()}_URL"]

@@ -24,10 +24,12 @@ EMPORIUM_OTLP_ENDPOINT: {{ . | quote }}
 {{- with tpl $global.jwks.url .root }}
 EMPORIUM_JWKS_URL: {{ . | quote }}
 {{- end }}
-{{- if eq .svc.runtime "uvicorn" }}
-UVICORN_HOST: "0.0.0.0"
-UVICORN_PORT: {{ .svc.port | quote }}
-UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN: {{ .svc.shutdown.gracefulSeconds | quote }}
+{{- if eq .svc.runtime "python" }}
+EMPORIUM_HOST: "0.0.0.0"
+EMPORIUM_PORT: {{ .svc.port | quote }}
+{{- /* the preStop sleep already took the pod out of the endpoints: drain at once */}}
+EMPORIUM_SHUTDOWN_GRACE_S: "0"
+EMPORIUM_SHUTDOWN_DRAIN_S: {{ .svc.shutdown.gracefulSeconds | quote }}
 {{- else if eq .svc.runtime "node" }}
 HOST: "0.0.0.0"
 PORT: {{ .svc.port | quote }}
@@ -96,7 +98,7 @@ without creating any Secret.
 {{- define "common.env.secrets" -}}
 {{- $secret := .svc.secretName | default (printf "%s-secrets" (include "common.names.fullname" .)) -}}
 {{- $development := ne .root.Values.global.environment "production" -}}
-{{- if eq .svc.runtime "uvicorn" }}
+{{- if eq .svc.runtime "python" }}
 {{- $shared := .root.Values.global.sharedSecret.name | default (printf "%semporium-shared" (.root.Values.global.namePrefix | default "")) -}}
 {{- range $var, $key := .root.Values.global.sharedSecret.env }}
 - name: {{ $var }}

@@ -144,8 +144,22 @@ def test_registry_lists_catalog() -> None:
     assert catalog.port == 8002
     assert catalog.readiness == "/readyz"
     assert catalog.seed == ("emporium-catalog", "seed")
-    assert catalog.command[:2] == ("uvicorn", "emporium_catalog.app:app")
-    assert {"--loop", "uvloop", "--http", "httptools"} <= set(catalog.command)
+    assert catalog.command[:2] == ("emporium-catalog", "serve")
+
+
+def test_python_services_run_their_own_graceful_serve_command() -> None:
+    """The platform starts each Python service the way its image does."""
+    for spec in load_services():
+        if spec.requires_module is None:
+            continue  # the gateway (Node)
+        assert spec.command == (
+            f"emporium-{spec.name}",
+            "serve",
+            "--host",
+            "{host}",
+            "--port",
+            "{port}",
+        ), spec.name
 
 
 def test_registry_wires_identity_catalog_and_gateway() -> None:

@@ -214,3 +214,15 @@ async def test_sigterm_fails_readiness_first_then_stops() -> None:
     await asyncio.wait_for(server.stopped.wait(), timeout=5)
     assert server.should_exit
     assert time.monotonic() - started >= 0.25
+
+
+async def test_without_a_grace_period_sigterm_stops_at_once_and_fails_readiness() -> None:
+    """Behind a preStop hook (the chart) the grace period is 0: drain right away."""
+    health = Health(Dependencies())
+    server = _RecordingServer(uvicorn.Config(app=None), health, grace_s=0)
+    server.stopped = asyncio.Event()
+    server._loop = asyncio.get_running_loop()
+    server.handle_exit(signal.SIGTERM, None)
+    assert health.shutting_down
+    assert server.should_exit
+    assert server.stopped.is_set()

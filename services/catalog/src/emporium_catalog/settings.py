@@ -8,7 +8,7 @@ from pydantic import Field
 
 class CatalogSettings(ServiceSettings):
     service_name: str = "catalog"
-    catalog_port: int = Field(default=8002, ge=1, le=65535)
+    port: int = Field(default=8002, ge=1, le=65535)
 
     # Product cache: keys are catalog:<namespace>:product:<id>. Bump the namespace when the
     # cached shape changes (old entries then simply expire); tests use a unique one each.

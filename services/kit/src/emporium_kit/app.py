@@ -29,9 +29,12 @@ What it wires:
   the startup heap for the garbage collector; on exit in reverse: readiness 503 -> stop
   workers -> ``on_shutdown`` hooks -> close clients.
 
-Graceful shutdown with :func:`serve`: on SIGTERM ``/readyz`` answers 503 at once while
-requests are still served for ``settings.shutdown_grace_s`` (so endpoints drop the pod),
-then uvicorn stops accepting, drains in-flight requests and runs the lifespan exit.
+:func:`serve` is how every service runs, locally, in tests and in its image (each service's
+``emporium-<name> serve``): uvicorn (uvloop + httptools) on ``settings.host:settings.port``
+with graceful shutdown. On SIGTERM ``/readyz`` answers 503 at once while requests are still
+served for ``settings.shutdown_grace_s`` (so load balancers drop the instance), then uvicorn
+stops accepting, waits up to ``settings.shutdown_drain_s`` for in-flight requests and runs the
+lifespan exit.
 """
 
 from __future__ import annotations
@@ -238,7 +241,8 @@ async def _quietly(awaitable: Awaitable[Any], what: str) -> None:
 
 
 class _GracefulServer(uvicorn.Server):
-    """First SIGTERM/SIGINT: readiness 503 now, stop after the grace period."""
+    """SIGTERM/SIGINT: readiness 503 now, stop after the grace period (a second signal, or no
+    grace period, stops at once)."""
 
     def __init__(self, config: uvicorn.Config, health: Health, grace_s: float) -> None:
         super().__init__(config)
@@ -252,6 +256,7 @@ class _GracefulServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._health.shutting_down or self._loop is None or self._grace_s <= 0:
+            self._health.begin_shutdown()
             super().handle_exit(sig, frame)
             return
         self._health.begin_shutdown()
@@ -261,19 +266,22 @@ class _GracefulServer(uvicorn.Server):
         )
 
 
-def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int) -> None:
-    """Run ``app`` under uvicorn (uvloop + httptools) with the graceful shutdown above."""
+def serve(app: FastAPI, *, host: str | None = None, port: int | None = None) -> None:
+    """Run ``app`` under uvicorn with the graceful shutdown above; ``host`` and ``port``
+    default to the app's settings (``EMPORIUM_HOST``, ``EMPORIUM_PORT``)."""
     settings: ServiceSettings = app.state.settings
     config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
+        host=host or settings.host,
+        port=port or settings.port,
         loop="uvloop",
         http="httptools",
         log_config=None,
-        access_log=False,
+        access_log=settings.access_log,
+        server_header=False,
         proxy_headers=True,
-        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_s)),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=settings.shutdown_drain_s,  # type: ignore[arg-type]
     )
     server = _GracefulServer(config, app.state.health, settings.shutdown_grace_s)
     server.run()

@@ -42,6 +42,14 @@ class ServiceSettings(BaseSettings):
     service_name: str
     environment: Literal["development", "production"] = "development"
 
+    # Where `emporium-<service> serve` listens (services default their local port; the image
+    # listens on 0.0.0.0:8080), and the proxies whose X-Forwarded-For it applies.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    forwarded_allow_ips: str = "127.0.0.1"
+    # one JSON line per request (path without its query string); benchmarks turn it off
+    access_log: bool = True
+
     mongo_url: str = "mongodb://127.0.0.1:27117/"
     mongo_database: str | None = None
     redis_url: str = "redis://127.0.0.1:16379/0"
@@ -86,7 +94,11 @@ class ServiceSettings(BaseSettings):
     # all services, each list's cursors bound to the list by name
     cursor_secret: SecretStr = SecretStr(DEV_CURSOR_SECRET)
 
+    # `serve` on SIGTERM: readiness 503 and requests still served for shutdown_grace_s (0 where
+    # a preStop hook already took the pod out of the endpoints), then it stops accepting and
+    # waits up to shutdown_drain_s for in-flight requests
     shutdown_grace_s: float = Field(default=5.0, ge=0)
+    shutdown_drain_s: float = Field(default=10.0, gt=0)
     graphql_max_depth: int = Field(default=12, ge=1)
     graphql_max_query_chars: int = Field(default=20_000, ge=100)
     graphql_document_cache_size: int = Field(default=1024, ge=0)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 class SearchSettings(ServiceSettings):
     service_name: str = "search"
-    search_port: int = Field(default=8003, ge=1, le=65535)
+    port: int = Field(default=8003, ge=1, le=65535)
 
     # Every index name derives from the alias: products_<timestamp> behind `products`,
     # products_building while a rebuild runs, products_categories for the category table.

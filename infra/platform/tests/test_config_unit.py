@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import shlex
+import string
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,21 @@ def test_python_services_run_their_own_graceful_serve_command() -> None:
             "--port",
             "{port}",
         ), spec.name
+
+
+def test_test_env_names_only_what_a_stack_knows() -> None:
+    """A service's test_env may name the session, its address and services listed before it
+    (a stack starts them in that order); every per-session name carries the session id."""
+    started: list[str] = []
+    for spec in load_services():
+        known = {"session", "host", "port", *started}
+        for key, template in spec.test_env.items():
+            fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+            assert fields <= known, (spec.name, key, fields - known)
+        started.append(spec.name)
+    search = {spec.name: spec for spec in load_services()}["search"]
+    for key in ("EMPORIUM_SEARCH_INDEX_ALIAS", "EMPORIUM_SEARCH_CONSUMER_NAME"):
+        assert "{session}" in search.test_env[key]
 
 
 def test_registry_wires_identity_catalog_and_gateway() -> None:

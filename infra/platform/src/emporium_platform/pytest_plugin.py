@@ -1,4 +1,5 @@
-"""Pytest plugin: the session fixture `platform` gives tests the real local components.
+"""Pytest plugin: the session fixture `platform` gives tests the real local components, and
+`stacks` runs services on them as real processes (:mod:`emporium_platform.harness`).
 
 Tests get their own instance (:meth:`Platform.for_tests`: `.platform-test/`, own ports), never
 the developer's running platform. The plugin points every `EMPORIUM_*` connection setting of
@@ -11,12 +12,15 @@ running at the end of the session: whoever runs the tests decides when to stop i
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
+from emporium_platform.config import PlatformConfig
 from emporium_platform.core import Platform
+from emporium_platform.harness import Stack
 
 
 @dataclass
@@ -24,6 +28,10 @@ class PlatformHandle:
     """What tests need: connection URLs and a way to take a component down and back."""
 
     platform: Platform
+
+    @property
+    def config(self) -> PlatformConfig:
+        return self.platform.config
 
     @property
     def mongo_url(self) -> str:
@@ -77,3 +85,22 @@ def platform() -> Iterator[PlatformHandle]:
     for name in instance.infra:
         if not instance.is_ready(name):
             instance.start(name)
+
+
+@pytest.fixture(scope="session")
+def stacks(
+    platform: PlatformHandle, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Stack]]:
+    """``stacks(label, *, jwks_url=None, env=None) -> Stack``: services of one suite as real
+    processes on the test platform, with the gateway in front; every stack made in the
+    session is closed at its end (processes stopped, its databases and indices deleted)."""
+    made: list[Stack] = []
+
+    def make(label: str, **options: Any) -> Stack:
+        stack = Stack(platform, label=label, log_dir=tmp_path_factory.mktemp(label), **options)
+        made.append(stack)
+        return stack
+
+    yield make
+    for stack in reversed(made):
+        stack.close()

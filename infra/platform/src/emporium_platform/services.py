@@ -30,11 +30,14 @@ class ServiceSpec:
     install: tuple[str, ...] | None = None
     # One line printed under the service's links after `up` (e.g. its demo sign-ins).
     note: str | None = None
+    # What a test stack adds to `env` (emporium_platform.harness): per-session names and test
+    # defaults; placeholders {session} {host} {port} and {<service>} (a started service's URL).
+    test_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> ServiceSpec:
         known = {"name", "port", "command", "readiness", "requires_module", "seed", "needs"}
-        known |= {"links", "env", "install", "note"}
+        known |= {"links", "env", "install", "note", "test_env"}
         if unknown := set(raw) - known:
             raise ValueError(f"service {raw.get('name')!r}: unknown keys {sorted(unknown)}")
         missing = {"name", "port", "command", "readiness"} - set(raw)
@@ -54,6 +57,7 @@ class ServiceSpec:
             env={str(k): str(v) for k, v in raw.get("env", {}).items()},
             install=tuple(raw["install"]) if raw.get("install") else None,
             note=str(raw["note"]) if raw.get("note") else None,
+            test_env={str(k): str(v) for k, v in raw.get("test_env", {}).items()},
         )
 
 
@@ -72,18 +76,21 @@ def load_services(path: Path | None = None) -> list[ServiceSpec]:
     return specs
 
 
-def _expand(part: str, config: PlatformConfig, spec: ServiceSpec) -> str:
+def _expand(part: str, config: PlatformConfig, port: int) -> str:
     return part.format(
         host=config.host,
-        port=spec.port,
+        port=port,
         python=installers.python_binary(),
         root=config.root,
     )
 
 
-def resolve_command(words: tuple[str, ...], config: PlatformConfig, spec: ServiceSpec) -> list[str]:
-    """Expand placeholders and turn the first word into the workspace's own executable."""
-    expanded = [_expand(word, config, spec) for word in words]
+def resolve_command(
+    words: tuple[str, ...], config: PlatformConfig, spec: ServiceSpec, *, port: int | None = None
+) -> list[str]:
+    """Expand placeholders and turn the first word into the workspace's own executable;
+    ``port`` replaces the service's own (a test stack runs it on a free one)."""
+    expanded = [_expand(word, config, port or spec.port) for word in words]
     executable = installers.find_script(expanded[0])
     if executable is None:
         raise installers.InstallError(

@@ -5,11 +5,12 @@
     def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         settings = settings or CatalogSettings()
         mongo, redis = clients.mongo(settings), clients.redis(settings)
+        db = CatalogDb.connect(mongo, settings)
         return build_app(
             settings=settings,
             schema=build_schema("emporium_catalog", *bindables),
             clients=[mongo, redis],
-            context=lambda request: CatalogContext.build(db, cache),
+            context=request_context(Catalog(db=db, cache=cache, cursors=cursors)),
             on_startup=[partial(ensure_indexes, db=db)],
             workers=[outbox],
         )

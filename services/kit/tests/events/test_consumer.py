@@ -285,8 +285,8 @@ async def test_processed_store_claims_leases_and_takeover(
 async def test_of_many_replicas_taking_over_one_expired_claim_exactly_one_wins(
     *, platform: Any, mongo: AsyncDatabase[dict[str, Any]], wait: Any
 ) -> None:
-    """FerretDB applies a conditional update as an unguarded read-modify-write, so a
-    compare-and-set takeover let several replicas believe they owned the event. Replicas on
+    """FerretDB applies a conditional update as an unguarded read-modify-write, so with a
+    compare-and-set takeover several replicas would believe they owned the event. Replicas on
     independent clients take over one crashed claim at once, round after round."""
     clients = [AsyncMongoClient(platform.mongo_url, tz_aware=True) for _ in range(8)]
     try:

@@ -209,22 +209,21 @@ def otlp() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture(scope="session")
-def stack(stacks: Callable[..., Stack], jwks: JwksServer, otlp: OtlpReceiver) -> Stack:
+def stack(stacks: Callable[..., Stack], jwks: JwksServer, otlp: OtlpReceiver) -> Iterator[Stack]:
     """The catalog subgraph, verifying tokens against the test JWKS; gateways in front of it
     share that JWKS and the catalog's routing URL."""
     # key rotation tests use a new kid at once; other tests' made-up kids must not delay it
-    stack = stacks(
-        "gateway", jwks_url=jwks.url, gateway_env={"EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_MS": "100"}
-    )
-    stack.start(
-        "catalog",
-        env={
-            # key rotation tests: the catalog must see a new kid at once
-            "EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_S": "0",
-            "EMPORIUM_OTLP_ENDPOINT": otlp.base_url,
-        },
-    )
-    return stack
+    gateway_env = {"EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_MS": "100"}
+    with stacks("gateway", jwks_url=jwks.url, gateway_env=gateway_env) as stack:
+        stack.start(
+            "catalog",
+            env={
+                # key rotation tests: the catalog must see a new kid at once
+                "EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_S": "0",
+                "EMPORIUM_OTLP_ENDPOINT": otlp.base_url,
+            },
+        )
+        yield stack
 
 
 @pytest.fixture(scope="session")

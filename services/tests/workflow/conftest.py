@@ -147,40 +147,37 @@ def oidc() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def stack(stacks: Callable[..., Stack], oidc: Any) -> Stack:
+def stack(stacks: Callable[..., Stack], oidc: Any) -> Iterator[Stack]:
     """Identity, catalog and search; the gateways in front of them take identity's JWKS."""
-    stack = stacks(
-        "workflow", gateway_env={"EMPORIUM_JWKS_REFRESH_MS": str(GATEWAY_JWKS_REFRESH_MS)}
-    )
     everyone = "10000/minute"
-    identity = stack.start(
-        "identity",
-        env={
-            "EMPORIUM_IDENTITY_KEY_ENCRYPTION_KEYS": KEY_ENCRYPTION_KEY,
-            "EMPORIUM_IDENTITY_KEY_ACTIVATION_DELAY_S": str(KEY_ACTIVATION_DELAY_S),
-            "EMPORIUM_IDENTITY_KEY_CACHE_S": "0.5",
-            "EMPORIUM_IDENTITY_LOGIN_LIMIT_PER_ADDRESS": everyone,
-            "EMPORIUM_IDENTITY_REGISTER_LIMIT_PER_ADDRESS": everyone,
-            "EMPORIUM_IDENTITY_REFRESH_LIMIT_PER_ADDRESS": everyone,
-            "EMPORIUM_IDENTITY_LOCKOUT_THRESHOLD": str(LOCKOUT_THRESHOLD),
-            "EMPORIUM_IDENTITY_LOCKOUT_BASE_S": "30",
-            "EMPORIUM_IDENTITY_OAUTH_PROVIDERS": json.dumps(
-                {
-                    "local": {
-                        "issuer": oidc.issuer,
-                        "client_id": oidc.client_id,
-                        "client_secret": oidc.client_secret,
-                    }
+    identity_env = {
+        "EMPORIUM_IDENTITY_KEY_ENCRYPTION_KEYS": KEY_ENCRYPTION_KEY,
+        "EMPORIUM_IDENTITY_KEY_ACTIVATION_DELAY_S": str(KEY_ACTIVATION_DELAY_S),
+        "EMPORIUM_IDENTITY_KEY_CACHE_S": "0.5",
+        "EMPORIUM_IDENTITY_LOGIN_LIMIT_PER_ADDRESS": everyone,
+        "EMPORIUM_IDENTITY_REGISTER_LIMIT_PER_ADDRESS": everyone,
+        "EMPORIUM_IDENTITY_REFRESH_LIMIT_PER_ADDRESS": everyone,
+        "EMPORIUM_IDENTITY_LOCKOUT_THRESHOLD": str(LOCKOUT_THRESHOLD),
+        "EMPORIUM_IDENTITY_LOCKOUT_BASE_S": "30",
+        "EMPORIUM_IDENTITY_OAUTH_PROVIDERS": json.dumps(
+            {
+                "local": {
+                    "issuer": oidc.issuer,
+                    "client_id": oidc.client_id,
+                    "client_secret": oidc.client_secret,
                 }
-            ),
-        },
-    )
-    oidc.redirect_uris.add(f"{identity.url}/oauth/local/callback")
-    stack.start(
-        "catalog", env={"EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_S": str(CATALOG_JWKS_REFETCH_S)}
-    )
-    stack.start("search")
-    return stack
+            }
+        ),
+    }
+    gateway_env = {"EMPORIUM_JWKS_REFRESH_MS": str(GATEWAY_JWKS_REFRESH_MS)}
+    with stacks("workflow", gateway_env=gateway_env) as stack:
+        identity = stack.start("identity", env=identity_env)
+        oidc.redirect_uris.add(f"{identity.url}/oauth/local/callback")
+        stack.start(
+            "catalog", env={"EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_S": str(CATALOG_JWKS_REFETCH_S)}
+        )
+        stack.start("search")
+        yield stack
 
 
 @pytest.fixture(scope="session")

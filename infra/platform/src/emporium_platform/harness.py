@@ -1,16 +1,17 @@
 """Services as real processes on the test platform, the gateway in front: the one harness of
 every suite that runs more than one service.
 
-The pytest plugin's ``stacks`` fixture makes a :class:`Stack` per suite and stops it at the end
-of the session::
+The pytest plugin's ``stacks`` fixture makes a :class:`Stack` per suite; as a context manager
+the stack stops when the suite's fixture finalizes (and at the end of the session at the
+latest)::
 
     @pytest.fixture(scope="session")
     def stack(stacks):
-        stack = stacks("workflow")
-        stack.start("identity", env={...})      # the suite's own settings on top
-        stack.start("catalog")
-        stack.start("search")
-        return stack
+        with stacks("workflow") as stack:
+            stack.start("identity", env={...})  # the suite's own settings on top
+            stack.start("catalog")
+            stack.start("search")
+            yield stack
 
     gateway = stack.gateway()                   # a GraphQLClient of a gateway routing to them
     gateway.post("{ products(first: 1) { totalCount } }", token=...)
@@ -255,9 +256,20 @@ class Stack:
         self._gateways.append(client)
         return client
 
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
     def close(self) -> None:
         """Stop every process (gateways first), drop the stack's databases and delete its
-        OpenSearch indices."""
+        OpenSearch indices; closing again does nothing."""
         for client in reversed(self._gateways):
             client.close()
         for process in reversed(self.services.values()):

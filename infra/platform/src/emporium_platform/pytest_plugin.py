@@ -91,9 +91,11 @@ def platform() -> Iterator[PlatformHandle]:
 def stacks(
     platform: PlatformHandle, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., Stack]]:
-    """``stacks(label, *, jwks_url=None, env=None) -> Stack``: services of one suite as real
-    processes on the test platform, with the gateway in front; every stack made in the
-    session is closed at its end (processes stopped, its databases and indices deleted)."""
+    """``stacks(label, *, jwks_url=None, env=None, gateway_env=None) -> Stack``: services of
+    one suite as real processes on the test platform, with gateways in front. Use the stack
+    as a context manager in the suite's fixture, so it stops when the suite's fixtures
+    finalize; any stack still open is closed at the end of the session (processes stopped,
+    its databases and indices deleted)."""
     made: list[Stack] = []
 
     def make(label: str, **options: Any) -> Stack:

@@ -105,16 +105,18 @@ async def reconcile(
     patch.status["secretName"] = secret_name(ds.name)
     patch.status["engine"] = ds.spec.engine.value
     patch.status["version"] = ds.spec.version
-    if status.get("phase") in (None, FAILED_PHASE):
-        sts = await kube.read(api, "StatefulSet", "apps/v1", ds.name, ds.namespace)
-        patch.status.update(
-            compute_status(
-                Observed.from_statefulset(sts or {"spec": {"replicas": ds.spec.replicas}}),
-                previous_conditions=status.get("conditions") or [],
-                ready_generation=status.get("readyGeneration"),
-                now=_now(),
-            )
+    # The phase comes from the StatefulSet as just written: a change it has not rolled out yet
+    # is Provisioning in the same write that reports this generation as observed, so nobody
+    # waiting for Ready at this generation is told so before the members run it.
+    sts = await kube.read(api, "StatefulSet", "apps/v1", ds.name, ds.namespace)
+    patch.status.update(
+        compute_status(
+            Observed.from_statefulset(sts or {"spec": {"replicas": ds.spec.replicas}}),
+            previous_conditions=status.get("conditions") or [],
+            ready_generation=status.get("readyGeneration"),
+            now=_now(),
         )
+    )
 
 
 async def statefulset_changed(

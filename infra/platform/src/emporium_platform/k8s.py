@@ -443,6 +443,8 @@ class ApiServer(ControlPlaneComponent):
             f"--service-account-signing-key-file={pki / 'sa.key'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--authorization-mode=RBAC",
+            # As on real clusters, Pod Security admission (not this flag) decides what runs.
+            "--allow-privileged=true",
             "--profiling=false",
             f"--cert-dir={pki / 'apiserver'}",
         ]

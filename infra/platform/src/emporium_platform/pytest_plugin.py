@@ -83,8 +83,6 @@ class KubeCluster:
 
     kubeconfig: Path
     tools: Path
-    # True for the local control plane: kwok fakes the nodes, pods and volumes.
-    local: bool
 
     @property
     def kubectl(self) -> Path:
@@ -125,7 +123,7 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluste
     cache_dir = default_cache_dir()
     tools = installers.ensure_kube_tools(cache_dir, report=lambda message: None)
     if existing := os.environ.get(CLUSTER_KUBECONFIG_ENV):
-        yield KubeCluster(Path(existing), tools, local=False)
+        yield KubeCluster(Path(existing), tools)
         return
     instance = Platform(
         tmp_path_factory.mktemp("k8s"),
@@ -135,7 +133,7 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluste
     )
     try:
         instance.up(["k8s"])
-        yield KubeCluster(instance.config.kubeconfig, tools, local=True)
+        yield KubeCluster(instance.config.kubeconfig, tools)
     finally:
         instance.down()
 

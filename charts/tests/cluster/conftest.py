@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import kr8s
 import kr8s.asyncio
 import pytest
 import yaml

@@ -351,7 +351,7 @@ def ensure_control_plane(cache_dir: Path, report: Report) -> ControlPlaneBinarie
             return binaries
         report(
             f"building etcd {ETCD_VERSION}, Kubernetes {KUBERNETES_VERSION} and kwok "
-            f"{KWOK_VERSION} with Go (first time only, about 5 minutes)"
+            f"{KWOK_VERSION} with Go (first time only, 5 to 15 minutes)"
         )
         staging = work / "bin.partial"
         shutil.rmtree(staging, ignore_errors=True)

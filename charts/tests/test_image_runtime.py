@@ -3,7 +3,9 @@ Dockerfile's own `uv sync` commands build the venv from the lock (first from the
 pyproject alone, as the bind-mounted layer does), the gateway's own `npm ci` installs its
 production dependencies from its lock; then the final stage's ENV, ENTRYPOINT and CMD start the
 service on loopback. It must answer its probes, and exit cleanly on SIGTERM within its
-graceful-shutdown time, which is what a rollout and a node drain rely on."""
+graceful-shutdown time, which is what a rollout and a node drain rely on. The service gets the
+test platform's MongoDB (a throwaway database: the catalog and identity prepare theirs before
+serving) and unreachable NATS, Redis and OpenSearch, which a service starts without."""
 
 import json
 import os
@@ -16,9 +18,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pymongo import MongoClient
 
 pytestmark = pytest.mark.chart
 
@@ -70,7 +75,9 @@ def get_status(url: str) -> int | None:
 
 
 @pytest.mark.parametrize("dockerfile", PYTHON_DOCKERFILES, ids=lambda p: p.parent.name)
-def test_the_image_starts_serves_and_stops_gracefully(dockerfile: Path, tmp_path: Path) -> None:
+def test_the_image_starts_serves_and_stops_gracefully(
+    dockerfile: Path, tmp_path: Path, platform: Any
+) -> None:
     syncs = uv_syncs(dockerfile)
     assert len(syncs) == 2, "a dependencies layer from the lock, then the workspace packages"
     uv = shutil.which("uv")
@@ -110,6 +117,7 @@ def test_the_image_starts_serves_and_stops_gracefully(dockerfile: Path, tmp_path
     cmd = json.loads(next(rest for keyword, rest in stage if keyword == "CMD"))
     graceful = int(runtime_env["UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN"])
     port = free_port()
+    database = f"image_{dockerfile.parent.name}_{uuid.uuid4().hex[:10]}"
     venv_bin = tmp_path / "venv" / "bin"
     process_env = {
         **{k: v.replace("/opt/venv/bin", str(venv_bin)) for k, v in runtime_env.items()},
@@ -117,6 +125,11 @@ def test_the_image_starts_serves_and_stops_gracefully(dockerfile: Path, tmp_path
         "HOME": str(tmp_path),
         "UVICORN_HOST": "127.0.0.1",  # loopback here; the image listens on 0.0.0.0 in its pod
         "UVICORN_PORT": str(port),
+        "EMPORIUM_MONGO_URL": platform.mongo_url,
+        "EMPORIUM_MONGO_DATABASE": database,
+        "EMPORIUM_NATS_URL": f"nats://127.0.0.1:{free_port()}",
+        "EMPORIUM_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "EMPORIUM_OPENSEARCH_URL": f"http://127.0.0.1:{free_port()}",
     }
     process = subprocess.Popen(
         [*entrypoint, *cmd],
@@ -138,6 +151,8 @@ def test_the_image_starts_serves_and_stops_gracefully(dockerfile: Path, tmp_path
         if process.poll() is None:
             process.kill()
             process.communicate()
+        with MongoClient(platform.mongo_url) as client:
+            client.drop_database(database)
     # uvicorn finishes its shutdown, then re-raises the SIGTERM it captured (exit by signal).
     assert process.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output

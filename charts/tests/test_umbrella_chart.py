@@ -252,6 +252,19 @@ def test_production_replicates_datastores_and_keeps_their_data(render) -> None:
         assert datastore["spec"]["deletionPolicy"] == "Retain"
 
 
+def test_event_streams_are_replicated_three_times_in_production(render, values: dict) -> None:
+    """Services with events ensure their streams with EMPORIUM_NATS_STREAM_REPLICAS: 1 with
+    the default values (a one-node NATS works), 3 with the production values."""
+    uses_nats = {name for name, block in values["services"].items() if block.get("nats")}
+    assert uses_nats
+    for rendering, expected in (("default", "1"), ("production", "3")):
+        manifests = render(*VALUES_FILES[rendering])
+        for service in values["services"]:
+            config = find(manifests, "ConfigMap", f"{service}-config")["data"]
+            replicas = config.get("EMPORIUM_NATS_STREAM_REPLICAS")
+            assert replicas == (expected if service in uses_nats else None), (rendering, service)
+
+
 def test_the_gateway_gets_the_supergraph_its_subgraphs_and_its_clients(render) -> None:
     """The composed supergraph (services/gateway/supergraph.graphql, --set-file at install) is
     mounted where the gateway reads it; it routes to every subgraph it calls through their
@@ -427,6 +440,7 @@ def test_production_secrets_come_from_kubernetes_secrets(render, values: dict) -
         ("services.Catalog.enabled=true", "invalid propertyName"),
         ("services.catalog.replica=3", "additional properties 'replica' not allowed"),
         ("global.nats.url=http://nats:4222", "does not match pattern"),
+        ("global.nats.streamReplicas=7", "maximum"),
         ("global.publicUrl=https://shop.example.test/path", "does not match pattern"),
         ("services.search.secretEnv.cursor_secret=x", "invalid propertyName"),
         ("services.search.secretEnv.EMPORIUM_X.optional=true", "missing property 'key'"),

@@ -11,6 +11,7 @@ EMPORIUM_SERVICE_NAME: {{ .name | quote }}
 EMPORIUM_ENVIRONMENT: {{ $global.environment | quote }}
 {{- if .svc.nats }}
 EMPORIUM_NATS_URL: {{ required "global.nats.url is required by services with nats: true" $global.nats.url | quote }}
+EMPORIUM_NATS_STREAM_REPLICAS: {{ $global.nats.streamReplicas | default 1 | quote }}
 {{- end }}
 {{- with .svc.datastores.mongodb }}
 {{- if .enabled }}

@@ -209,3 +209,35 @@ def test_repo_root_is_found_from_a_subdirectory(
     assert find_repo_root(nested) == tmp_path
     monkeypatch.setenv("EMPORIUM_PLATFORM_ROOT", str(nested))
     assert find_repo_root(tmp_path) == nested
+
+
+def test_test_instances_never_share_a_port_or_folder_with_the_platform(tmp_path: Path) -> None:
+    from dataclasses import astuple
+
+    from emporium_platform.config import TEST_STATE_DIR_NAME
+
+    taken = dict.fromkeys(astuple(Ports()), "dev")
+    for slot in range(1, 10):
+        for port in astuple(Ports.for_tests(slot)):
+            assert port not in taken, f"slot {slot} port {port} also used by {taken[port]}"
+            taken[port] = f"slot {slot}"
+        assert Ports.for_tests(slot).opensearch <= 9299  # OpenSearch Runner's ceiling
+    dev = PlatformConfig(root=tmp_path)
+    test = PlatformConfig(root=tmp_path, state_name=TEST_STATE_DIR_NAME)
+    assert test.state_dir != dev.state_dir
+    assert test.identifier != dev.identifier
+    with pytest.raises(ValueError, match=r"1\.\.9"):
+        Ports.for_tests(10)
+
+
+def test_the_test_session_is_pointed_at_the_test_instance() -> None:
+    """The plugin set this process's settings to the test instance before tests imported."""
+    import os
+
+    from emporium_platform.core import Platform
+
+    instance = Platform.for_tests(report=lambda _m: None)
+    for key, value in instance.env().items():
+        assert os.environ[key] == value
+    assert os.environ["EMPORIUM_ENV_FILE"] == str(instance.config.env_file)
+    assert instance.config.ports.redis != Ports().redis

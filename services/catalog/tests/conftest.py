@@ -7,6 +7,7 @@ namespace unique to the test session, and talk to it through ``/graphql`` over A
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from emporium_catalog.app import create_app
 from emporium_catalog.models import CategoryCreate, SellerCreate
-from emporium_catalog.service import create_category, create_seller
+from emporium_catalog.service import PRODUCTS, create_category, create_seller
 from emporium_catalog.settings import CatalogSettings
 from emporium_kit.auth import Principal
 from emporium_kit.testing import TokenMinter
@@ -96,6 +97,8 @@ async def app(settings: CatalogSettings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     # a loaded machine can take seconds to finish a relay pass on FerretDB at shutdown
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
+        # the outbox worker ensures the streams in the background: taps need them
+        await asyncio.wait_for(application.state.outbox.ready.wait(), timeout=60)
         yield application
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
     try:
@@ -202,3 +205,21 @@ def admin() -> Principal:
 def commands() -> Iterator[CommandLog]:
     yield COMMANDS
     COMMANDS.stop()
+
+
+PUBLISH_DEADLINE_S = 15.0
+
+
+async def wait_until_published(db: Any, product_id: str) -> None:
+    """Wait (bounded) until the product's outbox is empty: the relay published and removed
+    every entry."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PUBLISH_DEADLINE_S
+    while True:
+        doc = await db[PRODUCTS].find_one({"_id": product_id}, {"outbox": 1})
+        if not doc.get("outbox"):
+            return
+        if loop.time() > deadline:
+            pending = doc["outbox"]
+            raise AssertionError(f"outbox still pending after {PUBLISH_DEADLINE_S}s: {pending}")
+        await asyncio.sleep(0.05)

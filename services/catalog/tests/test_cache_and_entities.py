@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from emporium_catalog import service
 from emporium_catalog.cache import ProductCache
 from emporium_catalog.models import ProductRead
 from fastapi import FastAPI
 from ulid import ULID
 
-from .conftest import CommandLog, Gql, World
+from .conftest import CommandLog, Gql, World, wait_until_published
 
 pytestmark = pytest.mark.integration
 
@@ -130,3 +131,96 @@ async def test_entities_resolve_in_one_query(gql: Gql, world: World, commands: C
     log = commands.stop()
     assert again["_entities"] == entities[:5]
     assert product_finds(log) == []  # all five came from one Redis MGET
+
+
+BY_SLUGS = (
+    "query {"
+    + " ".join(f's{i}: productBySlug(slug: "$SLUG-{i}") {{ id }}' for i in range(15))
+    + " }"
+)
+BY_SLUG = "query($s: String!) { productBySlug(slug: $s) { id slug } }"
+
+
+def only_id_lookups(log: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every find of the log, asserting each one is a lone ``_id`` equality: the one query
+    FerretDB 1.24 answers from an index rather than by decoding the collection."""
+    finds = [cmd for name, cmd in log if name == "find"]
+    for cmd in finds:
+        assert set(cmd["filter"]) == {"_id"}, cmd["filter"]
+        assert isinstance(cmd["filter"]["_id"], str), cmd["filter"]
+    return finds
+
+
+async def test_slug_lookups_never_scan_and_misses_are_remembered(
+    gql: Gql, world: World, commands: CommandLog, app: FastAPI, http: Any
+) -> None:
+    product = await create(gql, world, f"Slugged {ULID()}")
+    # the outbox relay's own reads and removal for the new product are not the API's
+    await wait_until_published(app.state.catalog.db, product["id"])
+    await cache_of(app).forget_slug(product["slug"])
+
+    commands.start()
+    found = await gql.ok(BY_SLUG, {"s": product["slug"]})
+    assert found["productBySlug"] == {"id": product["id"], "slug": product["slug"]}
+    assert only_id_lookups(commands.stop())
+
+    # fifteen made-up slugs: fifteen _id lookups of claims, no product scan ...
+    prefix = f"no-such-{str(ULID()).lower()}"
+    query = BY_SLUGS.replace("$SLUG", prefix)
+    commands.start()
+    missing = await gql.ok(query)
+    first = commands.stop()
+    assert missing == {f"s{i}": None for i in range(15)}
+    assert len(only_id_lookups(first)) == 15
+    # ... and the same burst again costs the store nothing
+    commands.start()
+    assert await gql.ok(query) == missing
+    assert commands.stop() == []
+    ready = await http.get("/readyz")
+    assert ready.status_code == 200, ready.text
+
+    # a slug remembered as missing is found as soon as a product claims it
+    variables = {
+        "i": {
+            "name": "Late Arrival",
+            "slug": f"{prefix}-3",
+            "brand": "Cachet",
+            "categoryId": world.leaf,
+            "sku": f"C-{ULID()}",
+            "price": {"amount": 2500, "currency": "USD"},
+        }
+    }
+    late = (await gql.ok(CREATE, variables, roles=["admin"]))["createProduct"]
+    again = await gql.ok(BY_SLUG, {"s": f"{prefix}-3"})
+    assert again["productBySlug"] == {"id": late["id"], "slug": f"{prefix}-3"}
+
+
+RESLUG = "mutation($id: ID!, $s: String!) { updateProduct(id: $id, input: {slug: $s}) { slug } }"
+
+
+async def test_a_changed_slug_moves_and_frees_the_old_one(gql: Gql, world: World) -> None:
+    product = await create(gql, world, f"Mover {ULID()}")
+    old, new = product["slug"], f"moved-{str(ULID()).lower()}"
+    moved = await gql.ok(RESLUG, {"id": product["id"], "s": new}, roles=["admin"])
+    assert moved["updateProduct"]["slug"] == new
+    assert (await gql.ok(BY_SLUG, {"s": old}))["productBySlug"] is None
+    assert (await gql.ok(BY_SLUG, {"s": new}))["productBySlug"]["id"] == product["id"]
+    other = await create(gql, world, f"Other {ULID()}")
+    taken = await gql(RESLUG, {"id": other["id"], "s": new}, roles=["admin"])
+    assert taken["errors"][0]["extensions"]["code"] == "SLUG_TAKEN"
+    freed = await gql.ok(RESLUG, {"id": other["id"], "s": old}, roles=["admin"])
+    assert freed["updateProduct"]["slug"] == old
+    assert (await gql.ok(BY_SLUG, {"s": old}))["productBySlug"]["id"] == other["id"]
+
+
+async def test_slug_claims_are_backfilled_for_catalogs_written_before_them(
+    gql: Gql, world: World, db: Any, app: FastAPI
+) -> None:
+    product = await create(gql, world, f"Legacy {ULID()}")
+    await db[service.SLUG_CLAIMS].delete_many({})
+    assert (await gql.ok(BY_SLUG, {"s": product["slug"]}))["productBySlug"] is None
+    await cache_of(app).forget_slug(product["slug"])  # the miss just remembered
+    await service.ensure_slug_claims(db=db)
+    await service.ensure_slug_claims(db=db)  # idempotent
+    found = await gql.ok(BY_SLUG, {"s": product["slug"]})
+    assert found["productBySlug"]["id"] == product["id"]

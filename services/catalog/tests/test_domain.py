@@ -1,4 +1,4 @@
-"""Unit tests of the pure catalog rules: category tree, money, cursors, input bounds."""
+"""Unit tests of the pure catalog rules: category tree, money input, cursors, input bounds."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 from emporium_catalog.domain import (
-    MAX_AMOUNT,
     MAX_CATEGORY_DEPTH,
     MAX_PAGE_SIZE,
     Cursor,
-    Money,
     ProductSort,
     TreeNode,
     ancestors_for_child_of,
@@ -39,6 +37,7 @@ from emporium_catalog.models import (
 )
 from emporium_catalog.resolvers import parse
 from emporium_kit.errors import ValidationFailed
+from emporium_kit.money import MAX_AMOUNT, Money
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -105,20 +104,6 @@ def test_depth_limit() -> None:
 
 
 # -------------------------------------------------------------------------------------- money
-
-
-@pytest.mark.parametrize(
-    ("amount", "currency", "text"),
-    [
-        (129900, "USD", "$1,299.00"),
-        (5, "EUR", "€0.05"),
-        (1234, "JPY", "¥1,234"),
-        (0, "GBP", "£0.00"),
-        (-250, "USD", "-$2.50"),
-    ],
-)
-def test_money_formatting(amount: int, currency: str, text: str) -> None:
-    assert Money(amount, currency).formatted() == text
 
 
 def test_money_input_accepts_integer_minor_units() -> None:

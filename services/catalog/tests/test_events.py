@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from ulid import ULID
 
-from .conftest import Gql, World
+from .conftest import Gql, World, wait_until_published
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +26,6 @@ CREATE = "mutation($i: CreateProductInput!) { createProduct(input: $i) { id vers
 SET_PRICE = """
 mutation($id: ID!, $a: Int!) { setPrice(id: $id, price: {amount: $a, currency: "USD"}) { version } }
 """
-DEADLINE_S = 15.0
 
 
 @pytest.fixture
@@ -81,20 +79,6 @@ class Tap:
         await self.js.delete_consumer(STREAM, self.name)
 
 
-async def wait_until_published(db: Any, product_id: str) -> None:
-    """Wait (bounded) until the product's outbox is empty: the relay published and removed
-    every entry."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE_S
-    while True:
-        doc = await db[PRODUCTS].find_one({"_id": product_id}, {"outbox": 1})
-        if not doc.get("outbox"):
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"outbox still pending after {DEADLINE_S}s: {doc['outbox']}")
-        await asyncio.sleep(0.05)
-
-
 async def new_product(gql: Gql, world: World) -> str:
     variables = {
         "i": {
@@ -145,10 +129,10 @@ async def test_relay_stopped_after_writing_then_restarted_loses_and_duplicates_n
     product_id = await new_product(gql, world)
     await wait_until_published(db, product_id)
     tap = await Tap.open(js)
-    relay = app.state.relay
+    outbox = app.state.outbox
     duplicates_before = metrics.PUBLISH_DUPLICATES.labels("PriceChanged")._value.get()
     try:
-        await relay.stop()
+        await outbox.stop()
         try:
             await gql.ok(SET_PRICE, {"id": product_id, "a": 7777}, roles=["admin"])
             doc = await db[PRODUCTS].find_one({"_id": product_id}, {"outbox": 1})
@@ -162,7 +146,7 @@ async def test_relay_stopped_after_writing_then_restarted_loses_and_duplicates_n
                 event_type=entry["type"],
             )
         finally:
-            await relay.start()  # restarted: republishes the pending entry
+            await outbox.start()  # restarted: republishes the pending entry
         await wait_until_published(db, product_id)
         mine = of(await tap.drain(), product_id)
     finally:
@@ -178,9 +162,9 @@ async def test_events_written_while_the_relay_is_down_are_published_after_restar
     gql: Gql, world: World, db: Any, js: JetStreamContext, app: FastAPI
 ) -> None:
     tap = await Tap.open(js)
-    relay = app.state.relay
+    outbox = app.state.outbox
     try:
-        await relay.stop()
+        await outbox.stop()
         try:
             product_id = await new_product(gql, world)
             for amount in (100, 200, 300):
@@ -188,7 +172,7 @@ async def test_events_written_while_the_relay_is_down_are_published_after_restar
             doc = await db[PRODUCTS].find_one({"_id": product_id}, {"outbox": 1})
             assert [e["type"] for e in doc["outbox"]] == ["ProductCreated", *["PriceChanged"] * 3]
         finally:
-            await relay.start()
+            await outbox.start()
         await wait_until_published(db, product_id)
         mine = of(await tap.drain(), product_id)
     finally:

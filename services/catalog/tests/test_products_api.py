@@ -527,3 +527,55 @@ async def test_cursor_misuse_is_rejected(gql: Gql, shelf: dict[str, Any]) -> Non
     )
     bad_range = await gql.error(LIST, {"f": flt | {"minPrice": 10, "maxPrice": 1}})
     assert bad_range["extensions"]["field"] == ["filter"]
+
+
+SHOPPER_VIEW = """
+query($id: ID!, $s: String!, $r: [_Any!]!) {
+  product(id: $id) { status availability listings { sku } name price { amount } }
+  productBySlug(slug: $s) { status availability listings { sku } }
+  _entities(representations: $r) { ... on Product { status availability listings { sku } } }
+}"""
+
+
+async def test_an_archived_product_reads_as_no_longer_available_to_shoppers(
+    gql: Gql, world: World
+) -> None:
+    """Old links, carts and order history still resolve an archived product, but shoppers
+    see it discontinued with nothing to buy; its owner seller and admins see the record."""
+    product = (
+        await gql.ok(
+            CREATE, {"i": product_input(world)}, roles=["seller"], seller_id=world.seller_a
+        )
+    )["createProduct"]
+    listing = {
+        "sellerId": world.seller_a,
+        "sku": sku(),
+        "price": {"amount": 990, "currency": "USD"},
+    }
+    await gql.ok(
+        UPSERT_LISTING,
+        {"p": product["id"], "i": listing},
+        roles=["seller"],
+        seller_id=world.seller_a,
+    )
+    await gql.ok(ARCHIVE, {"id": product["id"]}, roles=["admin"])
+    variables = {
+        "id": product["id"],
+        "s": product["slug"],
+        "r": [{"__typename": "Product", "id": product["id"]}],
+    }
+    gone = {"status": "ARCHIVED", "availability": "DISCONTINUED", "listings": []}
+    for caller in (
+        {},
+        {"roles": ["customer"]},
+        {"roles": ["seller"], "seller_id": world.seller_b},
+    ):
+        seen = await gql.ok(SHOPPER_VIEW, variables, **caller)
+        assert {k: seen["product"][k] for k in gone} == gone, caller
+        assert seen["product"]["name"] == product["name"]  # order history can still name it
+        assert seen["productBySlug"] == gone
+        assert seen["_entities"] == [gone]
+    for caller in ({"roles": ["admin"]}, {"roles": ["seller"], "seller_id": world.seller_a}):
+        seen = await gql.ok(SHOPPER_VIEW, variables, **caller)
+        assert seen["product"]["listings"] == [{"sku": listing["sku"]}], caller
+        assert seen["product"]["availability"] == "IN_STOCK"

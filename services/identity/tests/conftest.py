@@ -87,6 +87,8 @@ async def app(settings: IdentitySettings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     # a loaded machine can take seconds to finish a relay pass on FerretDB at shutdown
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
+        # the outbox worker ensures the streams in the background: taps need them
+        await asyncio.wait_for(application.state.outbox.ready.wait(), timeout=60)
         yield application
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
     try:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
-from emporium_identity import service
+from emporium_identity import service, tokens
+from emporium_identity.domain import Role
+from emporium_identity.keys import utcnow
 from emporium_identity.passwords import Passwords
 from emporium_identity.service import Identity
 from emporium_identity.tokens import ClientInfo
+from emporium_kit.errors import Unauthenticated
 
 from .conftest import (
     LOGIN,
@@ -75,6 +79,40 @@ async def test_refresh_token_replay_revokes_the_whole_family(gql: Gql) -> None:
     # the newer token of the family, held by the legitimate client or the thief, is dead too
     newer = await gql.error(REFRESH, {"t": second["refreshToken"]})
     assert newer["extensions"]["code"] == "INVALID_REFRESH_TOKEN"
+
+
+async def test_simultaneous_rotations_of_one_token_leave_no_live_family(
+    identity: Identity,
+) -> None:
+    """Concurrent uses of one refresh token are a reuse: exactly one rotation wins the
+    claim, the others revoke the family, so no token issued from it keeps working.
+    (Rotations run straight against the store: the per-account refresh limit would
+    otherwise turn most of the concurrent calls away before they race.)"""
+    user, _ = await service.upsert_account(
+        identity, email=unique_email(), password=PASSWORD, roles=[Role.CUSTOMER]
+    )
+    for _ in range(3):
+        signed_in = await service.login(
+            identity, email=user.email, password=PASSWORD, client=ClientInfo("10.1.2.3")
+        )
+        record = await tokens.lookup(identity.store, signed_in.refresh_token)
+        assert record is not None
+        results = await asyncio.gather(
+            *(
+                tokens.rotate(identity.store, record=record, now=utcnow(), refresh_ttl_s=600)
+                for _ in range(30)
+            ),
+            return_exceptions=True,
+        )
+        issued = [r.refresh_token for r in results if isinstance(r, tokens.Rotation)]
+        refused = [r.code for r in results if isinstance(r, Unauthenticated)]
+        assert len(issued) == 1, f"{len(issued)} rotations of one token succeeded"
+        assert len(refused) == 29
+        assert "REFRESH_TOKEN_REUSED" in refused
+        assert set(refused) <= {"REFRESH_TOKEN_REUSED", "INVALID_REFRESH_TOKEN"}
+        with pytest.raises(Unauthenticated) as dead:
+            await service.refresh(identity, refresh_token=issued[0], client=ClientInfo("10.1.2.3"))
+        assert dead.value.code == "INVALID_REFRESH_TOKEN"
 
 
 async def test_unknown_and_garbage_refresh_tokens_are_rejected(gql: Gql) -> None:

@@ -30,6 +30,18 @@ type Query {
   sellerOnly: String!
   boom: Int
   fromContext: String!
+  echo(input: EchoInput!): String!
+}
+
+enum Color {
+  RED
+  GREEN
+}
+
+input EchoInput {
+  name: String!
+  tags: [String!]
+  color: Color
 }
 
 type Product @key(fields: "id") {
@@ -72,6 +84,10 @@ def build_schema() -> GraphQLSchema:
     @query.field("boom")
     def resolve_boom(_obj: Any, _info: Any) -> int:
         raise RuntimeError("connection string mongodb://admin:hunter2@db leaked")
+
+    @query.field("echo")
+    def resolve_echo(_obj: Any, _info: Any, input: dict[str, Any]) -> str:
+        return str(input["name"])
 
     @query.field("fromContext")
     def resolve_from_context(_obj: Any, info: Any) -> str:

@@ -211,3 +211,118 @@ def test_load_sdl_joins_files_in_order(tmp_path: Path, monkeypatch: pytest.Monke
     (package / "empty").mkdir()
     with pytest.raises(FileNotFoundError):
         load_sdl("sdl_pkg_for_test", "empty")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/plain",
+        None,
+    ],
+)
+async def test_only_json_bodies_run_operations(
+    schema: GraphQLSchema, run_app: Any, content_type: str | None
+) -> None:
+    """What a cross-site form can send without a preflight never reaches execution."""
+    headers = {"content-type": content_type} if content_type else {}
+    async with run_app(asgi(schema)) as client:
+        refused = await client.post("/graphql", content=b'{"query":"{ whoami }"}', headers=headers)
+        json_body = await client.post(
+            "/graphql",
+            content=b'{"query":"{ product(id: \\"1\\") { id } }"}',
+            headers={"content-type": "application/json; charset=utf-8"},
+        )
+    assert refused.status_code == 415
+    assert refused.json()["errors"][0]["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert json_body.json() == {"data": {"product": {"id": "1"}}}
+
+
+async def test_invalid_unicode_is_a_clear_400(schema: GraphQLSchema, run_app: Any) -> None:
+    body = b'{"query":"query($i: EchoInput!) { echo(input: $i) }","variables":'
+    async with run_app(asgi(schema)) as client:
+        lone = await client.post(
+            "/graphql",
+            content=body + b'{"i":{"name":"a\\ud800b"}}}',
+            headers={"content-type": "application/json"},
+        )
+        pair = await client.post(
+            "/graphql",
+            content=body + b'{"i":{"name":"\\ud83d\\ude00"}}}',
+            headers={"content-type": "application/json"},
+        )
+    assert lone.status_code == 400
+    assert lone.json()["errors"][0]["extensions"]["code"] == "INVALID_UNICODE"
+    assert pair.json() == {"data": {"echo": "\N{GRINNING FACE}"}}
+
+
+@pytest.mark.parametrize(
+    ("name", "tags", "code_point", "field"),
+    [
+        ("nul\x00", None, "U+0000", ["i", "name"]),
+        ("esc\x1b[31m", None, "U+001B", ["i", "name"]),
+        ("ok", ["fine", "rtl\u202egnp.exe"], "U+202E", ["i", "tags", 1]),
+        ("del\x7f", None, "U+007F", ["i", "name"]),
+        ("c1\x85", None, "U+0085", ["i", "name"]),
+    ],
+)
+async def test_control_characters_in_variables_name_the_field(
+    *,
+    schema: GraphQLSchema,
+    run_app: Any,
+    name: str,
+    tags: list[str] | None,
+    code_point: str,
+    field: list[str | int],
+) -> None:
+    query = "query($i: EchoInput!) { echo(input: $i) }"
+    async with run_app(asgi(schema)) as client:
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": {"i": {"name": name, "tags": tags}}}
+        )
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "INVALID_CHARACTERS"
+    assert error["extensions"]["field"] == field
+    assert code_point in error["message"]
+
+
+async def test_control_characters_in_literals_name_the_argument(
+    schema: GraphQLSchema, run_app: Any
+) -> None:
+    async with run_app(asgi(schema)) as client:
+        bad = await post(client, '{ echo(input: {name: "x\\u0000y"}) }')
+        fine = await post(
+            client, '{ echo(input: {name: "tab\\tnew\\nline \u05e9\u05dc\u05d5\u05dd"}) }'
+        )
+    assert bad.status_code == 400
+    error = bad.json()["errors"][0]
+    assert error["extensions"]["code"] == "INVALID_CHARACTERS"
+    assert error["extensions"]["field"] == ["input", "name"]
+    assert fine.json() == {"data": {"echo": "tab\tnew\nline \u05e9\u05dc\u05d5\u05dd"}}
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("{ prodcut(id: 1) { id } }", None),
+        ("{ product(idd: 1) { id } }", None),
+        ("query($i: EchoInput!) { echo(input: $i) }", {"i": {"nmae": "x"}}),
+        ("query($i: EchoInput!) { echo(input: $i) }", {"i": {"name": "x", "color": "REED"}}),
+        ('{ echo(input: {name: "x", color: REED}) }', None),
+        ("query($i: EchoInpt!) { echo(input: $i) }", {"i": {"name": "x"}}),
+    ],
+)
+async def test_no_suggestions_in_production(
+    schema: GraphQLSchema, run_app: Any, query: str, variables: dict[str, Any] | None
+) -> None:
+    body = {"query": query, "variables": variables or {}}
+    async with run_app(asgi(schema, production=True)) as client:
+        production = await client.post("/graphql", json=body)
+    async with run_app(asgi(schema, production=False)) as client:
+        development = await client.post("/graphql", json=body)
+    assert "Did you mean" in development.text, "the case must provoke a suggestion"
+    assert production.json()["errors"], production.text
+    assert "Did you mean" not in production.text
+    assert "mean" not in production.text.replace("meaning", "")

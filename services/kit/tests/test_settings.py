@@ -17,7 +17,9 @@ class CatalogLike(ServiceSettings):
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("EMPORIUM_REDIS_URL", "EMPORIUM_MONGO_DATABASE", "EMPORIUM_ENVIRONMENT"):
+    # the test session points the URLs at its own platform instance; these tests read defaults
+    urls = ("REDIS_URL", "NATS_URL", "MONGO_URL", "OPENSEARCH_URL")
+    for name in (f"EMPORIUM_{n}" for n in (*urls, "MONGO_DATABASE", "ENVIRONMENT")):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -139,6 +139,7 @@ async def catalog_app(
     )
     app = create_catalog_app(settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
+        await asyncio.wait_for(app.state.outbox.ready.wait(), timeout=60)
         yield app
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(platform.mongo_url)
     try:

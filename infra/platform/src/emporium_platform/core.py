@@ -15,7 +15,15 @@ from pathlib import Path
 from filelock import FileLock
 
 from emporium_platform.components import INFRA, Component, NotReadyError, Program
-from emporium_platform.config import PlatformConfig, Ports, default_cache_dir, find_repo_root
+from emporium_platform.config import (
+    STATE_DIR_NAME,
+    TEST_STATE_DIR_NAME,
+    PlatformConfig,
+    Ports,
+    default_cache_dir,
+    find_repo_root,
+    test_slot,
+)
 from emporium_platform.installers import InstallError, Report
 from emporium_platform.k8s import CONTROL_PLANE
 from emporium_platform.services import AppService, load_services
@@ -106,11 +114,13 @@ class Platform:
         cache_dir: Path | None = None,
         services_file: Path | None = None,
         report: Report = _print,
+        state_name: str = STATE_DIR_NAME,
     ) -> None:
         self.config = PlatformConfig(
             root=(root or find_repo_root()).resolve(),
             ports=ports or Ports.from_env(),
             cache_dir=cache_dir or default_cache_dir(),
+            state_name=state_name,
         )
         self.report = report
         self.supervisor = SupervisorClient(self.config)
@@ -120,6 +130,23 @@ class Platform:
         self.apps: dict[str, AppService] = {
             spec.name: AppService(spec) for spec in load_services(services_file)
         }
+
+    @classmethod
+    def for_tests(cls, root: Path | None = None, *, report: Report = _print) -> Platform:
+        """The test suite's instance: ``.platform-test/`` and the ports of ``EMPORIUM_TEST_SLOT``.
+
+        Tests create databases, publish events and stop components; none of it may reach the
+        developer's platform, which keeps serving the demo shop while the suite runs.
+        """
+        instance = cls(
+            root,
+            ports=Ports.for_tests(test_slot()),
+            report=report,
+            state_name=TEST_STATE_DIR_NAME,
+        )
+        # infrastructure only: tests run their service processes on free ports themselves
+        instance.apps = {}
+        return instance
 
     # ---- discovery -------------------------------------------------------------------
 

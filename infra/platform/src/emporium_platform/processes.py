@@ -9,7 +9,9 @@ stopped by the test::
             httpx.post(gw.graphql_url, json={"query": "{ __typename }"})
 
 A process inherits this process's environment minus every `EMPORIUM_*` variable (a stray
-setting in the developer's shell must not change what a test exercises), plus `env`.
+setting in the developer's shell must not change what a test exercises) but
+`EMPORIUM_ENV_FILE` (inside a test session it names the test instance's settings, so a child
+never falls back to the developer's `.platform/env`), plus `env`.
 """
 
 from __future__ import annotations
@@ -44,7 +46,11 @@ def free_port(host: str = HOST) -> int:
 
 
 def _base_environment() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if not key.startswith("EMPORIUM_")}
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("EMPORIUM_") or key == "EMPORIUM_ENV_FILE"
+    }
 
 
 class ServiceProcess:

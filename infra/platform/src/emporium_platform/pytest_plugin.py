@@ -1,11 +1,15 @@
 """Pytest plugin: the session fixture `platform` gives tests the real local components.
 
-It starts the infrastructure when it is not running (idempotent, safe across processes) and
-leaves it running at the end of the session: whoever runs the tests decides when to stop it.
+Tests get their own instance (:meth:`Platform.for_tests`: `.platform-test/`, own ports), never
+the developer's running platform. The plugin points every `EMPORIUM_*` connection setting of
+the test process at that instance before any test module is imported, so even a settings
+object built with defaults cannot reach the developer's data or streams. The fixture starts
+the infrastructure when it is not running (idempotent, safe across processes) and leaves it
+running at the end of the session: whoever runs the tests decides when to stop it.
 
 The session fixture `k8s_cluster` gives the `cluster` tier a Kubernetes API server: a private
-instance of the local control plane (`up k8s`), or an existing cluster named by
-`EMPORIUM_CLUSTER_KUBECONFIG`.
+instance of the local control plane (`up k8s`) in a temporary folder, or an existing cluster
+named by `EMPORIUM_CLUSTER_KUBECONFIG`.
 """
 
 from __future__ import annotations
@@ -64,9 +68,19 @@ class PlatformHandle:
         return self.platform.is_ready(component)
 
 
+def _quiet(_message: str) -> None:
+    """Installs and starts report nothing inside a test session."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    instance = Platform.for_tests(report=_quiet)
+    os.environ.update(instance.env())
+    os.environ["EMPORIUM_ENV_FILE"] = str(instance.config.env_file)
+
+
 @pytest.fixture(scope="session")
 def platform() -> Iterator[PlatformHandle]:
-    instance = Platform(report=lambda message: None)
+    instance = Platform.for_tests(report=_quiet)
     instance.up(infra_only=True)
     handle = PlatformHandle(instance)
     yield handle

@@ -10,14 +10,13 @@ from functools import partial
 from ariadne import convert_schema_names
 from emporium_catalog import events, service
 from emporium_catalog.cache import ProductCache
-from emporium_catalog.relay import catalog_relay
+from emporium_catalog.relay import writers_lock
 from emporium_catalog.resolvers import CatalogContext, bindables, request_context
 from emporium_catalog.settings import CatalogSettings
 from emporium_kit import clients
 from emporium_kit.app import build_app
-from emporium_kit.events.outbox import OutboxRelay
-from emporium_kit.events.streams import ensure_streams
 from emporium_kit.graphql import load_sdl, make_federated_schema
+from emporium_kit.workers import OutboxWorker
 from fastapi import FastAPI
 from graphql import GraphQLSchema
 
@@ -27,41 +26,6 @@ def build_schema() -> GraphQLSchema:
     # resolvers and inputs speak snake_case (argument `productId` arrives as `product_id`)
     convert_schema_names(schema, None)
     return schema
-
-
-class _Relay:
-    """Starts the outbox relay once NATS is connected (the store's JetStream context only
-    exists after the lifespan started the clients) and the catalog streams exist."""
-
-    def __init__(
-        self, settings: CatalogSettings, mongo: clients.MongoStore, bus: clients.NatsStore
-    ):
-        self._settings = settings
-        self._mongo = mongo
-        self._bus = bus
-        self.relay: OutboxRelay | None = None
-
-    async def start(self) -> None:
-        async with self._bus.dependency.guard():
-            await ensure_streams(self._bus.js, events.catalog.domains)
-        self.relay = catalog_relay(
-            self._mongo.db,
-            [self._mongo.db[name] for name in service.OUTBOX_COLLECTIONS],
-            self._bus.js,
-            poll_interval_s=self._settings.catalog_relay_poll_interval_s,
-            settle_s=self._settings.catalog_relay_settle_s,
-            nats_guard=self._bus.dependency.guard,
-            mongo_guard=self._mongo.dependency.guard,
-        )
-        await self.relay.start()
-
-    async def stop(self) -> None:
-        if self.relay is not None:
-            await self.relay.stop()
-
-    def notify(self, collection: str, document_id: str) -> None:
-        if self.relay is not None:
-            self.relay.notify(collection, [document_id])
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
@@ -76,20 +40,39 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         ttl_s=settings.catalog_cache_ttl_s,
         marker_ttl_s=settings.catalog_cache_marker_ttl_s,
     )
-    relay = _Relay(settings, mongo, bus)
+    outbox = OutboxWorker(
+        [mongo.db[name] for name in service.OUTBOX_COLLECTIONS],
+        bus=bus,
+        catalog=events.catalog,
+        replicas=settings.nats_stream_replicas,
+        mongo_guard=mongo.dependency.guard,
+        document_lock=writers_lock(mongo.db),
+        poll_interval_s=settings.catalog_relay_poll_interval_s,
+        settle_s=settings.catalog_relay_settle_s,
+    )
+
+    def events_written(collection: str, document_id: str) -> None:
+        outbox.notify(collection, [document_id])
+
     catalog = CatalogContext(
-        db=mongo.db, cache=cache, cursor_secret=settings.cursor_secret, events_written=relay.notify
+        db=mongo.db,
+        cache=cache,
+        cursor_secret=settings.cursor_secret,
+        events_written=events_written,
     )
     app = build_app(
         settings=settings,
         schema=build_schema(),
         clients=[mongo, redis, bus],
         context=request_context(catalog),
-        on_startup=[partial(service.ensure_indexes, db=mongo.db)],
-        workers=[relay],
+        on_startup=[
+            partial(service.ensure_indexes, db=mongo.db),
+            partial(service.ensure_slug_claims, db=mongo.db),
+        ],
+        workers=[outbox],
     )
     app.state.catalog = catalog
-    app.state.relay = relay
+    app.state.outbox = outbox
     return app
 
 

@@ -3,7 +3,7 @@
 Keys (under the service prefix ``catalog:`` and a namespace, ``v1`` by default)::
 
     catalog:v1:product:<id>     "<version>|<ProductRead JSON>"  or the marker "!<version>"
-    catalog:v1:slug:<slug>      "<id>"
+    catalog:v1:slug:<slug>      "<id>"  or "" (no product has this slug, remembered briefly)
 
 The race: a reader misses, loads version 3 from Mongo, and is slow; a writer commits version 4
 and invalidates; the reader then stores version 3 and every later read is stale. Deleting the
@@ -14,7 +14,10 @@ misses (a marker is a miss), loads version 4 and may store it. Values also carry
 backstop for the one case the scheme cannot cover: Redis unreachable at invalidation time.
 
 Slug keys only point at ids. A slug that moved to another product is caught on read: the
-product fetched by id must still carry the slug, otherwise the mapping is dropped.
+product fetched by id must still carry the slug, otherwise the mapping is dropped. A slug no
+product has is remembered as missing for ``missing_ttl_s`` (a burst of lookups of made-up
+slugs costs the store one lookup each, not one per request); writes that claim a slug forget
+it, and a reader that raced such a write can hide the new slug for at most that TTL.
 
 Every Redis call runs behind the Redis dependency's breaker; the cache is an optimisation, so
 a failing Redis degrades to Mongo reads instead of failing the request.
@@ -64,6 +67,8 @@ return version
 """
 
 _REDIS_ERRORS = (Unavailable, redis.exceptions.RedisError, OSError)
+# what slug_to_id answers for a slug remembered as missing
+MISSING = ""
 
 
 class ProductCache:
@@ -76,11 +81,13 @@ class ProductCache:
         namespace: str = "v1",
         ttl_s: int = 300,
         marker_ttl_s: int = 60,
+        missing_ttl_s: int = 15,
     ) -> None:
         self._store = store
         self._namespace = namespace
         self._ttl_s = ttl_s
         self._marker_ttl_s = marker_ttl_s
+        self._missing_ttl_s = missing_ttl_s
         self._store_script = store.client.register_script(_STORE)
         self._invalidate_script = store.client.register_script(_INVALIDATE)
 
@@ -150,6 +157,8 @@ class ProductCache:
             )
 
     async def slug_to_id(self, slug: str) -> str | None:
+        """The id cached for ``slug``, :data:`MISSING` when it is known to have no product,
+        ``None`` when nothing is cached."""
         try:
             async with self._store.dependency.guard():
                 value = await self._store.client.get(self.slug_key(slug))
@@ -162,6 +171,13 @@ class ProductCache:
         try:
             async with self._store.dependency.guard():
                 await self._store.client.set(self.slug_key(slug), product_id, ex=self._ttl_s)
+        except _REDIS_ERRORS as exc:
+            log.warning("slug cache store failed", extra={"error": type(exc).__name__})
+
+    async def remember_missing_slug(self, slug: str) -> None:
+        try:
+            async with self._store.dependency.guard():
+                await self._store.client.set(self.slug_key(slug), MISSING, ex=self._missing_ttl_s)
         except _REDIS_ERRORS as exc:
             log.warning("slug cache store failed", extra={"error": type(exc).__name__})
 

@@ -17,21 +17,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from collections.abc import Sequence
 
-import nats
 from emporium_catalog import events, seed, service
-from emporium_catalog.relay import catalog_relay
+from emporium_catalog.relay import writers_lock
 from emporium_catalog.settings import CatalogSettings
 from emporium_kit.cli import add_service_commands, run_service_command
-from emporium_kit.events.outbox import PENDING_FILTER
-from emporium_kit.events.streams import ensure_streams
+from emporium_kit.workers import drain_outbox
 from pymongo import AsyncMongoClient
-
-# How long `seed` keeps publishing before it leaves the rest to the service's relay.
-_PUBLISH_DEADLINE_S = 120.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,47 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     seed_cmd.add_argument(
         "--no-publish",
         action="store_true",
-        help="leave the events in the outbox for the service's relay instead of publishing now",
+        help="leave the events in the outbox for the service's outbox worker instead of "
+        "publishing them now",
     )
 
     commands.add_parser(
         "repair-tree", help="re-derive category ancestors from parent links (after a crash)"
     )
     return parser
-
-
-async def _publish_outbox(settings: CatalogSettings, db: service.Db) -> int:
-    """Publish every pending catalog event now; returns how many were published.
-
-    The relay removes published entries only once a document has been quiet for the settle
-    time, so this keeps passing until the outboxes are empty or the deadline passes (then the
-    service's own relay finishes the job).
-    """
-    nc = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=0)
-    try:
-        js = nc.jetstream(timeout=settings.nats_timeout_s)
-        await ensure_streams(js, events.catalog.domains)
-        collections = [db[name] for name in service.OUTBOX_COLLECTIONS]
-        relay = catalog_relay(db, collections, js, settle_s=settings.catalog_relay_settle_s)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _PUBLISH_DEADLINE_S
-        published = 0
-        while True:
-            published += await relay.run_once()
-            remaining = sum([await c.count_documents(PENDING_FILTER) for c in collections])
-            if remaining == 0:
-                return published
-            if loop.time() > deadline:
-                break
-            await asyncio.sleep(settings.catalog_relay_settle_s / 2 or 0.1)
-        print(
-            f"warning: {remaining} document(s) still hold events; the service's relay will "
-            "finish publishing them",
-            file=sys.stderr,
-        )
-        return published
-    finally:
-        await nc.close()
 
 
 async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
@@ -104,8 +65,15 @@ async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
             f"in {time.perf_counter() - started:.1f}s"
         )
         if not args.no_publish:
-            published = await _publish_outbox(settings, db)
-            print(f"published {published} event(s) in {time.perf_counter() - started:.1f}s")
+            result = await drain_outbox(
+                settings,
+                [db[name] for name in service.OUTBOX_COLLECTIONS],
+                catalog=events.catalog,
+                # the running service may write the same documents: its settle time and lock
+                settle_s=settings.catalog_relay_settle_s,
+                document_lock=writers_lock(db),
+            )
+            print(f"{result} ({time.perf_counter() - started:.1f}s in all)")
     finally:
         await client.close()
     return 0

@@ -1,4 +1,4 @@
-"""Pure catalog rules: money, category-tree invariants, slugs and pagination cursors.
+"""Pure catalog rules: category-tree invariants, slugs and pagination cursors.
 
 Nothing here touches a datastore, so every rule is unit-tested in isolation and the service
 layer only orchestrates reads and writes around these functions.
@@ -26,51 +26,6 @@ Field = list[str | int]
 
 def invalid(code: str, message: str, *, field: Field) -> ValidationFailed:
     return ValidationFailed(code, message, field)
-
-
-# ---------------------------------------------------------------------------------------- money
-
-# ISO 4217 code -> (minor-unit exponent, display symbol). A closed list on purpose: a price in a
-# currency we cannot format or settle is a bug at the edge, not something to store.
-CURRENCIES: dict[str, tuple[int, str]] = {
-    "USD": (2, "$"),
-    "EUR": (2, "€"),
-    "GBP": (2, "£"),
-    "CHF": (2, "CHF "),
-    "SEK": (2, "SEK "),
-    "NOK": (2, "NOK "),
-    "DKK": (2, "DKK "),
-    "PLN": (2, "PLN "),
-    "CZK": (2, "CZK "),
-    "CAD": (2, "CA$"),
-    "AUD": (2, "A$"),
-    "JPY": (0, "¥"),
-    "KRW": (0, "₩"),
-    "INR": (2, "₹"),
-    "BRL": (2, "R$"),
-}
-
-# Upper bound for any price: 10^10 minor units (100 million in a 2-decimal currency). Keeps
-# amounts well inside a signed 64-bit BSON integer and rejects fat-finger input.
-MAX_AMOUNT = 10_000_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    """An amount in integer minor units of an ISO 4217 currency (never a float)."""
-
-    amount: int
-    currency: str
-
-    def formatted(self) -> str:
-        exponent, symbol = CURRENCIES[self.currency]
-        sign = "-" if self.amount < 0 else ""
-        units, minor = divmod(abs(self.amount), 10**exponent) if exponent else (abs(self.amount), 0)
-        text = f"{units:,}" + (f".{minor:0{exponent}d}" if exponent else "")
-        return f"{sign}{symbol}{text}"
-
-    def to_doc(self) -> dict[str, Any]:
-        return {"amount": self.amount, "currency": self.currency}
 
 
 # ---------------------------------------------------------------------------------------- enums

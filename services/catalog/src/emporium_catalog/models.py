@@ -27,14 +27,12 @@ from datetime import datetime
 from typing import Annotated, Any, Self
 
 from emporium_catalog.domain import (
-    CURRENCIES,
-    MAX_AMOUNT,
     MAX_SLUG_LENGTH,
     SLUG_RE,
     Availability,
-    Money,
     ProductStatus,
 )
+from emporium_kit.money import CURRENCIES, MAX_AMOUNT, Money
 from pydantic import (
     AfterValidator,
     BaseModel,

@@ -1,4 +1,5 @@
-"""The outbox relay as the catalog runs it (in the app and in ``emporium-catalog seed``)."""
+"""The lock the outbox relay holds while it removes published entries, as the catalog runs it
+(the app's outbox worker and ``emporium-catalog seed``'s drain)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from emporium_catalog import service
-from emporium_kit.events.outbox import DocumentLock, OutboxRelay
+from emporium_kit.events.outbox import DocumentLock
 
 
 def writers_lock(db: service.Db) -> DocumentLock:
@@ -23,7 +24,3 @@ def writers_lock(db: service.Db) -> DocumentLock:
         return nullcontext()  # seed batches: written once, never updated by the service
 
     return lock
-
-
-def catalog_relay(db: service.Db, *args: Any, **kwargs: Any) -> OutboxRelay:
-    return OutboxRelay(*args, document_lock=writers_lock(db), **kwargs)

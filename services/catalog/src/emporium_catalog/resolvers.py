@@ -24,6 +24,7 @@ from ariadne.contrib.federation import FederatedObjectType
 from emporium_catalog import service
 from emporium_catalog.cache import ProductCache
 from emporium_catalog.domain import (
+    Availability,
     Cursor,
     ProductSort,
     ProductStatus,
@@ -49,7 +50,7 @@ from emporium_catalog.models import (
     Slug,
 )
 from emporium_catalog.service import Db
-from emporium_kit.auth import require_roles
+from emporium_kit.auth import principal_from, require_roles
 from emporium_kit.errors import ValidationFailed, parse_input
 from graphql import GraphQLResolveInfo
 from pydantic import BaseModel, ValidationError
@@ -162,9 +163,24 @@ def serialize_datetime(value: datetime) -> str:
 query = QueryType()
 
 
+def _as_seen_by(info: GraphQLResolveInfo, product: ProductRead | None) -> ProductRead | None:
+    """An archived product stays readable (old links, carts and order history name it) but,
+    to anyone but its owner seller and admins, as no longer available: no offers to buy from
+    and availability DISCONTINUED."""
+    if product is None or product.status is not ProductStatus.ARCHIVED:
+        return product
+    principal = principal_from(info)
+    if principal is not None and (
+        principal.is_admin
+        or (principal.seller_id is not None and principal.seller_id == product.owner_seller_id)
+    ):
+        return product
+    return product.model_copy(update={"listings": [], "availability": Availability.DISCONTINUED})
+
+
 @query.field("product")
 async def resolve_product(_: Any, info: GraphQLResolveInfo, id: str) -> ProductRead | None:
-    return await _loaders(info).products.load(_id(id))
+    return _as_seen_by(info, await _loaders(info).products.load(_id(id)))
 
 
 @query.field("productBySlug")
@@ -173,7 +189,8 @@ async def resolve_product_by_slug(
 ) -> ProductRead | None:
     slug = _slug(slug)
     ctx = _catalog(info)
-    return await service.get_product_by_slug(db=ctx.db, cache=ctx.cache, slug=slug)
+    product = await service.get_product_by_slug(db=ctx.db, cache=ctx.cache, slug=slug)
+    return _as_seen_by(info, product)
 
 
 @dataclass
@@ -287,7 +304,7 @@ product_type = FederatedObjectType("Product")
 async def resolve_product_reference(
     _: Any, info: GraphQLResolveInfo, representation: dict[str, Any]
 ) -> ProductRead | None:
-    return await _loaders(info).products.load(str(representation["id"]))
+    return _as_seen_by(info, await _loaders(info).products.load(str(representation["id"])))
 
 
 @product_type.field("category")
@@ -396,7 +413,8 @@ async def resolve_create_product(
 ) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
     data = parse(ProductCreate, input, at=["input"])
-    return await service.create_product(db=_catalog(info).db, data=data, principal=principal)
+    ctx = _catalog(info)
+    return await service.create_product(db=ctx.db, cache=ctx.cache, data=data, principal=principal)
 
 
 @mutation.field("updateProduct")

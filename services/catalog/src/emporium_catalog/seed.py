@@ -247,32 +247,11 @@ async def _insert(db: Db, collection: str, docs: Sequence[dict[str, Any]]) -> tu
 
 
 async def _claim_all(db: Db, products: Sequence[dict[str, Any]]) -> set[str]:
-    """Claim every SKU of ``products``; returns the ids of products whose SKUs belong to
-    someone else (they are skipped). Claims left by an earlier interrupted run are ours."""
-    owner_of = {sku: doc["_id"] for doc in products for sku in doc["skus"]}
-    moment = service.now()
-    claims = [
-        {"_id": sku, "product_id": pid, "claimed_at": moment} for sku, pid in owner_of.items()
-    ]
-    duplicates: list[str] = []
-    for start in range(0, len(claims), 1000):
-        try:
-            await db[service.SKU_CLAIMS].insert_many(claims[start : start + 1000], ordered=False)
-        except BulkWriteError as exc:
-            duplicates += [
-                claims[start + err["index"]]["_id"]
-                for err in exc.details.get("writeErrors", [])
-                if err.get("code") == 11000
-            ]
-            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
-                raise
-    blocked: set[str] = set()
-    for start in range(0, len(duplicates), 1000):
-        cursor = db[service.SKU_CLAIMS].find({"_id": {"$in": duplicates[start : start + 1000]}})
-        async for claim in cursor:
-            if claim["product_id"] != owner_of[claim["_id"]]:
-                blocked.add(owner_of[claim["_id"]])
-    return blocked
+    """Claim every SKU and slug of ``products``; returns the ids of products whose values
+    belong to someone else (they are skipped). Claims left by an interrupted run are ours."""
+    skus = {sku: doc["_id"] for doc in products for sku in doc["skus"]}
+    slugs = {doc["slug"]: doc["_id"] for doc in products}
+    return await service.SKUS.claim_all(db, skus) | await service.SLUGS.claim_all(db, slugs)
 
 
 async def load(db: Db, catalog: DemoCatalog) -> SeedResult:
@@ -317,9 +296,10 @@ async def load(db: Db, catalog: DemoCatalog) -> SeedResult:
         inserted, rejected = await _insert(
             db, service.PRODUCTS, [doc for doc in missing if doc["_id"] not in blocked]
         )
-        for doc in missing:  # a slug clash: give its SKUs back
-            if doc["_id"] in rejected:
-                await service.release_skus(db, doc["skus"], doc["_id"])
+        for doc in missing:  # a unique value clash: give its claims back
+            if doc["_id"] in {*blocked, *rejected}:
+                await service.SKUS.release(db, doc["skus"], doc["_id"])
+                await service.SLUGS.release(db, [doc["slug"]], doc["_id"])
         product_count += inserted
         skipped_products += [*blocked, *rejected]
         await _ensure_batch_events(

@@ -20,14 +20,16 @@ Two rules span documents and are built to survive a crash half-way:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from emporium_catalog import events
-from emporium_catalog.cache import ProductCache
+from emporium_catalog.cache import MISSING, ProductCache
+from emporium_catalog.claims import UniqueClaims
 from emporium_catalog.domain import (
     Cursor,
     ProductSort,
@@ -71,6 +73,7 @@ CATEGORIES = "categories"
 SELLERS = "sellers"
 LOCKS = "locks"
 SKU_CLAIMS = "sku_claims"
+SLUG_CLAIMS = "slug_claims"
 # Outbox documents of the demo seed's product batches (see seed.load).
 SEED_BATCHES = "seed_batches"
 # Every collection whose documents carry outbox entries: what the relay watches.
@@ -198,56 +201,46 @@ def product_lease(db: Db, product_id: str) -> AbstractAsyncContextManager[None]:
     )
 
 
-# ---------------------------------------------------------------------------------- sku claims
-
-# A claim younger than this whose product does not hold the SKU belongs to a write in flight;
-# an older one is the leftover of a failed write and may be taken over.
-CLAIM_GRACE = timedelta(seconds=30)
+# ------------------------------------------------------------------------------ unique values
 
 
 def _sku_taken(field: list[str | int]) -> Conflict:
     return Conflict("SKU_TAKEN", "this SKU is already in the catalog", field)
 
 
-async def _claim_sku(db: Db, sku: str, product_id: str, *, field: list[str | int]) -> bool:
-    """Reserve ``sku`` for ``product_id`` before the product write that uses it.
-
-    Returns ``True`` when this call made the claim (the caller releases it if its write
-    fails), ``False`` when the product already held it; raises SKU_TAKEN when another
-    product holds it or may be about to.
-    """
-    claims = db[SKU_CLAIMS]
-    for _ in range(_CAS_ATTEMPTS):
-        moment = now()
-        try:
-            await claims.insert_one({"_id": sku, "product_id": product_id, "claimed_at": moment})
-            return True
-        except DuplicateKeyError:
-            claim = await claims.find_one({"_id": sku})
-        if claim is None:
-            continue  # released in between: try again
-        if claim["product_id"] == product_id:
-            return False
-        # by _id alone: the one lookup FerretDB answers without scanning the collection
-        holder = await db[PRODUCTS].find_one({"_id": claim["product_id"]}, {"skus": 1})
-        held = holder is not None and sku in holder.get("skus", [])
-        if held or claim["claimed_at"] > moment - CLAIM_GRACE:
-            raise _sku_taken(field)
-        taken = await claims.find_one_and_update(
-            {"_id": sku, "product_id": claim["product_id"], "claimed_at": claim["claimed_at"]},
-            {"$set": {"product_id": product_id, "claimed_at": moment}},
-        )
-        if taken is not None:
-            return True
-    raise _sku_taken(field)
+def _slug_taken(field: list[str | int]) -> Conflict:
+    return Conflict("SLUG_TAKEN", "this slug is taken", field)
 
 
-async def release_skus(db: Db, skus: Iterable[str], product_id: str) -> None:
-    """Drop ``product_id``'s claims on ``skus`` (after a failed write, or SKUs it no longer
-    uses). A crash before this only leaves a claim that ``_claim_sku`` later takes over."""
-    skus = list(skus)
-    if skus:
-        await db[SKU_CLAIMS].delete_many({"_id": {"$in": skus}, "product_id": product_id})
+SKUS = UniqueClaims(
+    collection=SKU_CLAIMS,
+    products=PRODUCTS,
+    projection={"skus": 1},
+    holds=lambda product, sku: sku in product.get("skus", []),
+    taken=_sku_taken,
+    now=now,
+)
+SLUGS = UniqueClaims(
+    collection=SLUG_CLAIMS,
+    products=PRODUCTS,
+    projection={"slug": 1},
+    holds=lambda product, slug: product.get("slug") == slug,
+    taken=_slug_taken,
+    now=now,
+)
+# Marks a catalog whose slug claims were filled from its products (databases that predate
+# them); cannot collide with a slug, which is lower-case letters, digits and hyphens.
+_SLUGS_BACKFILLED = "#backfilled"
+
+
+async def ensure_slug_claims(*, db: Db) -> None:
+    """Claim the slug of every product that has none (once per database)."""
+    if await db[SLUG_CLAIMS].find_one({"_id": _SLUGS_BACKFILLED}) is not None:
+        return
+    owner_of = {doc["slug"]: doc["_id"] async for doc in db[PRODUCTS].find({}, {"slug": 1})}
+    await SLUGS.claim_all(db, owner_of)
+    with contextlib.suppress(DuplicateKeyError):
+        await db[SLUG_CLAIMS].insert_one({"_id": _SLUGS_BACKFILLED, "at": now()})
 
 
 # ------------------------------------------------------------------------------------- sellers
@@ -312,19 +305,24 @@ async def get_product(*, db: Db, cache: ProductCache | None, product_id: str) ->
 async def get_product_by_slug(
     *, db: Db, cache: ProductCache | None, slug: str
 ) -> ProductRead | None:
+    """Two ``_id`` reads (the slug's claim, then the product), never a scan; both outcomes
+    are cached, a miss briefly (see :class:`ProductCache`)."""
     if cache:
         cached_id = await cache.slug_to_id(slug)
+        if cached_id == MISSING:
+            return None
         if cached_id is not None:
             product = await get_product(db=db, cache=cache, product_id=cached_id)
             if product is not None and product.slug == slug:
                 return product
             await cache.forget_slug(slug)  # the slug moved to another product or went away
-    doc = await db[PRODUCTS].find_one({"slug": slug}, _PRODUCT_PROJECTION)
-    if doc is None:
+    holder = await SLUGS.holder(db, slug)
+    product = await get_product(db=db, cache=cache, product_id=holder) if holder else None
+    if product is None or product.slug != slug:
+        if cache:
+            await cache.remember_missing_slug(slug)
         return None
-    product = ProductRead.from_doc(doc)
     if cache:
-        await cache.store_many([product])
         await cache.remember_slug(slug, product.id)
     return product
 
@@ -426,13 +424,9 @@ def _skus(doc: dict[str, Any]) -> list[str]:
     return [doc["sku"], *(listing["sku"] for listing in doc.get("listings", []))]
 
 
-def _slug_taken(field: list[str | int]) -> Conflict:
-    # the only unique index on products besides _id (a fresh ULID), so a duplicate-key error
-    # there is always the slug; FerretDB's error does not name the index anyway
-    return Conflict("SLUG_TAKEN", "this slug is taken", field)
-
-
-async def create_product(*, db: Db, data: ProductCreate, principal: Principal) -> ProductRead:
+async def create_product(
+    *, db: Db, cache: ProductCache | None = None, data: ProductCreate, principal: Principal
+) -> ProductRead:
     owner = data.owner_seller_id
     if not principal.is_admin:
         owner = owner or principal.seller_id
@@ -441,26 +435,43 @@ async def create_product(*, db: Db, data: ProductCreate, principal: Principal) -
     if owner is not None:
         await _require_seller(db, owner, field=["input", "ownerSellerId"])
     product_id = new_id()
-    slug = data.slug
-    if slug is None:
-        slug = slugify(data.name) or product_id.lower()
-        if await db[PRODUCTS].count_documents({"slug": slug}, limit=1):
-            slug = f"{slug[:100]}-{product_id[-8:].lower()}"
+    slug = await _claim_new_slug(db, data, product_id)
     moment = now()
     doc = product_document(
         product_id=product_id, slug=slug, data=data, owner_seller_id=owner, moment=moment
     )
     product = ProductRead.from_doc(doc)
-    await _claim_sku(db, data.sku, product_id, field=["input", "sku"])
     try:
-        await db[PRODUCTS].insert_one(with_outbox(doc, [events.product_created(product)]))
-    except DuplicateKeyError:
-        await release_skus(db, [data.sku], product_id)
-        raise _slug_taken(["input", "slug"]) from None
+        await SKUS.claim(db, data.sku, product_id, field=["input", "sku"])
+        try:
+            await db[PRODUCTS].insert_one(with_outbox(doc, [events.product_created(product)]))
+        except DuplicateKeyError:
+            # the slug index of a product written before slug claims existed
+            await asyncio.shield(SKUS.release(db, [data.sku], product_id))
+            raise _slug_taken(["input", "slug"]) from None
+        except BaseException:
+            await asyncio.shield(SKUS.release(db, [data.sku], product_id))
+            raise
     except BaseException:
-        await asyncio.shield(release_skus(db, [data.sku], product_id))
+        await asyncio.shield(SLUGS.release(db, [slug], product_id))
         raise
+    if cache:
+        await cache.forget_slug(slug)  # a "no such slug" remembered before this write
     return product
+
+
+async def _claim_new_slug(db: Db, data: ProductCreate, product_id: str) -> str:
+    """The requested slug, or one made from the name (with the id's tail when taken)."""
+    if data.slug is not None:
+        await SLUGS.claim(db, data.slug, product_id, field=["input", "slug"])
+        return data.slug
+    slug = slugify(data.name) or product_id.lower()
+    try:
+        await SLUGS.claim(db, slug, product_id, field=["input", "name"])
+    except Conflict:
+        slug = f"{slug[:100]}-{product_id[-8:].lower()}"
+        await SLUGS.claim(db, slug, product_id, field=["input", "name"])
+    return slug
 
 
 def product_document(
@@ -567,11 +578,23 @@ async def update_product(
                 changes["brand_key"] = changes["brand"].casefold()
             if not changes:
                 return ProductRead.from_doc(doc)
-            updated = await _apply(
-                db, cache, doc, changes, lambda after: [events.product_updated(after)]
-            )
+            new_slug = changes.get("slug")
+            if new_slug is not None:
+                await SLUGS.claim(db, new_slug, product_id, field=["input", "slug"])
+            try:
+                updated = await _apply(
+                    db, cache, doc, changes, lambda after: [events.product_updated(after)]
+                )
+            except BaseException:
+                if new_slug is not None:
+                    await asyncio.shield(SLUGS.release(db, [new_slug], product_id))
+                raise
             if updated is not None:
+                if new_slug is not None:
+                    await SLUGS.release(db, [doc["slug"]], product_id)
                 return updated
+            if new_slug is not None:
+                await SLUGS.release(db, [new_slug], product_id)
         raise _kept_changing()
 
 
@@ -658,7 +681,7 @@ async def upsert_listing(
                 if current is not None and {key: current[key] for key in listing} == listing:
                     return ProductRead.from_doc(doc)
                 if not claimed:
-                    claimed = await _claim_sku(db, data.sku, product_id, field=["input", "sku"])
+                    claimed = await SKUS.claim(db, data.sku, product_id, field=["input", "sku"])
                 updated_listings = sorted(
                     [*others, {**listing, "updated_at": now()}], key=lambda item: item["seller_id"]
                 )
@@ -671,12 +694,12 @@ async def upsert_listing(
                 )
                 if updated is not None:
                     if current is not None and current["sku"] != data.sku:
-                        await release_skus(db, [current["sku"]], product_id)
+                        await SKUS.release(db, [current["sku"]], product_id)
                     return updated
             raise _kept_changing()
         except BaseException:
             if claimed:
-                await asyncio.shield(release_skus(db, [data.sku], product_id))
+                await asyncio.shield(SKUS.release(db, [data.sku], product_id))
             raise
 
 
@@ -702,7 +725,7 @@ async def remove_listing(
                 db, cache, doc, {"listings": kept}, lambda after: [events.product_updated(after)]
             )
             if updated is not None:
-                await release_skus(db, [item["sku"] for item in removed], product_id)
+                await SKUS.release(db, [item["sku"] for item in removed], product_id)
                 return updated
         raise _kept_changing()
 

@@ -9,8 +9,6 @@ instead of over HTTP from itself; ``EMPORIUM_JWKS_URL`` is therefore ignored her
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 import httpx
@@ -18,9 +16,8 @@ from ariadne import convert_schema_names
 from emporium_kit import clients
 from emporium_kit.app import build_app
 from emporium_kit.auth import TokenVerifier
-from emporium_kit.events.outbox import OutboxRelay
-from emporium_kit.events.streams import ensure_streams
 from emporium_kit.graphql import load_sdl, make_federated_schema
+from emporium_kit.workers import OutboxWorker, PeriodicTask
 from fastapi import FastAPI
 from graphql import GraphQLSchema
 
@@ -45,61 +42,6 @@ def build_schema() -> GraphQLSchema:
     return schema
 
 
-class _Relay:
-    """The outbox relay of the ``users`` collection; it starts once NATS is connected and
-    the identity stream exists."""
-
-    def __init__(self, settings: IdentitySettings, store: Store, bus: clients.NatsStore):
-        self._bus = bus
-        self.relay = OutboxRelay(
-            [store.users.raw],
-            lambda: bus.js,  # resolved at start: the connection does not exist yet
-            poll_interval_s=settings.identity_relay_poll_interval_s,
-            nats_guard=bus.dependency.guard,
-            mongo_guard=store.guard,
-        )
-
-    async def start(self) -> None:
-        async with self._bus.dependency.guard():
-            await ensure_streams(self._bus.js, events.identity.domains)
-        await self.relay.start()
-
-    async def stop(self) -> None:
-        await self.relay.stop()
-
-    def notify(self, user_id: str) -> None:
-        self.relay.notify(USERS, [user_id])
-
-
-class _Janitor:
-    """Deletes expired sessions, refresh tokens and signing keys every interval."""
-
-    def __init__(self, identity: service.Identity, interval_s: float) -> None:
-        self._identity = identity
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="identity-janitor")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            try:
-                removed = await service.housekeeping(self._identity)
-                if removed:
-                    log.info("expired records removed", extra={"count": removed})
-            except Exception:
-                log.exception("housekeeping failed; retrying next interval")
-
-
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
     mongo = clients.mongo(settings)
@@ -107,9 +49,30 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     redis = clients.redis(settings)
     bus = clients.nats(settings)
     store = Store(mongo.db, mongo.dependency.guard)
-    relay = _Relay(settings, store, bus)
+    outbox = OutboxWorker(
+        [store.users.raw],
+        bus=bus,
+        catalog=events.identity,
+        replicas=settings.nats_stream_replicas,
+        mongo_guard=store.guard,
+        poll_interval_s=settings.identity_relay_poll_interval_s,
+    )
+
+    def events_written(user_id: str) -> None:
+        outbox.notify(USERS, [user_id])
+
     identity = service.Identity.from_settings(
-        settings, store=store, redis=redis, events_written=relay.notify
+        settings, store=store, redis=redis, events_written=events_written
+    )
+
+    async def housekeeping() -> None:
+        removed = await service.housekeeping(identity)
+        if removed:
+            log.info("expired records removed", extra={"count": removed})
+
+    # expired sessions, refresh tokens and signing keys
+    janitor = PeriodicTask(
+        "identity-housekeeping", housekeeping, interval_s=settings.identity_janitor_interval_s
     )
     providers = providers_from_settings(settings)
     states = OAuthStates(
@@ -136,7 +99,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         context=request_context(identity),
         on_startup=[identity.store.ensure_indexes, identity.keys.ensure_signing_key],
         on_shutdown=[local_jwks.aclose],
-        workers=[relay, _Janitor(identity, settings.identity_janitor_interval_s)],
+        workers=[outbox, janitor],
         routers=[
             jwks_router(
                 identity.keys,
@@ -148,7 +111,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     )
     app.add_middleware(RetryAfterMiddleware)
     app.state.identity = identity
-    app.state.relay = relay
+    app.state.outbox = outbox
     app.state.oauth_providers = providers
     return app
 

@@ -28,12 +28,10 @@ import secrets
 import sys
 from collections.abc import Sequence
 
-import nats
 from emporium_kit import clients
 from emporium_kit.cli import add_service_commands, run_service_command
 from emporium_kit.errors import DomainError
-from emporium_kit.events.outbox import PENDING_FILTER, OutboxRelay
-from emporium_kit.events.streams import ensure_streams
+from emporium_kit.workers import drain_outbox
 
 from emporium_identity import events, service
 from emporium_identity.domain import Role
@@ -98,24 +96,11 @@ class _Tools:
         await self.redis.close()
         await self.mongo.close()
 
-    async def publish_outbox(self) -> int:
-        """Publish the events the command wrote, so they do not wait for a running service."""
-        nc = await nats.connect(self.settings.nats_url, connect_timeout=5, max_reconnect_attempts=0)
-        try:
-            js = nc.jetstream(timeout=self.settings.nats_timeout_s)
-            await ensure_streams(js, events.identity.domains)
-            # settle_s=0: the command wrote these documents moments ago and nothing else
-            # writes them, so the published entries can be removed at once
-            relay = OutboxRelay([self.store.users.raw], js, settle_s=0)
-            published = 0
-            while await self.store.users.count(PENDING_FILTER):
-                done = await relay.run_once()
-                if not done:
-                    break  # NATS refuses: the service's relay retries later
-                published += done
-            return published
-        finally:
-            await nc.close()
+    async def publish_outbox(self) -> None:
+        """Publish the events the command wrote, so they do not wait for a running service
+        (the kit's drain: until the outbox is empty or its deadline passes). Entries are
+        removed at once (no settle time): the command has just written these documents."""
+        print(await drain_outbox(self.settings, [self.store.users.raw], catalog=events.identity))
 
 
 def _read_admin_password() -> str:
@@ -165,8 +150,7 @@ async def _seed(tools: _Tools, *, seller_id: str, reset_passwords: bool) -> int:
         )
         extra = f"  seller {user.seller_id}" if user.seller_id else ""
         print(f"  {email:<28} {password}  roles {','.join(user.roles)}{extra}")
-    published = await tools.publish_outbox()
-    print(f"published {published} event(s)")
+    await tools.publish_outbox()
     return 0
 
 

@@ -23,6 +23,8 @@ Db = AsyncDatabase[Doc]
 USERS = "users"
 SESSIONS = "sessions"
 REFRESH_TOKENS = "refresh_tokens"
+# one document per replaced refresh token, ``_id`` = that token's hash: the rotation claim
+REFRESH_ROTATIONS = "refresh_rotations"
 OAUTH_LINKS = "oauth_links"
 SIGNING_KEYS = "signing_keys"
 
@@ -124,6 +126,7 @@ class Store:
         self.users = Collection(db[USERS], self.guard)
         self.sessions = Collection(db[SESSIONS], self.guard)
         self.refresh_tokens = Collection(db[REFRESH_TOKENS], self.guard)
+        self.refresh_rotations = Collection(db[REFRESH_ROTATIONS], self.guard)
         self.oauth_links = Collection(db[OAUTH_LINKS], self.guard)
         self.signing_keys = Collection(db[SIGNING_KEYS], self.guard)
 
@@ -142,4 +145,5 @@ class Store:
             await self.db[SESSIONS].create_index("expires_at", name="expires")
             await self.db[REFRESH_TOKENS].create_index("session_id", name="session")
             await self.db[REFRESH_TOKENS].create_index("expires_at", name="expires")
+            await self.db[REFRESH_ROTATIONS].create_index("expires_at", name="expires")
             await self.db[OAUTH_LINKS].create_index("user_id", name="user")

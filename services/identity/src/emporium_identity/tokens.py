@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from emporium_kit.errors import Unauthenticated
+from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
 from emporium_identity.domain import hash_token, new_secret, scopes_for
@@ -158,14 +159,22 @@ async def rotate(store: Store, *, record: Doc, now: datetime, refresh_ttl_s: int
         raise _reused()
     if _aware(record["expires_at"]) <= now:
         raise invalid_refresh_token()
-    # compare-and-set: of two concurrent uses of one token exactly one wins here; the
-    # other is a reuse like any later replay
-    claimed = await store.refresh_tokens.update_one(
-        {"_id": record["_id"], "replaced_at": None}, {"$set": {"replaced_at": now}}
-    )
-    if not claimed:
+    # The claim is an insert keyed by the presented token's hash: of any number of
+    # concurrent uses exactly one inserts, on FerretDB (whose conditional updates are not
+    # atomic under concurrency) as on MongoDB; every other use is a reuse like a later replay.
+    try:
+        await store.refresh_rotations.insert_one(
+            {
+                "_id": record["_id"],
+                "session_id": session["_id"],
+                "rotated_at": now,
+                "expires_at": record["expires_at"],
+            }
+        )
+    except DuplicateKeyError:
         await revoke_session(store, session_id=session["_id"], reason="reuse", now=now)
-        raise _reused()
+        raise _reused() from None
+    await store.refresh_tokens.update_one({"_id": record["_id"]}, {"$set": {"replaced_at": now}})
     token = await _issue_refresh_token(
         store,
         session_id=session["_id"],
@@ -207,5 +216,6 @@ def session_outlived(session: Doc, user: Doc) -> bool:
 async def purge_expired(store: Store, *, now: datetime) -> int:
     """Delete expired refresh tokens and sessions (FerretDB has no TTL indexes)."""
     tokens = await store.refresh_tokens.delete_many({"expires_at": {"$lte": now}})
+    rotations = await store.refresh_rotations.delete_many({"expires_at": {"$lte": now}})
     sessions = await store.sessions.delete_many({"expires_at": {"$lte": now}})
-    return tokens + sessions
+    return tokens + rotations + sessions

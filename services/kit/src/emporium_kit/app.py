@@ -11,7 +11,7 @@
             clients=[mongo, redis],
             context=lambda request: {"db": mongo.db, "loaders": Loaders(mongo)},
             on_startup=[partial(ensure_indexes, db=mongo.db)],
-            workers=[relay],
+            workers=[outbox],
         )
 
 What it wires:
@@ -24,7 +24,7 @@ What it wires:
   per-request objects (DataLoaders...);
 - ``/livez``, ``/readyz`` (every client's dependency plus ``dependencies``), ``/metrics``;
 - lifespan: start clients -> prefetch JWKS -> ``on_startup`` hooks -> start ``workers``
-  (objects with ``async start()`` / ``async stop()``: outbox relays, consumers) -> freeze
+  (objects with ``async start()`` / ``async stop()``: :mod:`emporium_kit.workers`) -> freeze
   the startup heap for the garbage collector; on exit in reverse: readiness 503 -> stop
   workers -> ``on_shutdown`` hooks -> close clients.
 
@@ -68,7 +68,7 @@ Hook = Callable[[], Awaitable[Any]]
 
 
 class Worker(Protocol):
-    """A background component run for the app's lifetime (relay, consumer...)."""
+    """A background component run for the app's lifetime (:mod:`emporium_kit.workers`)."""
 
     async def start(self) -> None: ...
 

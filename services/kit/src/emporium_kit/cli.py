@@ -53,10 +53,13 @@ def run_service_command(
 
     ``app`` is the module holding the service's module-level ``app``, imported only by
     ``serve`` (it builds the app from the environment); ``port`` is the default port.
-    The event-bus commands use ``settings.nats_url`` unless the parser set ``nats_url``.
+    The event-bus commands use ``settings.nats_url`` unless the parser set ``nats_url``, and
+    ``streams ensure`` uses ``settings.nats_stream_replicas`` unless given ``--replicas``.
     """
     if args.command in ("dlq", "streams"):
         args.nats_url = getattr(args, "nats_url", None) or settings.nats_url
+        if args.command == "streams":
+            args.replicas = args.replicas or settings.nats_stream_replicas
         return asyncio.run(run_event_command(args))
     if args.command == "event-schemas" and events is not None:
         for path in events.write_json_schemas(args.directory):

@@ -17,9 +17,11 @@ the breaker, so do not wrap it yourself.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any, Protocol, runtime_checkable
 
-import nats as nats_py
 import opensearchpy
 import orjson
 import redis.asyncio as redis_asyncio
@@ -31,7 +33,9 @@ from pymongo.errors import OperationFailure
 from redis.exceptions import ResponseError as RedisResponseError
 
 from emporium_kit.resilience import Dependency
-from emporium_kit.settings import ServiceSettings
+from emporium_kit.settings import ServiceSettings, redact_url
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -192,11 +196,16 @@ class OpenSearchStore:
 class NatsStore:
     """nats-py connection with endless reconnects, plus its JetStream context.
 
-    ``.nc`` and ``.js`` exist after :meth:`start` (the lifespan calls it).
+    :meth:`start` (the lifespan calls it) waits up to ``nats_timeout_s`` for the first
+    connection. If NATS is unreachable then, it goes on connecting in the background, so
+    the service starts and serves what needs no events; ``.nc`` and ``.js`` raise
+    :class:`ConnectionError` until the connection exists, and the event workers retry
+    until it does.
     """
 
     def __init__(self, settings: ServiceSettings, *, critical: bool = True) -> None:
         self._settings = settings
+        self._connecting: asyncio.Task[None] | None = None
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self.dependency = _dependency(settings, "nats", settings.nats_timeout_s, critical=critical)
@@ -205,20 +214,38 @@ class NatsStore:
     @property
     def nc(self) -> NatsClient:
         if self._nc is None:
-            raise RuntimeError("NatsStore.start() has not run")
+            raise self._not_connected()
         return self._nc
 
     @property
     def js(self) -> JetStreamContext:
         if self._js is None:
-            raise RuntimeError("NatsStore.start() has not run")
+            raise self._not_connected()
         return self._js
 
+    def _not_connected(self) -> Exception:
+        if self._connecting is None:
+            return RuntimeError("NatsStore.start() has not run")
+        return ConnectionError("NATS is not connected yet")
+
     async def start(self) -> None:
-        if self._nc is not None:
+        if self._connecting is not None:
             return
+        client = NatsClient()
+        self._connecting = asyncio.create_task(self._connect(client), name="nats-connect")
+        await asyncio.wait({self._connecting}, timeout=self._settings.nats_timeout_s)
+        if self._connecting.done():
+            self._connecting.result()  # a configuration error, not an outage: fail the start
+        else:
+            log.warning(
+                "NATS unreachable at %s; connecting in the background",
+                redact_url(self._settings.nats_url),
+            )
+
+    async def _connect(self, client: NatsClient) -> None:
         timeout = self._settings.nats_timeout_s
-        self._nc = await nats_py.connect(
+        # with endless reconnects, nats-py retries a failed first connection too
+        await client.connect(
             servers=[self._settings.nats_url],
             name=self._settings.service_name,
             connect_timeout=max(1, int(timeout)),
@@ -229,16 +256,22 @@ class NatsStore:
             max_outstanding_pings=3,
             drain_timeout=max(1, int(self._settings.shutdown_grace_s)),
         )
-        self._js = self._nc.jetstream(timeout=timeout)
+        self._nc, self._js = client, client.jetstream(timeout=timeout)
 
     async def ping(self) -> None:
-        if not self.nc.is_connected:
+        if self._nc is None or not self._nc.is_connected:
             raise ConnectionError("NATS is not connected")
-        await self.nc.flush(timeout=max(1, int(self._settings.nats_timeout_s)))
+        await self._nc.flush(timeout=max(1, int(self._settings.nats_timeout_s)))
 
     async def close(self) -> None:
         """Drain (flush publishes, finish subscriptions) when connected, else just close."""
+        connecting, self._connecting = self._connecting, None
         nc, self._nc, self._js = self._nc, None, None
+        if connecting is not None and not connecting.done():
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+            return
         if nc is None or nc.is_closed:
             return
         if nc.is_connected:

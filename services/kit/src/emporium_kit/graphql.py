@@ -56,8 +56,10 @@ from graphql import (
     ListTypeNode,
     NamedTypeNode,
     NonNullTypeNode,
+    ObjectFieldNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     TypeNode,
     default_field_resolver,
     get_nullable_type,
@@ -75,10 +77,14 @@ from starlette.responses import Response
 
 from emporium_kit.errors import DomainError, validation_failed
 from emporium_kit.responses import OrjsonResponse
+from emporium_kit.text import find_forbidden, forbidden_character, invalid_characters
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
+# Operations arrive as JSON only (GraphQL over HTTP). A form, multipart or text/plain body is
+# what a cross-site <form> can send without a CORS preflight, so none of them runs anything.
+JSON_MEDIA_TYPES = frozenset({"application/json", "application/graphql-response+json"})
 
 
 def load_sdl(package: str, folder: str = "schema") -> str:
@@ -247,6 +253,34 @@ def depth_limit_rule(max_depth: int) -> type[ASTValidationRule]:
     return MaxDepthRule
 
 
+class TextRule(ASTValidationRule):
+    """Refuses string literals with control or direction-override characters
+    (:mod:`emporium_kit.text`); ``field`` is the argument path, e.g. ``["input", "name"]``.
+    Variables get the same check before execution (:class:`OrjsonGraphQLHandler`)."""
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self._path: list[str] = []
+
+    def enter_argument(self, node: Any, *_args: Any) -> None:
+        self._path = [node.name.value]
+
+    def enter_object_field(self, node: ObjectFieldNode, *_args: Any) -> None:
+        self._path.append(node.name.value)
+
+    def leave_object_field(self, _node: ObjectFieldNode, *_args: Any) -> None:
+        self._path.pop()
+
+    def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+        code_point = forbidden_character(node.value)
+        if code_point is not None:
+            refused = invalid_characters(list(self._path), code_point)
+            self.report_error(GraphQLError(refused.message, node, original_error=refused))
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
 def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     """Render an error; ``debug`` (development) adds the exception type to unknown errors.
 
@@ -256,6 +290,9 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
       ``GRAPHQL_VALIDATION_FAILED`` unless the rule set one.
     - anything else: ``"Internal server error"`` and ``INTERNAL_SERVER_ERROR``; the real
       message only in development.
+
+    Outside development, graphql-core's "Did you mean ...?" suggestions are cut from every
+    message: they would map the schema for a client that may not introspect it.
     """
     formatted: dict[str, Any] = {"message": error.message}
     if error.locations:
@@ -281,6 +318,8 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
             formatted["extensions"]["exception"] = type(original).__name__
         else:
             formatted["message"] = "Internal server error"
+    if not debug:
+        formatted["message"] = _SUGGESTION.sub("", formatted["message"])
     return formatted
 
 
@@ -457,12 +496,52 @@ class DirectExecutionContext(ExecutionContext):
         return super().complete_value(return_type, field_nodes, info, path, result)
 
 
+def _request_error(status: int, code: str, message: str) -> Response:
+    return OrjsonResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+    )
+
+
 class OrjsonGraphQLHandler(GraphQLHTTPHandler):
-    """Ariadne's HTTP handler with a body size limit and orjson in and out."""
+    """Ariadne's HTTP handler: JSON bodies only, a body size limit, orjson in and out, and
+    the text rules on every variable before anything runs."""
 
     def __init__(self, *, max_body_bytes: int = MAX_BODY_BYTES, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.max_body_bytes = max_body_bytes
+
+    async def handle_request_override(self, request: Request) -> Response | None:
+        if request.method != "POST":
+            return None
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in JSON_MEDIA_TYPES:
+            return _request_error(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Send GraphQL operations as JSON (Content-Type: application/json)",
+            )
+        return None
+
+    async def graphql_http_server(self, request: Request) -> Response:
+        try:
+            data = await self.extract_data_from_json_request(request)
+        except _InvalidUnicodeError:
+            return _request_error(
+                400,
+                "INVALID_UNICODE",
+                "The request body is not valid Unicode (e.g. a lone surrogate such as \\ud800)",
+            )
+        except HttpBadRequestError as exc:
+            return _request_error(400, "BAD_REQUEST", exc.message or "Bad request")
+        variables = data.get("variables") if isinstance(data, dict) else None
+        if hit := find_forbidden(variables, []):
+            refused = invalid_characters(*hit)
+            error = GraphQLError(refused.message, original_error=refused)
+            return await self.create_json_response(
+                request, {"errors": [format_error(error)]}, False
+            )
+        success, result = await self.execute_graphql_query(request, data)
+        return await self.create_json_response(request, result, success)
 
     async def extract_data_from_json_request(self, request: Request) -> Any:
         declared = request.headers.get("content-length")
@@ -474,6 +553,8 @@ class OrjsonGraphQLHandler(GraphQLHTTPHandler):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
+            if "surrogate" in str(exc):
+                raise _InvalidUnicodeError from exc
             raise HttpBadRequestError("Request body is not a valid JSON") from exc
 
     async def create_json_response(
@@ -483,6 +564,10 @@ class OrjsonGraphQLHandler(GraphQLHTTPHandler):
         # so gateways keep the errors' codes; requests that never ran (parse/validation) 400
         status = 200 if success or "data" in result else 400
         return OrjsonResponse(result, status_code=status)
+
+
+class _InvalidUnicodeError(Exception):
+    """The body holds a lone surrogate: not Unicode, so not JSON (RFC 8259 section 8.2)."""
 
 
 def graphql_app(
@@ -507,7 +592,7 @@ def graphql_app(
         context_value=context_value,
         query_parser=cache.parse,
         query_validator=cache.validate,
-        validation_rules=[depth_limit_rule(max_depth), *validation_rules],
+        validation_rules=[depth_limit_rule(max_depth), TextRule, *validation_rules],
         debug=not production,
         introspection=not production,
         explorer=ExplorerHttp405() if production else ExplorerGraphiQL(),

@@ -42,6 +42,9 @@ class ServiceSettings(BaseSettings):
     mongo_database: str | None = None
     redis_url: str = "redis://127.0.0.1:16379/0"
     nats_url: str = "nats://127.0.0.1:14222"
+    # replicas of every JetStream stream a service ensures: 1 on the one-node local server,
+    # 3 in production (docs/events.md, "Durability"); an existing stream never loses replicas
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)
     opensearch_url: str = "http://127.0.0.1:9200"
 
     otlp_endpoint: str | None = None

@@ -49,6 +49,7 @@ async def test_ensure_streams_creates_idempotently_and_repairs_drift(
     assert f"updating stream {name}: max_age, duplicate_window drifted" in caplog.text
     assert repaired[name].config.duplicate_window == 120
     assert repaired[name].config.max_age == 7 * 24 * 3600
+    assert repaired[name].config.num_replicas == 1  # repaired, never scaled down
 
     dlq = await js.stream_info(DLQ_STREAM)
     assert dlq.config.subjects == ["emporium.dlq.>"]

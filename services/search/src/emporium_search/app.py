@@ -11,14 +11,16 @@ are reported but not critical.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import httpx
 from ariadne import convert_schema_names
 from emporium_kit import clients
 from emporium_kit.app import build_app
-from emporium_kit.events import EventConsumer, ProcessedEvents
+from emporium_kit.events import ProcessedEvents
 from emporium_kit.graphql import load_sdl, make_federated_schema
 from emporium_kit.resilience import Dependency
+from emporium_kit.workers import ConsumerWorker, Outage
 from fastapi import FastAPI
 from graphql import GraphQLSchema
 
@@ -70,31 +72,23 @@ def create_app(
         targets_ttl_s=settings.search_targets_ttl_s,
     )
 
-    processed = ProcessedEvents(mongo.db[PROCESSED_EVENTS], guard=mongo.dependency.guard)
-
-    def consumer() -> EventConsumer:
-        return events.IndexerConsumer(
-            settings.search_consumer_name,
-            lambda: bus.js,
-            processed,
-            catalog=events.events,
-            deliver_new=settings.search_consumer_deliver == "new",
-            max_deliver=settings.search_consumer_max_deliver,
-            ack_wait_s=settings.search_consumer_ack_wait_s,
-            # one message in hand at a time: a handler waiting out an outage holds no
-            # other fetched message past its ack_wait
-            batch_size=1,
-            nats_guard=bus.dependency.guard,
-        )
-
-    worker = events.IndexingWorker(
-        indexer=indexer,
+    # the indexer: the catalog's events, each handled by one indexer call (events.HANDLERS)
+    worker = ConsumerWorker(
+        settings.search_consumer_name,
         bus=bus,
-        opensearch=opensearch,
-        consumer_factory=consumer,
-        processed=processed,
-        outage_wait_s=settings.search_outage_wait_s,
-        retention_s=settings.search_processed_retention_s,
+        processed=ProcessedEvents(mongo.db[PROCESSED_EVENTS], guard=mongo.dependency.guard),
+        catalog=events.events,
+        handlers={spec: partial(handle, indexer) for spec, handle in events.HANDLERS.items()},
+        replicas=settings.nats_stream_replicas,
+        deliver=settings.search_consumer_deliver,
+        max_deliver=settings.search_consumer_max_deliver,
+        ack_wait_s=settings.search_consumer_ack_wait_s,
+        setup=indexer.admin.bootstrap,
+        # OpenSearch down: wait (keeping the message) instead of burning delivery attempts
+        outage=Outage(
+            opensearch.dependency, errors=events.OUTAGE_ERRORS, wait_s=settings.search_outage_wait_s
+        ),
+        processed_retention_s=settings.search_processed_retention_s,
         prune_interval_s=settings.search_prune_interval_s,
     )
 

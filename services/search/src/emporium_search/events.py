@@ -1,10 +1,11 @@
-"""The events search consumes, their handlers, and the indexing worker — in one place.
+"""The events search consumes and their handlers, in one place.
 
 Search publishes nothing. It consumes the catalog's product and category events (durable
-consumer ``search-indexer`` on ``EMPORIUM_CATALOG``) with its own tolerant-reader payload
-views. :data:`HANDLERS` maps each event to one indexer call; consuming another event (the
-inventory service's availability events, order counts for popularity) is a ``consumes``
-declaration and one entry there.
+consumer ``search-indexer`` on ``EMPORIUM_CATALOG``, run by the kit's ``ConsumerWorker``)
+with its own tolerant-reader payload views. :data:`HANDLERS` maps each event to one indexer
+call; consuming another event (the inventory service's availability events, order counts
+for popularity) is a ``consumes`` declaration and one entry there. :data:`OUTAGE_ERRORS`
+are the failures the worker waits out rather than counting against the delivery.
 
 Handlers are idempotent by construction: every write carries the aggregate's version as an
 external version, so a redelivery, a duplicate or an older event is a version conflict and
@@ -13,28 +14,13 @@ changes nothing (the kit's processed-event store only saves the repeated work).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import dataclasses
-import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import opensearchpy
-from emporium_kit.clients import NatsStore, OpenSearchStore
-from emporium_kit.events import (
-    Event,
-    EventCatalog,
-    EventConsumer,
-    EventSpec,
-    ProcessedEvents,
-    ensure_streams,
-)
+from emporium_kit.events import Event, EventCatalog, EventSpec
 from emporium_kit.resilience import DependencyUnavailable
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from emporium_search.indexer import Indexer, IndexNotReadyError
 from emporium_search.models import (
@@ -43,8 +29,6 @@ from emporium_search.models import (
     ProductArchivedView,
     ProductView,
 )
-
-log = logging.getLogger(__name__)
 
 CATALOG = "catalog"
 
@@ -94,141 +78,12 @@ HANDLERS: dict[EventSpec[Any], IndexHandler] = {
     CategoryChanged: on_category_changed,
 }
 
-RETRY_PAUSE_S = 1.0
-
 # What "a dependency is down" looks like from a handler: the breaker is open or timed out,
-# the index is not there yet, or the connection failed before the breaker opened.
+# the index is not there yet, or the connection failed before the breaker opened. The
+# consumer worker waits these out (OpenSearch probed) instead of failing the delivery.
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     DependencyUnavailable,
     IndexNotReadyError,
     opensearchpy.ConnectionError,
     httpx.TransportError,
 )
-
-
-class IndexerConsumer(EventConsumer):
-    """The kit's consumer with a choice of where a new durable starts (see settings)."""
-
-    def __init__(self, *args: Any, deliver_new: bool, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._deliver_new = deliver_new
-
-    def consumer_config(self, subjects: Sequence[str]) -> ConsumerConfig:
-        config = super().consumer_config(subjects)
-        if self._deliver_new:
-            return dataclasses.replace(config, deliver_policy=DeliverPolicy.NEW)
-        return config
-
-
-class IndexingWorker:
-    """Background worker: bootstrap the indices, then consume catalog events.
-
-    ``start()`` returns at once; the bootstrap (streams, category table, live alias) is
-    retried with backoff in the background, so the service starts and answers ``/readyz``
-    while OpenSearch or NATS is still down. A handler that meets an outage waits (up to
-    ``outage_wait_s``, keeping the message in progress) until the dependency answers again
-    and retries: an outage never burns delivery attempts, so it never dead-letters events.
-    """
-
-    def __init__(
-        self,
-        *,
-        indexer: Indexer,
-        bus: NatsStore,
-        opensearch: OpenSearchStore,
-        consumer_factory: Callable[[], EventConsumer],
-        processed: ProcessedEvents,
-        outage_wait_s: float = 120.0,
-        retention_s: float = 3600.0,
-        prune_interval_s: float = 300.0,
-    ) -> None:
-        self.indexer = indexer
-        self._bus = bus
-        self._opensearch = opensearch
-        self._consumer_factory = consumer_factory
-        self._processed = processed
-        self._outage_wait_s = outage_wait_s
-        self._retention = timedelta(seconds=retention_s)
-        self._prune_interval_s = prune_interval_s
-        self._closing = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._pruning: asyncio.Task[None] | None = None
-        self.consumer: EventConsumer | None = None
-        self.ready = asyncio.Event()  # set once the consumer runs
-
-    async def start(self) -> None:
-        self._closing.clear()
-        self._task = asyncio.create_task(self._bootstrap(), name="search-indexing-bootstrap")
-
-    async def stop(self) -> None:
-        self._closing.set()
-        for task in (self._task, self._pruning):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if self.consumer is not None:
-            await self.consumer.stop()
-
-    async def _bootstrap(self) -> None:
-        delay = 0.5
-        while not self._closing.is_set():
-            try:
-                async with self._bus.dependency.guard():
-                    await ensure_streams(self._bus.js, events.domains)
-                await self.indexer.admin.bootstrap()
-                consumer = self._consumer_factory()
-                for spec, handler in HANDLERS.items():
-                    consumer.subscribe(spec, self._resilient(handler))
-                await consumer.start()
-            except Exception as exc:
-                log.warning("indexing bootstrap failed; retrying in %.1fs: %r", delay, exc)
-                await self._pause(delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            self.consumer = consumer
-            self._pruning = asyncio.create_task(self._prune(), name="search-processed-prune")
-            self.ready.set()
-            log.info("indexing started", extra={"consumer": consumer.name})
-            return
-
-    async def _prune(self) -> None:
-        """Delete processed-event records older than the retention, every interval."""
-        while not self._closing.is_set():
-            try:
-                pruned = await self._processed.prune(older_than=self._retention)
-                if pruned:
-                    log.info("pruned %d processed-event records", pruned)
-            except Exception as exc:
-                log.warning("pruning processed events failed: %r", exc)
-            await self._pause(self._prune_interval_s)
-
-    def _resilient(self, handler: IndexHandler) -> Callable[[Event[Any]], Awaitable[None]]:
-        async def handle(event: Event[Any]) -> None:
-            deadline = time.monotonic() + self._outage_wait_s
-            while True:
-                try:
-                    await handler(self.indexer, event)
-                    return
-                except OUTAGE_ERRORS as exc:
-                    if self._closing.is_set() or time.monotonic() >= deadline:
-                        raise
-                    log.warning("%s %s waits for a dependency: %r", event.type, event.id, exc)
-                    await self._wait_for_dependencies(deadline)
-
-        return handle
-
-    async def _wait_for_dependencies(self, deadline: float) -> None:
-        """Pause, then wait until OpenSearch answers a probe (or the deadline passes). A
-        catalog outage shows up again on the retry; its breaker paces those retries."""
-        await self._pause(RETRY_PAUSE_S)
-        while not self._closing.is_set() and time.monotonic() < deadline:
-            if (await self._opensearch.dependency.probe()).ok:
-                self.indexer.forget_targets()
-                return
-            await self._pause(RETRY_PAUSE_S)
-
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._closing.wait()

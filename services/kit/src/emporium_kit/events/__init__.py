@@ -3,10 +3,11 @@
 Envelope and declarations (:mod:`.envelope`), streams (:mod:`.streams`), publishing
 (:mod:`.publisher`), the single-document outbox and its relay (:mod:`.outbox`), durable
 idempotent consumers (:mod:`.consumer`, :mod:`.processed`) and dead letters (:mod:`.dlq`,
-``emporium-events dlq ...``).
+``emporium-events dlq ...``). The workers that run them inside a service, and the outbox
+drain of its command-line tools, are in :mod:`emporium_kit.workers`.
 """
 
-from emporium_kit.events.consumer import EventConsumer, Handler, Subscription
+from emporium_kit.events.consumer import Deliver, EventConsumer, Handler, Subscription
 from emporium_kit.events.dlq import (
     DeadLetter,
     discard_dead_letters,
@@ -34,7 +35,9 @@ from emporium_kit.events.publisher import EventPublisher
 from emporium_kit.events.streams import (
     DLQ_STREAM,
     StreamConfigError,
+    StreamPlan,
     ensure_streams,
+    plan_stream,
     stream_name,
 )
 
@@ -42,6 +45,7 @@ __all__ = [
     "DLQ_STREAM",
     "OUTBOX_FIELD",
     "DeadLetter",
+    "Deliver",
     "Event",
     "EventCatalog",
     "EventConsumer",
@@ -51,6 +55,7 @@ __all__ = [
     "OutboxRelay",
     "ProcessedEvents",
     "StreamConfigError",
+    "StreamPlan",
     "Subscription",
     "discard_dead_letters",
     "dlq_subject",
@@ -60,6 +65,7 @@ __all__ = [
     "incompatibilities",
     "list_dead_letters",
     "new_event_id",
+    "plan_stream",
     "replay_dead_letters",
     "stream_name",
     "with_events",

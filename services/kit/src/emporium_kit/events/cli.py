@@ -79,7 +79,13 @@ def add_event_commands(subparsers: Any) -> None:
     streams_sub = streams.add_subparsers(dest="streams_command", required=True)
     ensure = streams_sub.add_parser("ensure", help="create/update domain streams and the DLQ")
     ensure.add_argument("domains", nargs="+")
-    ensure.add_argument("--replicas", type=int, default=1)
+    ensure.add_argument(
+        "--replicas",
+        type=int,
+        default=None,
+        help="replicas of new streams; existing ones never lose any "
+        "(default: EMPORIUM_NATS_STREAM_REPLICAS, else 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,9 +100,13 @@ async def run(args: argparse.Namespace) -> int:
     try:
         js = nc.jetstream(timeout=10)
         if args.command == "streams":
-            infos = await ensure_streams(js, args.domains, replicas=args.replicas)
+            replicas = args.replicas or int(os.environ.get("EMPORIUM_NATS_STREAM_REPLICAS", "1"))
+            infos = await ensure_streams(js, args.domains, replicas=replicas)
             for name, info in infos.items():
-                print(f"{name}: {info.config.subjects} messages={info.state.messages}")
+                print(
+                    f"{name}: {info.config.subjects} replicas={info.config.num_replicas} "
+                    f"messages={info.state.messages}"
+                )
             return 0
         consumer, seqs = args.consumer, args.seq
         if args.dlq_command == "list":

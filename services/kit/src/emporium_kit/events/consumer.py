@@ -8,7 +8,9 @@
     await consumer.stop()    # finishes the message in hand, hands back the rest
 
 Per domain stream the consumer is one durable (named after the consumer) filtered to the
-subscribed subjects, with explicit acks and ``ack_wait``. Each delivery:
+subscribed subjects, with explicit acks and ``ack_wait``; a new durable starts at the
+stream's first message (``deliver="all"``) or at the next one published (``"new"``). Each
+delivery:
 
 1. opens a CONSUMER span whose parent is the trace context in the message headers;
 2. parses the envelope with the subscribed spec; an unreadable one is dead-lettered at once;
@@ -32,7 +34,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -54,6 +56,8 @@ log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=BaseModel)
 Handler = Callable[[Event[P]], Awaitable[None]]
+# where a new durable starts: the stream's first retained message, or the next one published
+Deliver = Literal["all", "new"]
 
 CONSUMER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_BACKOFF_S = (1.0, 5.0, 15.0, 30.0, 60.0)
@@ -76,6 +80,7 @@ class EventConsumer:
         processed: ProcessedEvents,
         *,
         catalog: EventCatalog | None = None,
+        deliver: Deliver = "all",
         max_deliver: int = 5,
         ack_wait_s: float = 30.0,
         backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
@@ -94,6 +99,7 @@ class EventConsumer:
         self.name = name
         self.max_deliver = max_deliver
         self.ack_wait_s = ack_wait_s
+        self.deliver = deliver
         self._js = js
         self._processed = processed
         self._catalog = catalog
@@ -142,7 +148,7 @@ class EventConsumer:
             name=self.name,
             durable_name=self.name,
             description=f"Emporium consumer {self.name}",
-            deliver_policy=DeliverPolicy.ALL,
+            deliver_policy=DeliverPolicy.NEW if self.deliver == "new" else DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait_s,
             max_deliver=-1,

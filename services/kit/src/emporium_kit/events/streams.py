@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
@@ -74,29 +76,72 @@ def dlq_stream_config(
     )
 
 
-def _drift(current: StreamConfig, wanted: StreamConfig) -> list[str]:
-    fields = ("subjects", "retention", "discard", "max_age", "duplicate_window", "num_replicas")
-    return [name for name in fields if getattr(current, name) != getattr(wanted, name)]
+DRIFT_FIELDS = ("subjects", "retention", "discard", "max_age", "duplicate_window", "num_replicas")
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """What :func:`ensure_stream` does with an existing stream.
+
+    ``update`` is the configuration to apply (``None``: nothing drifted), ``drifted`` the
+    settings it repairs, and ``kept_replicas`` the stream's replica count when it has more
+    than asked for and keeps them.
+    """
+
+    update: StreamConfig | None
+    drifted: tuple[str, ...] = ()
+    kept_replicas: int | None = None
+
+
+def _replicas(config: StreamConfig) -> int:
+    return config.num_replicas or 1
+
+
+def _setting(config: StreamConfig, name: str) -> object:
+    return _replicas(config) if name == "num_replicas" else getattr(config, name)
+
+
+def plan_stream(current: StreamConfig, wanted: StreamConfig) -> StreamPlan:
+    """Decide how to bring ``current`` to ``wanted`` without ever lowering its replicas.
+
+    A stream with more replicas than asked keeps them: an operator may have scaled it up,
+    and a service started with a smaller setting (a default, a mistaken value) must not
+    silently drop copies of every event. A stream with fewer is scaled up.
+    """
+    kept = None
+    if _replicas(current) > _replicas(wanted):
+        kept = _replicas(current)
+        wanted = dataclasses.replace(wanted, num_replicas=kept)
+    drifted = tuple(f for f in DRIFT_FIELDS if _setting(current, f) != _setting(wanted, f))
+    return StreamPlan(wanted if drifted else None, drifted, kept)
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamInfo:
-    """Create the stream, or update it when its settings drifted; idempotent."""
+    """Create the stream, or update it when its settings drifted; idempotent. It never
+    lowers the stream's replica count (:func:`plan_stream`)."""
     name = config.name or ""
     try:
         info = await js.stream_info(name)
     except NotFoundError:
-        log.info("creating stream %s", name)
+        log.info("creating stream %s with %d replica(s)", name, _replicas(config))
         return await js.add_stream(config)
     if info.config.storage != config.storage:
         raise StreamConfigError(
             f"stream {name} uses {info.config.storage} storage, wanted {config.storage}; "
             "storage cannot change in place: migrate the stream"
         )
-    drifted = _drift(info.config, config)
-    if not drifted:
+    plan = plan_stream(info.config, config)
+    if plan.kept_replicas is not None:
+        log.info(
+            "stream %s keeps its %d replicas (asked for %d): streams are never scaled down",
+            name,
+            plan.kept_replicas,
+            _replicas(config),
+        )
+    if plan.update is None:
         return info
-    log.warning("updating stream %s: %s drifted", name, ", ".join(drifted))
-    return await js.update_stream(config)
+    log.warning("updating stream %s: %s drifted", name, ", ".join(plan.drifted))
+    return await js.update_stream(plan.update)
 
 
 async def ensure_streams(
@@ -110,8 +155,9 @@ async def ensure_streams(
 ) -> dict[str, StreamInfo]:
     """Ensure ``EMPORIUM_<DOMAIN>`` for each domain and ``EMPORIUM_DLQ``; returns them by name.
 
-    Every service calls this at start-up for the domains it publishes and consumes
-    (``EventCatalog.domains``), so start order between services does not matter.
+    Every service's outbox and consumer workers call this at start-up for the domains they
+    publish and consume (``EventCatalog.domains``), with ``replicas`` from the
+    ``nats_stream_replicas`` setting, so start order between services does not matter.
     """
     configs = [
         domain_stream_config(

@@ -1,0 +1,1 @@
+"""Emporium cart service."""

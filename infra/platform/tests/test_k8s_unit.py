@@ -17,6 +17,10 @@ from emporium_platform.config import PlatformConfig
 pytestmark = pytest.mark.unit
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
+STAGES = (
+    "---\nkind: Stage\nmetadata: {name: pod-ready}\nspec: {next: {}}\n"
+    "---\nkind: Stage\nmetadata: {name: pod-delete}\nspec: {next: {delete: true}}\n"
+)
 
 
 @pytest.fixture
@@ -28,6 +32,8 @@ def config(tmp_path: Path) -> PlatformConfig:
 def binaries(config: PlatformConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     """Commands without the (minutes-long) build: the installer reports the cached paths."""
     paths = installers.control_plane_binaries(config.cache_dir)
+    paths.kwok_stages.parent.mkdir(parents=True)
+    paths.kwok_stages.write_text(STAGES)
     monkeypatch.setattr(installers, "ensure_control_plane", lambda cache, report: paths)
 
 
@@ -85,6 +91,7 @@ def test_every_process_binds_loopback_only(config: PlatformConfig) -> None:
     for name in ("k8s-controller-manager", "k8s-scheduler"):
         assert "--bind-address=127.0.0.1" in commands[name]
     assert "--server-address=127.0.0.1:10369" in commands["k8s-kwok"]
+    assert f"--config={k8s.k8s_dir(config) / 'kwok-stages.yaml'}" in commands["k8s-kwok"]
     etcd = yaml.safe_load((k8s.k8s_dir(config) / "etcd.yaml").read_text())
     urls = [etcd[key] for key in ("listen-client-urls", "listen-peer-urls")]
     assert urls == ["http://127.0.0.1:23790", "http://127.0.0.1:23800"]
@@ -121,3 +128,13 @@ def test_nodes_are_kwok_managed_in_two_zones() -> None:
     assert all(node["metadata"]["annotations"][key] == value for node in nodes)
     zones = {node["metadata"]["labels"]["topology.kubernetes.io/zone"] for node in nodes}
     assert len(zones) == len(nodes) == 2
+
+
+def test_kwok_lets_deleted_pods_terminate_briefly(config: PlatformConfig, tmp_path: Path) -> None:
+    upstream = tmp_path / "stages.yaml"
+    upstream.write_text(STAGES)
+    stages = list(yaml.safe_load_all(k8s.kwok_stages(config, upstream).read_text()))
+    delete = next(s for s in stages if s["metadata"]["name"] == "pod-delete")
+    assert delete["spec"]["delay"] == {"durationMilliseconds": k8s.POD_TERMINATION_MS}
+    assert delete["spec"]["next"] == {"delete": True}
+    assert len(stages) == 2

@@ -41,6 +41,11 @@ NODE_IP = "10.243.255.1"
 # Two nodes, in two zones: enough for topology spread and for draining one of them.
 NODES = {"kwok-node-0": "zone-a", "kwok-node-1": "zone-b"}
 KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
+# A deleted pod stays Terminating this long before kwok removes it, as a kubelet's pod does while
+# its containers stop, so controllers observe it. Removed at once, a StatefulSet member evicted
+# by a drain is recreated under the same name before the disruption controller has seen it go,
+# and the budget then counts the new pod as still disrupted for two minutes.
+POD_TERMINATION_MS = 1000
 CERT_DAYS = 3650
 
 
@@ -352,6 +357,20 @@ def egress_selector(config: PlatformConfig) -> Path:
     return path
 
 
+def kwok_stages(config: PlatformConfig, upstream: Path) -> Path:
+    """kwok's stages as installed, with pods that terminate for POD_TERMINATION_MS."""
+    stages = [stage for stage in yaml.safe_load_all(upstream.read_text()) if stage]
+    deletes = [stage for stage in stages if stage["metadata"]["name"] == "pod-delete"]
+    if len(deletes) != 1:
+        raise installers.InstallError(f"{upstream} has no single `pod-delete` stage")
+    deletes[0]["spec"]["delay"] = {"durationMilliseconds": POD_TERMINATION_MS}
+    directory = k8s_dir(config)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "kwok-stages.yaml"
+    _write(path, yaml.safe_dump_all(stages, sort_keys=False).encode())
+    return path
+
+
 # ---- the components -------------------------------------------------------------------
 
 
@@ -544,7 +563,7 @@ class Kwok(ControlPlaneComponent):
         command = [
             str(binaries.kwok),
             f"--kubeconfig={config.kubeconfig}",
-            f"--config={binaries.kwok_stages}",
+            f"--config={kwok_stages(config, binaries.kwok_stages)}",
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={key}={value}",
             # Its default pod CIDR (10.0.0.0/24) overlaps the usual Service range.

@@ -48,8 +48,6 @@ class Component(ABC):
     needs: tuple[str, ...] = ()
     # Components started and stopped together by one name (`up k8s`).
     group: str | None = None
-    # Started only when named (or needed), never by a bare `up`.
-    on_demand: bool = False
 
     @abstractmethod
     def program(self, config: PlatformConfig, report: Report) -> Program:

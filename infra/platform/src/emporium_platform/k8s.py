@@ -375,11 +375,11 @@ def kwok_stages(config: PlatformConfig, upstream: Path) -> Path:
 
 
 class ControlPlaneComponent(Component):
-    """What the five pieces share: one install, the `k8s` group, started only when named."""
+    """What the five pieces share: one install, the `k8s` group. The platform keeps them out of
+    a bare `up` (they are not infrastructure of the services)."""
 
     kind = "k8s"
     group = GROUP
-    on_demand = True
     ready_timeout = 60.0
 
     def installed(self, config: PlatformConfig) -> bool:

@@ -217,43 +217,42 @@ def namespace_manifest(name: str, labels: dict[str, str]) -> dict[str, Any]:
 
 @dataclass
 class Recorder:
-    """Every event of one watch, recorded by a background task until the block ends."""
+    """A list of the objects, then every change after it from a watch that resumes at the
+    list's resourceVersion (nothing in between is missed), until the block ends."""
 
     kube: Kube
     kind: str
     namespace: str | None = None
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    # Events before this index replay what existed when the watch started.
+    # Events before this index are the initial list.
     live_from: int = 0
     _task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Recorder:
-        existing = {o["metadata"]["name"] for o in await self.kube.list(self.kind, self.namespace)}
-        self._task = asyncio.create_task(self._record())
-        # A new watch first replays what exists; recording is live once that is in.
-        await eventually(
-            self._replayed(existing), what=f"the watch of {self.kind} to start", within=30
+        scope = ["-n", self.namespace] if self.namespace else []
+        listed = json.loads(
+            (await self.kube.kubectl("get", self.kind, *scope, "-o", "json")).stdout
         )
+        self.events = [("ADDED", item) for item in listed["items"]]
         self.live_from = len(self.events)
+        self._task = asyncio.create_task(self._record(listed["metadata"]["resourceVersion"]))
         return self
 
-    def _replayed(self, names: set[str]) -> Callable[[], Awaitable[bool]]:
-        async def check() -> bool:
-            if self._task is not None and self._task.done():
-                self._task.result()  # a failed watch fails the test here
-            return names <= {obj["metadata"]["name"] for _, obj in self.events}
-
-        return check
-
-    async def _record(self) -> None:
-        async for event, obj in self.kube.api.watch(self.kind, namespace=self.namespace):
+    async def _record(self, since: str) -> None:
+        changes = self.kube.api.watch(self.kind, namespace=self.namespace, since=since)
+        async for event, obj in changes:
             self.events.append((event, dict(obj.raw)))
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._task is None:
+            return
+        if self._task.done():
+            # A watch that failed or ended must fail the test, not leave a thinner record.
+            self._task.result()
+            raise AssertionError(f"the watch of {self.kind} ended before the block did")
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
 
     def of(self, name: str) -> list[dict[str, Any]]:
         """The states one object went through, in order."""

@@ -137,6 +137,8 @@ def test_every_service_rolls_out_without_dropping_requests(
             "kubernetes.io/hostname",
             "topology.kubernetes.io/zone",
         }
+        # Drained (cordoned) nodes must not count, or their pods' replacements stay Pending.
+        assert {c["nodeTaintsPolicy"] for c in pod["topologySpreadConstraints"]} == {"Honor"}
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]

@@ -100,6 +100,7 @@ class AppService(Component):
     def __init__(self, spec: ServiceSpec) -> None:
         self.spec = spec
         self.name = spec.name
+        self.needs = spec.needs
 
     def available(self) -> bool:
         """Whether this checkout has the service installed (others may not be written yet)."""

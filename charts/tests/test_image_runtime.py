@@ -72,10 +72,6 @@ def free_ports(count: int) -> list[int]:
         return [sock.getsockname()[1] for sock in sockets]
 
 
-def free_port() -> int:
-    return free_ports(1)[0]
-
-
 def get_status(url: str) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:

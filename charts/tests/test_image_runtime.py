@@ -7,6 +7,7 @@ graceful-shutdown time, which is what a rollout and a node drain rely on. The se
 test platform's MongoDB (a throwaway database: the catalog and identity prepare theirs before
 serving) and unreachable NATS, Redis and OpenSearch, which a service starts without."""
 
+import contextlib
 import json
 import os
 import re
@@ -61,10 +62,14 @@ def uv_syncs(dockerfile: Path) -> list[list[str]]:
     return commands
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """Distinct free ports: the sockets stay bound until all are picked, so the OS cannot
+    hand out one port twice."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 def get_status(url: str) -> int | None:
@@ -119,7 +124,7 @@ def test_the_image_starts_serves_and_stops_gracefully(
     entrypoint = json.loads(next(rest for keyword, rest in stage if keyword == "ENTRYPOINT"))
     cmd = json.loads(next(rest for keyword, rest in stage if keyword == "CMD"))
     graceful = int(runtime_env["UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN"])
-    port = free_port()
+    port, nats_port, redis_port, opensearch_port = free_ports(4)
     database = f"image_{dockerfile.parent.name}_{uuid.uuid4().hex[:10]}"
     venv_bin = tmp_path / "venv" / "bin"
     process_env = {
@@ -130,9 +135,9 @@ def test_the_image_starts_serves_and_stops_gracefully(
         "UVICORN_PORT": str(port),
         "EMPORIUM_MONGO_URL": platform.mongo_url,
         "EMPORIUM_MONGO_DATABASE": database,
-        "EMPORIUM_NATS_URL": f"nats://127.0.0.1:{free_port()}",
-        "EMPORIUM_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-        "EMPORIUM_OPENSEARCH_URL": f"http://127.0.0.1:{free_port()}",
+        "EMPORIUM_NATS_URL": f"nats://127.0.0.1:{nats_port}",
+        "EMPORIUM_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "EMPORIUM_OPENSEARCH_URL": f"http://127.0.0.1:{opensearch_port}",
     }
     process = subprocess.Popen(
         [*entrypoint, *cmd],
@@ -244,7 +249,7 @@ def test_the_gateway_image_starts_serves_and_stops_gracefully(tmp_path: Path) ->
                 runtime_env[key] = value
     assert runtime_env["EMPORIUM_SUPERGRAPH_PATH"].startswith("/etc/emporium/supergraph/")
     assert runtime_env["EMPORIUM_METRICS_PORT"] != runtime_env["PORT"]
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port = free_ports(2)
     scratch = tmp_path / "tmp"  # the chart's /tmp emptyDir
     scratch.mkdir()
     process_env = {

@@ -29,7 +29,7 @@ import os
 import re
 import sys
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -184,7 +184,7 @@ class Registry:
     # start order: a service after the services it calls, the gateway last
     services: Mapping[str, Service]
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Service]:
         return iter(self.services.values())
 
     def __getitem__(self, name: str) -> Service:

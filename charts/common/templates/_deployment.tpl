@@ -64,11 +64,15 @@ spec:
         - name: {{ . }}
         {{- end }}
       {{- end }}
+      # Honor: a cordoned (tainted) node does not count. Otherwise a drained node keeps its
+      # domain at zero pods and, with DoNotSchedule, the replacements for its pods stay
+      # Pending because any other placement widens the skew.
       topologySpreadConstraints:
         {{- range $key := list "kubernetes.io/hostname" "topology.kubernetes.io/zone" }}
         - maxSkew: 1
           topologyKey: {{ $key }}
           whenUnsatisfiable: {{ $.svc.topologySpread.whenUnsatisfiable }}
+          nodeTaintsPolicy: Honor
           labelSelector:
             matchLabels:
               {{- include "common.labels.matchLabels" $ | nindent 14 }}

@@ -30,8 +30,8 @@ subgraph edge, as a JSON list: every enabled service of the release whose .calls
 */}}
 {{- define "common.networkpolicy.callers" -}}
 {{- $callers := list -}}
-{{- range $caller, $raw := .root.Values.services }}
-{{- $other := mergeOverwrite (deepCopy $.root.Values.defaults) (deepCopy (default dict $raw)) }}
+{{- range $caller := include "common.services.names" (dict "root" .root) | fromJsonArray }}
+{{- $other := include "common.services.effective" (dict "name" $caller "root" $.root) | fromJson }}
 {{- if and $other.enabled (has $.name $other.calls) (not (and (ne $.svc.kind "gateway") (eq $caller $.root.Values.global.networkPolicy.gatewayName))) }}
 {{- $callers = append $callers $caller }}
 {{- end }}

@@ -14,7 +14,9 @@ from emporium_operator.builders import (
     Credentials,
     Datastore,
     build_children,
+    build_headless_service,
     build_mongodb_replicaset_job,
+    build_pdb,
     build_secret,
     build_service,
     build_statefulset,
@@ -95,6 +97,28 @@ def test_secret_holds_what_services_and_members_need() -> None:
     assert decoded["url"].startswith("mongodb://root:")
     opensearch = build_secret(datastore("opensearch"), CREDS)["data"]
     assert "password" not in opensearch  # no security plugin: no credentials to hand out
+
+
+def test_only_members_are_routed_to_and_counted_by_the_budget() -> None:
+    """The replica set Job's pods share the datastore's labels (its NetworkPolicy admits them by
+    `emporium.io/datastore`); the Services and the PDB must not select them: a PDB over a Job's
+    pods refuses every eviction, so a node drain could never move the members."""
+    ds = datastore("mongodb", replicas=3)
+    member = build_statefulset(ds)["spec"]["template"]["metadata"]["labels"]
+    job_pod = build_mongodb_replicaset_job(ds)["spec"]["template"]["metadata"]["labels"]
+    assert job_pod[LABEL_DATASTORE] == member[LABEL_DATASTORE]
+    selectors = [
+        build_pdb(ds)["spec"]["selector"]["matchLabels"],
+        build_service(ds)["spec"]["selector"],
+        build_headless_service(ds)["spec"]["selector"],
+        *(
+            c["labelSelector"]["matchLabels"]
+            for c in build_statefulset(ds)["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        ),
+    ]
+    for selector in selectors:
+        assert selector.items() <= member.items()
+        assert not selector.items() <= job_pod.items()
 
 
 def test_redis_clients_only_reach_the_primary() -> None:

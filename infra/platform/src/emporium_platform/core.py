@@ -14,6 +14,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from emporium_platform import registry as service_registry
 from emporium_platform.components import INFRA, Component, NotReadyError, Program
 from emporium_platform.config import (
     STATE_DIR_NAME,
@@ -25,7 +26,8 @@ from emporium_platform.config import (
     test_slot,
 )
 from emporium_platform.installers import InstallError, Report
-from emporium_platform.services import AppService, load_services
+from emporium_platform.k8s import CONTROL_PLANE
+from emporium_platform.services import AppService
 from emporium_platform.supervisor import SupervisorClient, render_conf
 
 LOCK_TIMEOUT = 2400.0
@@ -111,21 +113,24 @@ class Platform:
         *,
         ports: Ports | None = None,
         cache_dir: Path | None = None,
-        services_file: Path | None = None,
         report: Report = _print,
         state_name: str = STATE_DIR_NAME,
     ) -> None:
         self.config = PlatformConfig(
             root=(root or find_repo_root()).resolve(),
-            ports=ports or Ports(),
+            ports=ports or Ports.from_env(),
             cache_dir=cache_dir or default_cache_dir(),
             state_name=state_name,
         )
         self.report = report
         self.supervisor = SupervisorClient(self.config)
         self.infra: dict[str, Component] = {c.name: c for c in INFRA}
+        # The Kubernetes control plane: only when asked for (`up k8s`).
+        self.cluster: dict[str, Component] = {c.name: c for c in CONTROL_PLANE}
+        # The app services, from the service registry of this checkout.
+        self.registry = service_registry.load(self.config.root)
         self.apps: dict[str, AppService] = {
-            spec.name: AppService(spec) for spec in load_services(services_file)
+            spec.name: AppService(spec, self.registry) for spec in self.registry
         }
 
     @classmethod
@@ -149,14 +154,27 @@ class Platform:
 
     @property
     def components(self) -> dict[str, Component]:
-        return {**self.infra, **self.apps}
+        """Every component, in start order."""
+        return {**self.infra, **self.cluster, **self.apps}
 
     def component(self, name: str) -> Component:
         try:
             return self.components[name]
         except KeyError:
-            known = ", ".join(self.components)
-            raise PlatformError(f"unknown component {name!r} (known: {known})") from None
+            raise PlatformError(f"unknown component {name!r} (known: {self._known()})") from None
+
+    def resolve(self, name: str) -> list[Component]:
+        """One component, or every member of a group (`k8s`) in start order."""
+        if name in self.components:
+            return [self.components[name]]
+        members = [c for c in self.components.values() if c.group == name]
+        if not members:
+            raise PlatformError(f"unknown component {name!r} (known: {self._known()})")
+        return members
+
+    def _known(self) -> str:
+        groups = sorted({c.group for c in self.components.values() if c.group})
+        return ", ".join([*self.components, *groups])
 
     def available_apps(self) -> list[AppService]:
         return [app for app in self.apps.values() if app.available()]
@@ -172,14 +190,19 @@ class Platform:
 
     def _select(self, components: Sequence[str] | None, infra_only: bool) -> list[Component]:
         if components:
-            chosen = [self.component(name) for name in components]
+            chosen = [member for name in components for member in self.resolve(name)]
         else:
             chosen = list(self.infra.values())
             if not infra_only:
                 chosen += self.available_apps()
-        # An app needs its infrastructure; bring that up first.
-        needed = {need for c in chosen if isinstance(c, AppService) for need in c.spec.needs}
-        names = {c.name for c in chosen} | needed
+        # What they need comes up too (an app its infrastructure, the API server etcd).
+        names = {c.name for c in chosen}
+        pending = list(chosen)
+        while pending:
+            for need in pending.pop().needs:
+                if need not in names:
+                    names.add(need)
+                    pending.append(self.component(need))
         return [c for c in self.components.values() if c.name in names]
 
     def up(
@@ -198,16 +221,7 @@ class Platform:
             self._ensure_supervisord()
             self.write_env_file()
             startable = [c for c in selected if c.name in programs]
-            failures += self._start_and_wait([c for c in startable if c.kind == "infra"])
-            failed = {f.component for f in failures}
-            apps: list[Component] = []
-            for app in (c for c in startable if isinstance(c, AppService)):
-                if missing := sorted(failed.intersection(app.spec.needs)):
-                    reason = f"not started because {', '.join(missing)} failed"
-                    failures.append(ComponentFailure(app.name, reason))
-                else:
-                    apps.append(app)
-            failures += self._start_and_wait(apps)
+            failures += self._start_in_order(startable, {f.component for f in failures})
         if failures:
             raise ComponentFailedError(failures)
         return [s for s in self.status() if s.name in {c.name for c in selected}]
@@ -298,6 +312,30 @@ class Platform:
         except (OSError, ValueError):
             return None
 
+    def _start_in_order(
+        self, components: Sequence[Component], failed: set[str]
+    ) -> list[ComponentFailure]:
+        """Start in waves: a component once everything it needs is ready; one whose needs
+        failed is reported and not started."""
+        failures: list[ComponentFailure] = []
+        pending = list(components)
+        while pending:
+            waiting = {c.name for c in pending}
+            blocked = [c for c in pending if failed.intersection(c.needs)]
+            for component in blocked:
+                missing = ", ".join(sorted(failed.intersection(component.needs)))
+                reason = f"not started because {missing} failed"
+                failures.append(ComponentFailure(component.name, reason))
+                failed.add(component.name)
+            wave = [c for c in pending if c not in blocked and not waiting.intersection(c.needs)]
+            pending = [c for c in pending if c not in blocked and c not in wave]
+            if not wave and not blocked:
+                raise PlatformError(f"components need each other: {', '.join(sorted(waiting))}")
+            results = self._start_and_wait(wave)
+            failed.update(result.component for result in results)
+            failures += results
+        return failures
+
     def _start_and_wait(self, components: Sequence[Component]) -> list[ComponentFailure]:
         """Start what is not running, then wait for all of them in parallel."""
         if not components:
@@ -319,6 +357,11 @@ class Platform:
                         "(not started by this platform)",
                     )
                 )
+                continue
+            try:
+                component.before_start(self.config)
+            except Exception as exc:
+                failures.append(ComponentFailure(component.name, f"{type(exc).__name__}: {exc}"))
                 continue
             self.report(f"starting {component.name}")
             self.supervisor.start(component.name)
@@ -373,20 +416,22 @@ class Platform:
     # ---- single components ----------------------------------------------------------
 
     def stop(self, component: str) -> None:
-        """Stop one component (its data stays); `start` brings it back."""
-        self.component(component)
+        """Stop one component or group (its data stays); `start` brings it back."""
+        members = self.resolve(component)
         if not self.supervisor.alive():
             return
         with self._lock():
-            self.supervisor.stop(component)
+            for member in reversed(members):
+                self.supervisor.stop(member.name)
 
     def start(self, component: str) -> None:
-        """Start one component and wait until it is ready (installs it when needed)."""
+        """Start one component or group and wait until it is ready (installs it when needed)."""
         self.up([component])
 
     def is_ready(self, component: str) -> bool:
         try:
-            self.component(component).check(self.config)
+            for member in self.resolve(component):
+                member.check(self.config)
         except NotReadyError:
             return False
         return True
@@ -408,7 +453,8 @@ class Platform:
     def status(self) -> list[ComponentStatus]:
         running = self.supervisor.alive()
         infos = self.supervisor.process_info() if running else {}
-        shown = [*self.infra.values(), *self.available_apps()]
+        installed = [c for c in self.cluster.values() if c.installed(self.config)]
+        shown = [*self.infra.values(), *installed, *self.available_apps()]
         result = []
         for component in shown:
             info = infos.get(component.name)
@@ -422,7 +468,7 @@ class Platform:
                     ready = True
                 except NotReadyError as exc:
                     detail = str(exc)
-            links = component.links(self.config) if isinstance(component, AppService) else {}
+            links = component.links(self.config)
             result.append(
                 ComponentStatus(
                     name=component.name,

@@ -17,11 +17,11 @@ latest)::
     gateway.post("{ products(first: 1) { totalCount } }", token=...)
     gateway.run("ProductList", {"first": 1})    # a persisted operation, by name
 
-A service runs the way the local platform runs it, from its entry in the registry
-(``services.toml``): its command (``emporium-<name> serve``) on a free loopback port, with the
-test instance's connection settings, its ``env``, then its ``test_env`` (names unique to the
-session and test defaults, next to the service's entry) and what the suite passes. So a new
-service joins a suite by being listed there and started by name.
+A service runs the way the local platform runs it, from its registry table
+(``[tool.emporium.service]``): its command (``emporium-<name> serve``) on a free loopback port,
+with the test instance's connection settings, its ``env``, then its ``test_env`` (names unique
+to the session and test defaults, in the same table) and what the suite passes. So a new
+service joins a suite by having its table and being started by name.
 
 Every stack has a session id: its services get the Mongo database
 ``<label>_<service>_<session>`` and put the id into every other name they create (namespaces,
@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -51,7 +51,9 @@ from emporium_platform.processes import (
     free_port,
     gateway_process,
 )
-from emporium_platform.services import AppService, ServiceSpec, load_services, resolve_command
+from emporium_platform.registry import Registry, Service
+from emporium_platform.registry import load as load_registry
+from emporium_platform.services import AppService, resolve_command
 
 GATEWAY = "gateway"
 
@@ -171,7 +173,7 @@ class Stack:
         self._jwks_url = jwks_url
         self._env = dict(env or {})
         self._gateway_env = dict(gateway_env or {})
-        self._registry = {spec.name: spec for spec in load_services()}
+        self._registry: Registry = load_registry()
         self._gateways: list[GraphQLClient] = []
 
     def __getitem__(self, name: str) -> ServiceProcess:
@@ -194,16 +196,17 @@ class Stack:
     def start(
         self, name: str, *, env: Mapping[str, str] | None = None, timeout: float = 120.0
     ) -> ServiceProcess:
-        """Start ``name`` (an entry of ``services.toml``) and return once it is ready."""
-        spec = self._registry[name]
-        if spec.requires_module is None:
-            raise ValueError(f"{name} is not a Python service; the gateway is stack.gateway()")
+        """Start ``name`` (a service of the registry) and return once it is ready."""
+        if self._registry[name].kind.name == "gateway":
+            raise ValueError(f"{name} is the gateway: run it with stack.gateway()")
         if name in self.services:
             raise ValueError(f"{name} already runs in this stack")
-        port = free_port()
+        # the same command as on the platform, on a free port of its own
+        spec = replace(self._registry[name], port=free_port())
+        port = spec.port
         process = ServiceProcess(
             name,
-            resolve_command(spec.command, self.platform.config, spec, port=port),
+            resolve_command(spec.command, self.platform.config, self._registry, spec),
             port=port,
             env=self._environment(spec, port, env or {}),
             cwd=self.platform.config.root,
@@ -214,10 +217,8 @@ class Stack:
         self.services[name] = process
         return process
 
-    def _environment(
-        self, spec: ServiceSpec, port: int, extra: Mapping[str, str]
-    ) -> dict[str, str]:
-        env = AppService(spec).environment(self.platform.config)
+    def _environment(self, spec: Service, port: int, extra: Mapping[str, str]) -> dict[str, str]:
+        env = AppService(spec, self._registry).environment(self.platform.config)
         env.pop("EMPORIUM_JWKS_URL", None)  # the local platform's identity, not this stack's
         if (jwks := self.jwks_url) is not None:
             env["EMPORIUM_JWKS_URL"] = jwks
@@ -227,7 +228,7 @@ class Stack:
         for key, template in spec.test_env.items():
             try:
                 env[key] = template.format(
-                    session=self.session, host=self.platform.config.host, port=port, **started
+                    session=self.session, host=self.platform.config.host, port=port, url=started
                 )
             except KeyError as missing:
                 raise ValueError(
@@ -243,7 +244,7 @@ class Stack:
         if (jwks := self.jwks_url) is not None:
             settings["EMPORIUM_JWKS_URL"] = jwks
         for name, process in self.services.items():
-            if "graphql" in self._registry[name].links:
+            if "graphql" in self._registry.links(name):
                 settings[f"EMPORIUM_SUBGRAPH_{name.upper()}_URL"] = process.graphql_url
         return {**settings, **self._gateway_env, **env}
 

@@ -267,7 +267,7 @@ def gateway_process(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m emporium_platform.processes install-gateway``: the platform registry's
-    install step for the gateway (see services.toml)."""
+    install step for the gateway (its registry entry in package.json)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args != ["install-gateway"]:
         print("usage: python -m emporium_platform.processes install-gateway", file=sys.stderr)

@@ -7,20 +7,31 @@ the test process at that instance before any test module is imported, so even a 
 object built with defaults cannot reach the developer's data or streams. The fixture starts
 the infrastructure when it is not running (idempotent, safe across processes) and leaves it
 running at the end of the session: whoever runs the tests decides when to stop it.
+
+The session fixture `k8s_cluster` gives the `cluster` tier a Kubernetes API server: a private
+instance of the local control plane (`up k8s`) in a temporary folder, or an existing cluster
+named by `EMPORIUM_CLUSTER_KUBECONFIG`.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from emporium_platform.config import PlatformConfig
+from emporium_platform import installers
+from emporium_platform.config import HOST, PlatformConfig, Ports, default_cache_dir
 from emporium_platform.core import Platform
 from emporium_platform.harness import Stack
+
+CLUSTER_KUBECONFIG_ENV = "EMPORIUM_CLUSTER_KUBECONFIG"
+CLUSTER_MARKER = "cluster"
 
 
 @dataclass
@@ -106,3 +117,82 @@ def stacks(
     yield make
     for stack in reversed(made):
         stack.close()
+
+
+@dataclass(frozen=True)
+class KubeCluster:
+    """A Kubernetes cluster for tests: its admin kubeconfig and the kubectl and helm to use."""
+
+    kubeconfig: Path
+    tools: Path
+
+    @property
+    def kubectl(self) -> Path:
+        return self.tools / "kubectl"
+
+    @property
+    def helm(self) -> Path:
+        return self.tools / "helm"
+
+
+def _free_control_plane_ports() -> Ports:
+    """Ports nothing listens on right now for each control plane process (the OS picks them)."""
+    names = (
+        "k8s_etcd",
+        "k8s_etcd_peer",
+        "k8s_api",
+        "k8s_controller_manager",
+        "k8s_scheduler",
+        "k8s_kwok",
+    )
+    with ExitStack() as stack:
+        picked = {}
+        for name in names:
+            sock = stack.enter_context(socket.socket())
+            sock.bind((HOST, 0))
+            picked[name] = int(sock.getsockname()[1])
+    return replace(Ports(), **picked)
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    """A Kubernetes API server for the session.
+
+    By default a private control plane in its own state folder on free ports, stopped when the
+    session ends: a developer's `up k8s` (in `.platform/`) is never touched and two test runs do
+    not share one. `EMPORIUM_CLUSTER_KUBECONFIG` runs the tests against that cluster instead.
+    """
+    cache_dir = default_cache_dir()
+    tools = installers.ensure_kube_tools(cache_dir, report=lambda message: None)
+    if existing := os.environ.get(CLUSTER_KUBECONFIG_ENV):
+        yield KubeCluster(Path(existing), tools)
+        return
+    instance = Platform(
+        tmp_path_factory.mktemp("k8s"),
+        ports=_free_control_plane_ports(),
+        cache_dir=cache_dir,
+        report=lambda message: None,
+    )
+    try:
+        instance.up(["k8s"])
+        yield KubeCluster(instance.config.kubeconfig, tools)
+    finally:
+        instance.down()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A fresh machine builds the control plane (a few minutes) here, before the first
+    `cluster` test runs, instead of inside that test's timeout."""
+    if session.config.option.collectonly or os.environ.get(CLUSTER_KUBECONFIG_ENV):
+        return
+    if not any(item.get_closest_marker(CLUSTER_MARKER) for item in session.items):
+        return
+    cache_dir = default_cache_dir()
+    if installers.control_plane_installed(cache_dir):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    write = reporter.write_line if reporter else print
+    try:
+        installers.ensure_control_plane(cache_dir, write)
+    except installers.InstallError as exc:
+        write(f"building the Kubernetes control plane failed (the cluster tests fail): {exc}")

@@ -45,6 +45,8 @@ from emporium_operator.spec import DatastoreSpec, quantity_bytes
 
 Manifest = dict[str, Any]
 
+MEMBER_COMPONENT = "datastore"
+
 # Fields the API server lets us change after creation; everything else is left as created
 # (a StatefulSet's selector and volumeClaimTemplates, a Service's clusterIP, a Job's template).
 MUTABLE_SPEC_FIELDS: dict[str, tuple[str, ...]] = {
@@ -87,7 +89,9 @@ def headless_name(name: str) -> str:
 
 
 def selector_labels(ds: Datastore) -> dict[str, str]:
-    """The labels pods are selected by; fixed at creation, so never include the version."""
+    """The StatefulSet's pod selector; fixed at creation, so never include the version. The
+    replica set Job's pods carry these labels too (the NetworkPolicy lets them reach the
+    members by `emporium.io/datastore`): select members with `member_labels`."""
     return {
         LABEL_NAME: ds.spec.engine.value,
         LABEL_INSTANCE: ds.name,
@@ -95,10 +99,17 @@ def selector_labels(ds: Datastore) -> dict[str, str]:
     }
 
 
+def member_labels(ds: Datastore) -> dict[str, str]:
+    """The datastore's members only, not its configuration Job: what the Services route to and
+    the PodDisruptionBudget counts. A budget that matched the Job's pods would refuse every
+    eviction ("jobs.batch does not implement the scale subresource") and block node drains."""
+    return {**selector_labels(ds), LABEL_COMPONENT: MEMBER_COMPONENT}
+
+
 def labels(ds: Datastore) -> dict[str, str]:
     return {
         **selector_labels(ds),
-        LABEL_COMPONENT: "datastore",
+        LABEL_COMPONENT: MEMBER_COMPONENT,
         LABEL_PART_OF: PART_OF,
         LABEL_MANAGED_BY: OPERATOR_NAME,
         LABEL_ENGINE: ds.spec.engine.value,
@@ -190,7 +201,7 @@ def build_headless_service(ds: Datastore) -> Manifest:
             "clusterIP": "None",
             # Members must find each other before they are ready (replica set / cluster bootstrap).
             "publishNotReadyAddresses": True,
-            "selector": selector_labels(ds),
+            "selector": member_labels(ds),
             "ports": _ports(ds),
         },
     }
@@ -198,7 +209,7 @@ def build_headless_service(ds: Datastore) -> Manifest:
 
 def build_service(ds: Datastore) -> Manifest:
     """The client Service. Redis replicas are read-only, so Redis clients go to pod 0 only."""
-    selector = selector_labels(ds)
+    selector = member_labels(ds)
     if ds.spec.engine is Engine.REDIS:
         selector = {**selector, "statefulset.kubernetes.io/pod-name": f"{ds.name}-0"}
     return {
@@ -220,7 +231,7 @@ def build_pdb(ds: Datastore) -> Manifest:
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": _metadata(ds, ds.name),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(ds)}},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": member_labels(ds)}},
     }
 
 
@@ -445,7 +456,7 @@ def build_statefulset(ds: Datastore) -> Manifest:
                 "maxSkew": 1,
                 "topologyKey": key,
                 "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": {"matchLabels": selector_labels(ds)},
+                "labelSelector": {"matchLabels": member_labels(ds)},
             }
             for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
         ],

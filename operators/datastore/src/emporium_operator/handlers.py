@@ -105,16 +105,18 @@ async def reconcile(
     patch.status["secretName"] = secret_name(ds.name)
     patch.status["engine"] = ds.spec.engine.value
     patch.status["version"] = ds.spec.version
-    if status.get("phase") in (None, FAILED_PHASE):
-        sts = await kube.read(api, "StatefulSet", "apps/v1", ds.name, ds.namespace)
-        patch.status.update(
-            compute_status(
-                Observed.from_statefulset(sts or {"spec": {"replicas": ds.spec.replicas}}),
-                previous_conditions=status.get("conditions") or [],
-                ready_generation=status.get("readyGeneration"),
-                now=_now(),
-            )
+    # The phase comes from the StatefulSet as just written: a change it has not rolled out yet
+    # is Provisioning in the same write that reports this generation as observed, so nobody
+    # waiting for Ready at this generation is told so before the members run it.
+    sts = await kube.read(api, "StatefulSet", "apps/v1", ds.name, ds.namespace)
+    patch.status.update(
+        compute_status(
+            Observed.from_statefulset(sts or {"spec": {"replicas": ds.spec.replicas}}),
+            previous_conditions=status.get("conditions") or [],
+            ready_generation=status.get("readyGeneration"),
+            now=_now(),
         )
+    )
 
 
 async def statefulset_changed(
@@ -131,12 +133,20 @@ async def statefulset_changed(
     datastore = await kube.read(api, "Datastore", kube.DatastoreObject.version, owner, namespace)
     if datastore is None or datastore.get("metadata", {}).get("deletionTimestamp"):
         return
+    # The event may be older than what `reconcile` already reported from a fresh read (a member
+    # that was not ready yet): judge the StatefulSet as it is now, so the status never steps
+    # back (Ready, then a spurious Degraded).
+    statefulset = await kube.read(
+        api, "StatefulSet", "apps/v1", body["metadata"]["name"], namespace
+    )
+    if statefulset is None:
+        return
     current = datastore.get("status") or {}
     generation = datastore.get("metadata", {}).get("generation")
     if current.get("phase") == FAILED_PHASE and current.get("observedGeneration") == generation:
         return  # the spec is refused; the running members must not hide that
     new = compute_status(
-        Observed.from_statefulset(body),
+        Observed.from_statefulset(statefulset),
         previous_conditions=current.get("conditions") or [],
         ready_generation=current.get("readyGeneration"),
         now=_now(),

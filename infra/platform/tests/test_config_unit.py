@@ -36,6 +36,9 @@ def test_env_matches_the_documented_urls(config: PlatformConfig) -> None:
         "EMPORIUM_REDIS_URL": "redis://127.0.0.1:16379/0",
         "EMPORIUM_NATS_URL": "nats://127.0.0.1:14222",
         "EMPORIUM_OPENSEARCH_URL": "http://127.0.0.1:9200",
+        "EMPORIUM_STRIPE_API_BASE": "http://127.0.0.1:12111",
+        "EMPORIUM_SMTP_URL": "smtp://127.0.0.1:11025",
+        "EMPORIUM_MAILPIT_URL": "http://127.0.0.1:18025",
     }
 
 

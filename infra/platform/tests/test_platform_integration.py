@@ -70,6 +70,8 @@ def test_shared_platform_status_reports_every_component(platform: PlatformHandle
         "nats": platform.nats_url,
         "ferretdb": platform.mongo_url,
         "opensearch": platform.opensearch_url,
+        "stripe-mock": platform.config.stripe_api_base,
+        "mailpit": platform.config.smtp_url,
     }
     for name, url in expected.items():
         status = statuses[name]

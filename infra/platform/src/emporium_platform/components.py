@@ -345,11 +345,16 @@ class StripeMock(Component):
 
     def program(self, config: PlatformConfig, report: Report) -> Program:
         binary = installers.ensure_go_tool(installers.STRIPE_MOCK, config.cache_dir, report)
-        # Only HTTP, on loopback: without an explicit address it also serves HTTPS on every
-        # interface.
+        # Both listeners on loopback: one left unnamed binds every interface.
         return Program(
             name=self.name,
-            command=(str(binary), "-http-addr", f"{config.host}:{config.ports.stripe_mock}"),
+            command=(
+                str(binary),
+                "-http-addr",
+                f"{config.host}:{config.ports.stripe_mock}",
+                "-https-addr",
+                f"{config.host}:{config.ports.stripe_mock_https}",
+            ),
             directory=config.state_dir,
             priority=20,
         )
@@ -366,7 +371,7 @@ class StripeMock(Component):
             raise NotReadyError(f"GET {url} answered {response.status_code}")
 
     def ports(self, config: PlatformConfig) -> tuple[int, ...]:
-        return (config.ports.stripe_mock,)
+        return (config.ports.stripe_mock, config.ports.stripe_mock_https)
 
     def url(self, config: PlatformConfig) -> str:
         return config.stripe_api_base

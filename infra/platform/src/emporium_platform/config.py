@@ -54,8 +54,10 @@ class Ports:
     k8s_controller_manager: int = 10357
     k8s_scheduler: int = 10359
     k8s_kwok: int = 10369
-    # stripe-mock (HTTP only) and Mailpit (SMTP, and its web UI + HTTP API)
+    # stripe-mock (HTTP; its HTTPS listener is pinned too, else it binds every interface) and
+    # Mailpit (SMTP, and its web UI + HTTP API)
     stripe_mock: int = 12111
+    stripe_mock_https: int = 12112
     mailpit_smtp: int = 11025
     mailpit_http: int = 18025
 
@@ -93,6 +95,7 @@ class Ports:
             k8s_scheduler=base.k8s_scheduler + 100 * slot,
             k8s_kwok=base.k8s_kwok + 100 * slot,
             stripe_mock=base.stripe_mock + 100 * slot,
+            stripe_mock_https=base.stripe_mock_https + 100 * slot,
             mailpit_smtp=base.mailpit_smtp + 100 * slot,
             mailpit_http=base.mailpit_http + 100 * slot,
         )

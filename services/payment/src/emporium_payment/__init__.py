@@ -1,0 +1,1 @@
+"""The payment service: a federated GraphQL subgraph on the Emporium kit."""

@@ -33,6 +33,7 @@ class Listing(BaseModel):
 
 class Product(BaseModel):
     id: str
+    sku: str
     owner_seller_id: str | None
     listings: list[Listing]
     version: int
@@ -95,11 +96,12 @@ async def inventory_events(js: JetStreamContext, aggregate_id: str) -> list[dict
 async def test_a_catalog_product_gets_stock_for_each_offer(
     js: JetStreamContext, db: InventoryDb
 ) -> None:
-    skus = [f"SKU-{ULID()}", f"SKU-{ULID()}"]
+    own, *listed = skus = [f"SKU-{ULID()}", f"SKU-{ULID()}", f"SKU-{ULID()}"]
     product = Product(
         id=f"prod-{ULID()}",
-        owner_seller_id="seller-1",
-        listings=[Listing(seller_id=f"seller-{n}", sku=sku) for n, sku in enumerate(skus)],
+        sku=own,
+        owner_seller_id="seller-0",
+        listings=[Listing(seller_id=f"seller-{n + 1}", sku=sku) for n, sku in enumerate(listed)],
         version=1,
     )
     await EventPublisher(js).publish(
@@ -109,7 +111,7 @@ async def test_a_catalog_product_gets_stock_for_each_offer(
         lambda: _all(stock.get_stocks(db=db, skus=skus), len(skus)), within_s=30
     )
     assert [levels[sku].on_hand for sku in skus] == [stock.demo_quantity(sku) for sku in skus]
-    assert [levels[sku].seller_id for sku in skus] == ["seller-0", "seller-1"]
+    assert [levels[sku].seller_id for sku in skus] == ["seller-0", "seller-1", "seller-2"]
 
 
 async def _all(found: Any, count: int) -> Any:

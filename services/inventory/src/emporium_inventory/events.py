@@ -150,6 +150,7 @@ class ListingView(BaseModel):
 
 class ProductView(BaseModel):
     id: str
+    sku: str
     owner_seller_id: str | None = None
     listings: list[ListingView] = []
     version: int
@@ -184,7 +185,10 @@ OrderCancelled = events.consumes(EventSpec(ORDER, "OrderCancelled", OrderView))
 
 async def on_product(db: InventoryDb, demo_stock: bool, event: Event[ProductView]) -> object:
     product = event.data
+    # the owner's own offer (the product's SKU) and every seller listing
     offers = [(listing.sku, listing.seller_id) for listing in product.listings]
+    if product.owner_seller_id is not None:
+        offers.insert(0, (product.sku, product.owner_seller_id))
     return await stock.register_skus(
         db=db, product_id=product.id, offers=offers, demo_stock=demo_stock
     )

@@ -1,0 +1,1 @@
+"""The order service: a federated GraphQL subgraph on the Emporium kit."""

@@ -14,6 +14,7 @@ from asgi_lifespan import LifespanManager
 from emporium_kit.testing import TokenMinter
 from emporium_order.app import create_app
 from emporium_order.settings import OrderSettings
+from emporium_order.store import OrderDb
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from ulid import ULID
@@ -33,6 +34,8 @@ def settings(platform: Any, minter: TokenMinter) -> OrderSettings:
         jwt_public_key=minter.public_key_pem(),
         jwks_url=None,
         order_relay_poll_interval_s=1.0,
+        order_consumer_name=f"order-t{str(ULID()).lower()}",
+        order_consumer_deliver="new",
     )
 
 
@@ -69,9 +72,7 @@ async def gql(app: FastAPI, minter: TokenMinter) -> AsyncIterator[Any]:
         yield post
 
 
-@pytest.fixture(scope="session")
-async def items(settings: OrderSettings) -> AsyncIterator[Any]:
-    """The raw items collection, for looking at what was written."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
-    yield client[str(settings.mongo_database)]["items"]
-    await client.close()
+@pytest.fixture
+def db(app: FastAPI) -> OrderDb:
+    """The running app's store (its writes wake the app's outbox relay)."""
+    return app.state.db

@@ -1,5 +1,6 @@
-"""Fixtures for the checkout suite: catalog, inventory, payment and order as real processes
-(the test harness's ``stacks``) on the test platform's Redis, NATS, FerretDB and stripe-mock,
+"""Fixtures for the checkout suite: catalog, inventory, payment, order and notification as real
+processes (the test harness's ``stacks``) on the test platform's Redis, NATS, FerretDB,
+stripe-mock and Mailpit,
 the gateway in front, tokens from the kit's ``TokenMinter`` served as the stack's JWKS. The
 payment service relays Stripe's signed webhooks to its own endpoint. Nothing of ours is
 faked."""
@@ -29,6 +30,7 @@ def stack(stacks: Callable[..., Stack], minter: TokenMinter) -> Iterator[Stack]:
         stack.start("inventory")
         stack.start("payment")
         stack.start("order")
+        stack.start("notification")
         yield stack
 
 

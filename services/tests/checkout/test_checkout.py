@@ -6,6 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 from emporium_kit.testing import TokenMinter
 from emporium_platform.harness import GraphQLClient
@@ -46,9 +47,11 @@ def place(
     *,
     key: str | None = None,
     method: str | None = None,
+    email: str | None = None,
 ) -> Any:
     variables = {
         "i": {
+            **({"email": email} if email else {}),
             "lines": [{"productId": shop.product_id, "sku": shop.sku, "quantity": quantity}],
             "shippingAddress": ADDRESS,
             "idempotencyKey": key or f"key-{ULID()}",
@@ -71,12 +74,20 @@ def buyer(minter: TokenMinter) -> str:
     return minter.mint(f"buyer-{ULID()}", ["customer"])
 
 
+def mails_to(platform: Any, to: str) -> list[dict[str, Any]]:
+    found = httpx.get(
+        f"{platform.config.mailpit_url}/api/v1/search", params={"query": f"to:{to}"}, timeout=10
+    ).json()
+    return found["messages"]
+
+
 def test_a_checkout_reaches_confirmed_and_commits_the_stock(
-    gateway: GraphQLClient, shop: Shop, buyer: str
+    gateway: GraphQLClient, shop: Shop, buyer: str, platform: Any
 ) -> None:
     shop.restock(gateway, 5)
     key = f"key-{ULID()}"
-    placed = data(place(gateway, buyer, shop, 2, key=key))["placeOrder"]
+    to = f"buyer-{str(ULID()).lower()}@example.test"
+    placed = data(place(gateway, buyer, shop, 2, key=key, email=to))["placeOrder"]
     assert (placed["status"], placed["totalAmount"], placed["currency"]) == ("PENDING", 5000, "EUR")
     assert placed["items"] == [
         {"sku": shop.sku, "quantity": 2, "priceAtPurchase": {"amount": 2500}}
@@ -92,10 +103,12 @@ def test_a_checkout_reaches_confirmed_and_commits_the_stock(
     ]
     assert done["orderPayment"] == {"status": "CAPTURED", "amount": 5000}
     wait_for(lambda: stock(gateway, shop.sku) == {"onHand": 3, "reserved": 0, "available": 3})
+    [mail] = wait_for(lambda: mails_to(platform, to))
+    assert mail["Subject"] == "Your order is confirmed"
 
-    again = data(place(gateway, buyer, shop, 2, key=key))["placeOrder"]
+    again = data(place(gateway, buyer, shop, 2, key=key, email=to))["placeOrder"]
     assert again["id"] == placed["id"]
-    reused = place(gateway, buyer, shop, 1, key=key).json()["errors"][0]["extensions"]
+    reused = place(gateway, buyer, shop, 1, key=key, email=to).json()["errors"][0]["extensions"]
     assert (reused["code"], reused["field"]) == (
         "IDEMPOTENCY_KEY_REUSED",
         ["input", "idempotencyKey"],
@@ -119,14 +132,18 @@ def test_out_of_stock_cancels_and_nothing_is_captured(
 
 
 def test_a_declined_card_fails_the_order_and_holds_no_stock(
-    gateway: GraphQLClient, shop: Shop, buyer: str
+    gateway: GraphQLClient, shop: Shop, buyer: str, platform: Any
 ) -> None:
     shop.restock(gateway, 4)
-    placed = data(place(gateway, buyer, shop, 1, method="pm_card_chargeDeclined"))["placeOrder"]
+    to = f"buyer-{str(ULID()).lower()}@example.test"
+    declined = place(gateway, buyer, shop, 1, method="pm_card_chargeDeclined", email=to)
+    placed = data(declined)["placeOrder"]
     done = settled(gateway, buyer, placed["id"], "PAYMENT_FAILED")
     assert done["order"]["cancelReason"] == "generic_decline"
     assert done["orderPayment"]["status"] == "FAILED"
     assert stock(gateway, shop.sku) == {"onHand": 4, "reserved": 0, "available": 4}
+    [mail] = wait_for(lambda: mails_to(platform, to))
+    assert mail["Subject"] == "Your payment did not go through"
 
 
 def test_cancelling_a_confirmed_order_refunds_it(

@@ -53,6 +53,8 @@ class OrderData(_Payload):
 
     order_id: str
     user_id: str
+    # the order's contact address (None: the buyer's registered one)
+    email: str | None
     status: str
     total: TotalData
     lines: list[LineData]
@@ -69,6 +71,7 @@ class OrderData(_Payload):
         return cls(
             order_id=doc["_id"],
             user_id=doc["user_id"],
+            email=doc.get("email"),
             status=doc["status"],
             total=TotalData(amount=doc["total_amount"], currency=doc["currency"]),
             lines=[

@@ -83,6 +83,16 @@ class PlaceOrder(BaseModel):
     lines: list[LineInput] = Field(min_length=1, max_length=MAX_LINES)
     shipping_address: Address
     idempotency_key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+    # where the order's emails go; without it, the address the buyer registered with
+    email: (
+        Annotated[
+            str,
+            StringConstraints(
+                strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+            ),
+        ]
+        | None
+    ) = None
     # a provider payment method reference; locally Stripe's test cards
     payment_method: Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]{1,60}$")] = (
         "pm_card_visa"

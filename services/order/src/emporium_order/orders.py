@@ -70,6 +70,7 @@ async def place_order(
             "currency": priced[0][2].currency,
             "shipping_address": data.shipping_address.model_dump(),
             "payment_method": data.payment_method,
+            "email": data.email,
             "idempotency_key": data.idempotency_key,
             "request_hash": fingerprint,
             "cancel_reason": None,

@@ -1,0 +1,1 @@
+"""The notification service: a federated GraphQL subgraph on the Emporium kit."""

@@ -34,6 +34,12 @@ def stack(stacks: Callable[..., Stack], minter: TokenMinter) -> Iterator[Stack]:
         yield stack
 
 
+@pytest.fixture
+def buyer(minter: TokenMinter) -> str:
+    """A fresh customer's token."""
+    return minter.mint(f"buyer-{ULID()}", ["customer"])
+
+
 @pytest.fixture(scope="session")
 def gateway(stack: Stack) -> GraphQLClient:
     return stack.gateway()

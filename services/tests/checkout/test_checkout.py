@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from emporium_kit.testing import TokenMinter
 from emporium_platform.harness import GraphQLClient
 from ulid import ULID
 
@@ -67,11 +66,6 @@ def settled(gateway: GraphQLClient, token: str, order_id: str, status: str) -> d
         return found if found["order"]["status"] == status else None
 
     return wait_for(check)
-
-
-@pytest.fixture
-def buyer(minter: TokenMinter) -> str:
-    return minter.mint(f"buyer-{ULID()}", ["customer"])
 
 
 def mails_to(platform: Any, to: str) -> list[dict[str, Any]]:

@@ -58,6 +58,13 @@ async def test_a_reservation_holds_every_line_and_commits(db: InventoryDb) -> No
     assert (await stock.commit(db=db, reservation_id=order)).version == committed.version
     assert await levels(db, a) == (3, 0, 3)
 
+    # the confirmed order is cancelled: its units come back, once
+    for _ in range(2):
+        returned = await stock.release(db=db, reservation_id=order, reason="CANCELLED")
+        assert returned.status == ReservationStatus.RETURNED
+        assert await levels(db, a) == (5, 0, 5)
+        assert await levels(db, b) == (3, 0, 3)
+
 
 async def test_a_line_that_cannot_be_held_releases_the_others(db: InventoryDb) -> None:
     a, b, c = await new_sku(db, 5), await new_sku(db, 1), await new_sku(db, 5)

@@ -151,6 +151,8 @@ def test_cancelling_a_confirmed_order_refunds_it(
     }
     done = settled(gateway, buyer, placed["id"], "REFUNDED")
     assert done["orderPayment"]["status"] == "REFUNDED"
+    # the unit is back on hand
+    wait_for(lambda: stock(gateway, shop.sku) == {"onHand": 2, "reserved": 0, "available": 2})
     illegal = gateway.post(CANCEL, {"id": placed["id"]}, token=buyer).json()["errors"][0]
     assert illegal["extensions"]["code"] == "ILLEGAL_TRANSITION"
 

@@ -118,12 +118,16 @@ InventoryCommitted = events.publishes(
 InventoryReleased = events.publishes(
     EventSpec(DOMAIN, "InventoryReleased", ReservationData, version=1)
 )
+InventoryReturned = events.publishes(
+    EventSpec(DOMAIN, "InventoryReturned", ReservationData, version=1)
+)
 
 RESERVATION_EVENTS = {
     "HELD": InventoryReserved,
     "FAILED": InventoryReservationFailed,
     "COMMITTED": InventoryCommitted,
     "RELEASED": InventoryReleased,
+    "RETURNED": InventoryReturned,
 }
 
 

@@ -3,8 +3,8 @@
 Storage shapes::
 
     stock         {_id: sku, product_id, seller_id, on_hand, reserved,
-                   holds: {reservation_id: quantity}, version, created_at, updated_at,
-                   outbox: [...]}
+                   holds: {reservation_id: quantity}, returned: {reservation_id: quantity},
+                   version, created_at, updated_at, outbox: [...]}
     reservations  {_id: reservation id (the order's id), status, lines: [{sku, quantity}],
                    reason, sku, expires_at, history: [{status, at, cause}], version,
                    created_at, updated_at, outbox: [...]}
@@ -37,6 +37,8 @@ class ReservationStatus(StrEnum):
     COMMITTED = "COMMITTED"
     RELEASED = "RELEASED"
     FAILED = "FAILED"
+    # a committed reservation whose order was cancelled: its units are back on hand
+    RETURNED = "RETURNED"
 
 
 class StockAdjust(BaseModel):

@@ -39,7 +39,12 @@ Doc = dict[str, Any]
 Outcome = tuple[dict[str, Any], list[Any]] | None
 
 # statuses a reservation never leaves
-SETTLED = {ReservationStatus.COMMITTED, ReservationStatus.RELEASED, ReservationStatus.FAILED}
+SETTLED = {
+    ReservationStatus.COMMITTED,
+    ReservationStatus.RELEASED,
+    ReservationStatus.FAILED,
+    ReservationStatus.RETURNED,
+}
 
 
 class OutOfStock(Conflict):
@@ -340,8 +345,9 @@ async def commit(*, db: InventoryDb, reservation_id: str) -> ReservationRead:
 
 
 async def release(*, db: InventoryDb, reservation_id: str, reason: str) -> ReservationRead:
-    """Give a pending or held reservation's stock back. A cancellation that arrives before
-    the reservation leaves a released one behind, so a late request holds nothing."""
+    """Give a pending or held reservation's stock back, or a committed one's units back on
+    hand. A cancellation that arrives before the reservation leaves a released one behind, so
+    a late request holds nothing."""
     current = await db.reservations.get(reservation_id, {"outbox": 0})
     if current is None:
         at = now()
@@ -362,8 +368,8 @@ async def release(*, db: InventoryDb, reservation_id: str, reason: str) -> Reser
         except DuplicateKeyError:
             return await release(db=db, reservation_id=reservation_id, reason=reason)
         return ReservationRead.from_doc(tombstone)
-    if current["status"] == ReservationStatus.COMMITTED:
-        return ReservationRead.from_doc(current)
+    if current["status"] in (ReservationStatus.COMMITTED, ReservationStatus.RETURNED):
+        return await _return(db, current)
     final = current
     if current["status"] not in SETTLED:
         final = await db.reservations.update(
@@ -378,8 +384,40 @@ async def release(*, db: InventoryDb, reservation_id: str, reason: str) -> Reser
     # Settled first, holds after: a writer still taking holds sees the settled status and
     # gives its holds back too, and a crash in between is repaired by the next release of
     # the same reservation (a redelivered cancellation), which releases again.
-    if final["status"] != ReservationStatus.COMMITTED:
-        await _release_holds(db, reservation_id, _lines(final))
+    if final["status"] in (ReservationStatus.COMMITTED, ReservationStatus.RETURNED):
+        return await _return(db, final)
+    await _release_holds(db, reservation_id, _lines(final))
+    return ReservationRead.from_doc(final)
+
+
+def _give_back(reservation_id: str, quantity: int) -> Any:
+    """Put a committed quantity back on hand, once: the SKU remembers what it took back."""
+
+    def change(current: Doc) -> Outcome:
+        returned = current.get("returned") or {}
+        if reservation_id in returned:
+            return None
+        changes = {
+            "on_hand": current["on_hand"] + quantity,
+            "returned": {**returned, reservation_id: quantity},
+            "updated_at": now(),
+        }
+        after = {**current, **changes, "version": current["version"] + 1}
+        return changes, [events.stock_level_changed(after, "RETURNED")]
+
+    return change
+
+
+async def _return(db: InventoryDb, current: Doc) -> ReservationRead:
+    """A confirmed order was cancelled: its units go back on hand (each SKU once, so a crash
+    half-way is finished by the redelivered cancellation), then the reservation is RETURNED."""
+    reservation_id = current["_id"]
+    for line in _lines(current):
+        await db.stock.update(line.sku, _give_back(reservation_id, line.quantity))
+    final = await db.reservations.update(
+        reservation_id,
+        _transition(ReservationStatus.RETURNED, {ReservationStatus.COMMITTED}, "order cancelled"),
+    )
     return ReservationRead.from_doc(final)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -227,3 +228,54 @@ async def void_or_refund(service: Payments, *, order_id: str) -> PaymentRead:
 async def get_payment(service: Payments, *, order_id: str) -> PaymentRead | None:
     doc = await service.db.payments.get(order_id, {"outbox": 0})
     return PaymentRead.from_doc(doc) if doc else None
+
+
+# the provider's intent status -> the payment status it means; absent: still in flight
+PROVIDER_STATUS = {
+    "requires_capture": PaymentStatus.AUTHORISED,
+    "succeeded": PaymentStatus.CAPTURED,
+    "canceled": PaymentStatus.VOIDED,
+}
+
+
+@dataclass(frozen=True)
+class Drift:
+    order_id: str
+    ours: str
+    theirs: str
+    action: str  # "repaired", "would repair", "flagged"
+
+
+async def reconcile(
+    service: Payments, *, since: datetime, until: datetime, repair: bool
+) -> tuple[int, list[Drift]]:
+    """Compare the payments created in [since, until) with the provider's intents: a status
+    the provider is ahead on (a missed webhook) is applied as a legal move when ``repair``;
+    anything else that differs is flagged for a person. Returns (payments checked, drift)."""
+    docs = await service.db.payments.find(
+        {"created_at": {"$gte": since, "$lt": until}}, {"outbox": 0}, sort=[("created_at", 1)]
+    )
+    drift: list[Drift] = []
+    for doc in docs:
+        ours = PaymentStatus(doc["status"])
+        if not doc.get("intent_id"):
+            if ours == PaymentStatus.PENDING:
+                drift.append(Drift(doc["_id"], ours, "no intent recorded", "flagged"))
+            continue
+        intent = await service.provider.retrieve(intent_id=doc["intent_id"])
+        theirs = PROVIDER_STATUS.get(intent.status)
+        if intent.status == "requires_payment_method" and intent.raw.get("last_payment_error"):
+            theirs = PaymentStatus.FAILED
+        if theirs is None or theirs == ours:
+            continue
+        if theirs not in TRANSITIONS[ours]:
+            drift.append(Drift(doc["_id"], ours, intent.status, "flagged"))
+            continue
+        if repair:
+            await service.db.payments.update(
+                doc["_id"], _move(theirs, f"reconciliation: the provider says {intent.status}")
+            )
+        drift.append(
+            Drift(doc["_id"], ours, intent.status, "repaired" if repair else "would repair")
+        )
+    return len(docs), drift

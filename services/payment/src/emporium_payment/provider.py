@@ -40,6 +40,8 @@ class PaymentProvider(Protocol):
 
     async def refund(self, *, order_id: str, intent_id: str, amount: int) -> dict[str, Any]: ...
 
+    async def retrieve(self, *, intent_id: str) -> Intent: ...
+
 
 def _intent(obj: Any) -> Intent:
     raw = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
@@ -110,3 +112,8 @@ class StripeProvider:
                 {"idempotency_key": f"{order_id}:refund"},
             )
         return refund.to_dict()
+
+    async def retrieve(self, *, intent_id: str) -> Intent:
+        async with self.dependency.guard():
+            found = await self._client.v1.payment_intents.retrieve_async(intent_id)
+        return _intent(found)

@@ -1,0 +1,62 @@
+"""200 buyers for the last 10 units, through the gateway and the whole saga: exactly 10 orders
+are confirmed, the others are cancelled as out of stock with their authorisations voided, and
+the stock ends at zero."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from emporium_platform.harness import GraphQLClient, Stack
+from pymongo import MongoClient
+from ulid import ULID
+
+from .conftest import Shop, data, stock
+from .test_checkout import place
+
+pytestmark = pytest.mark.workflow
+
+BUYERS = 200
+UNITS = 10
+SETTLED = {"CONFIRMED", "CANCELLED", "PAYMENT_FAILED", "REFUNDED"}
+
+
+def test_200_buyers_for_the_last_10_units(
+    gateway: GraphQLClient, shop: Shop, stack: Stack, minter: object
+) -> None:
+    shop.restock(gateway, UNITS)
+    tokens = [minter.mint(f"rush-{ULID()}", ["customer"]) for _ in range(BUYERS)]  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        placed = list(
+            pool.map(lambda token: data(place(gateway, token, shop, 1))["placeOrder"]["id"], tokens)
+        )
+    assert len(set(placed)) == BUYERS
+
+    with MongoClient(stack.platform.mongo_url) as client:
+        orders = client[stack.database("order")]["orders"]
+        payments = client[stack.database("payment")]["payments"]
+        deadline = time.monotonic() + 900
+        while True:
+            found = {
+                doc["_id"]: doc
+                for doc in orders.find({"_id": {"$in": placed}}, {"status": 1, "cancel_reason": 1})
+            }
+            if all(doc["status"] in SETTLED for doc in found.values()):
+                break
+            assert time.monotonic() < deadline, Counter(d["status"] for d in found.values())
+            time.sleep(2)
+        outcome = Counter((d["status"], d.get("cancel_reason")) for d in found.values())
+        assert outcome == {
+            ("CONFIRMED", None): UNITS,
+            ("CANCELLED", "out_of_stock"): BUYERS - UNITS,
+        }
+        confirmed = {i for i, d in found.items() if d["status"] == "CONFIRMED"}
+        paid = Counter(
+            (doc["_id"] in confirmed, doc["status"])
+            for doc in payments.find({"_id": {"$in": placed}}, {"status": 1})
+        )
+    # money was captured exactly for the confirmed orders; every other authorisation voided
+    assert paid == {(True, "CAPTURED"): UNITS, (False, "VOIDED"): BUYERS - UNITS}
+    assert stock(gateway, shop.sku) == {"onHand": 0, "reserved": 0, "available": 0}

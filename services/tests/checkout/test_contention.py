@@ -17,7 +17,8 @@ from ulid import ULID
 from .conftest import Shop, stock
 from .test_checkout import place
 
-pytestmark = pytest.mark.workflow
+# 200 orders through the whole saga on a shared two-core machine take minutes
+pytestmark = [pytest.mark.workflow, pytest.mark.timeout(1500)]
 
 BUYERS = 200
 UNITS = 10
@@ -49,7 +50,7 @@ def test_200_buyers_for_the_last_10_units(
     with MongoClient(stack.platform.mongo_url) as client:
         orders = client[stack.database("order")]["orders"]
         payments = client[stack.database("payment")]["payments"]
-        deadline = time.monotonic() + 900
+        deadline = time.monotonic() + 1200
         while True:
             found = {
                 doc["_id"]: doc
@@ -58,7 +59,7 @@ def test_200_buyers_for_the_last_10_units(
             if all(doc["status"] in SETTLED for doc in found.values()):
                 break
             assert time.monotonic() < deadline, Counter(d["status"] for d in found.values())
-            time.sleep(2)
+            time.sleep(5)
         outcome = Counter((d["status"], d.get("cancel_reason")) for d in found.values())
         assert outcome == {
             ("CONFIRMED", None): UNITS,

@@ -1,0 +1,82 @@
+"""Fixtures for the cart tests: the real app (its lifespan included: the NATS streams and
+the outbox relay) on the test platform's NATS and FerretDB, in a Mongo database unique to the
+session, reached through ``/graphql`` over ASGI with tokens the kit's ``TokenMinter`` signs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from emporium_kit.testing import TokenMinter
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+from ulid import ULID
+
+from emporium_cart.app import create_app
+from emporium_cart.settings import CartSettings
+
+
+@pytest.fixture(scope="session")
+def minter() -> TokenMinter:
+    return TokenMinter()
+
+
+@pytest.fixture(scope="session")
+def settings(platform: Any, minter: TokenMinter) -> CartSettings:
+    return CartSettings(
+        mongo_url=platform.mongo_url,
+        mongo_database=f"cart_test_{str(ULID()).lower()}",
+        nats_url=platform.nats_url,
+        jwt_public_key=minter.public_key_pem(),
+        jwks_url=None,
+        cart_relay_poll_interval_s=1.0,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: CartSettings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
+        await asyncio.wait_for(application.state.outbox.ready.wait(), timeout=60)
+        yield application
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
+    try:
+        await client.drop_database(str(settings.mongo_database))
+    finally:
+        await client.close()
+
+
+@pytest.fixture(scope="session")
+async def gql(app: FastAPI, minter: TokenMinter) -> AsyncIterator[Any]:
+    """POST a document to /graphql, as a signed-in customer unless ``token=None``."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cart") as client:
+        customer = minter.mint(f"user-{ULID()}", ["customer"])
+
+        async def post(
+            query: str,
+            variables: dict[str, Any] | None = None,
+            token: str | None = customer,
+        ) -> dict[str, Any]:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = await client.post(
+                "/graphql",
+                json={"query": query, "variables": variables or {}},
+                headers=headers,
+            )
+            assert response.status_code in (200, 400), response.text
+            return response.json()
+
+        yield post
+
+
+@pytest.fixture(scope="session")
+async def items(settings: CartSettings) -> AsyncIterator[Any]:
+    """The raw items collection, for looking at what was written."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
+    yield client[str(settings.mongo_database)]["items"]
+    await client.close()

@@ -11,13 +11,12 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from emporium_cart.app import create_app
+from emporium_cart.settings import CartSettings
 from emporium_kit.testing import TokenMinter
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from ulid import ULID
-
-from emporium_cart.app import create_app
-from emporium_cart.settings import CartSettings
 
 
 @pytest.fixture(scope="session")

@@ -615,15 +615,18 @@ class OrjsonGraphQLHandler(GraphQLHTTPHandler):
         return OrjsonResponse(result, status_code=status)
 
 
-class _FormattedEvent(GraphQLServerSentEvent):
-    """A ``next`` event whose payload is already a response (errors in the kit's format)."""
+class _Event(GraphQLServerSentEvent):
+    """A server-sent event: ``next`` with a response (errors in the kit's format), or
+    ``complete``. Lines end in LF: Ariadne's CRLF events are never split by clients that
+    look for a blank line as ``\\n\\n`` (GraphQL Tools' executor, so Hive Gateway)."""
 
-    def __init__(self, payload: dict[str, Any]) -> None:
-        super().__init__("next")
+    def __init__(self, payload: dict[str, Any] | None = None) -> None:
+        super().__init__("next" if payload is not None else "complete")
         self.payload = payload
 
     def __str__(self) -> str:
-        return f"event: next\r\ndata: {orjson.dumps(self.payload).decode()}\r\n\r\n"
+        data = "" if self.payload is None else orjson.dumps(self.payload).decode()
+        return f"event: {self.event}\ndata: {data}\n\n"
 
 
 class SubscriptionGraphQLHandler(OrjsonGraphQLHandler, GraphQLHTTPSSEHandler):
@@ -673,14 +676,14 @@ class SubscriptionGraphQLHandler(OrjsonGraphQLHandler, GraphQLHTTPSSEHandler):
             error_formatter=self.error_formatter,
         )
         if not success:
-            yield _FormattedEvent({"errors": results})
+            yield _Event({"errors": results})
         else:
             async for result in results:
                 payload: dict[str, Any] = {"data": result.data}
                 if result.errors:
                     payload["errors"] = [self.error_formatter(e, self.debug) for e in result.errors]
-                yield _FormattedEvent(payload)
-        yield GraphQLServerSentEvent(event="complete")
+                yield _Event(payload)
+        yield _Event()
 
 
 class _InvalidUnicodeError(Exception):

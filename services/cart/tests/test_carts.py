@@ -25,24 +25,23 @@ CART_FIELDS = """
   savedForLater { id quantity }
   pricing { subtotal { amount } total { amount } shipping { amount } }
 """
-CART = "query($t: String) { cart(cartToken: $t) { %s } }" % CART_FIELDS
+CART = f"query($t: String) {{ cart(cartToken: $t) {{ {CART_FIELDS} }} }}"
 CREATE_GUEST = "mutation { createGuestCart { token cart { id version } } }"
-ADD = """mutation($i: CartLineInput!) { addToCart(input: $i) { %s } }""" % CART_FIELDS
-SET = """mutation($i: CartQuantityInput!) { setCartLineQuantity(input: $i) { %s } }""" % CART_FIELDS
-REMOVE = """mutation($i: CartProductInput!) { removeFromCart(input: $i) { %s } }""" % CART_FIELDS
-SAVE = """mutation($i: CartProductInput!) { saveForLater(input: $i) { %s } }""" % CART_FIELDS
-MOVE = """mutation($i: CartProductInput!) { moveToCart(input: $i) { %s } }""" % CART_FIELDS
-CLEAR = """mutation($i: CartInput) { clearCart(input: $i) { %s } }""" % CART_FIELDS
-MERGE = (
-    """mutation($t: String!) {
-  mergeCart(guestToken: $t) {
-    alreadyMerged coupons
-    lines { productId requested added quantity outcome reason }
-    cart { %s }
-  }
-}"""
-    % CART_FIELDS
+ADD = f"""mutation($i: CartLineInput!) {{ addToCart(input: $i) {{ {CART_FIELDS} }} }}"""
+SET = (
+    f"""mutation($i: CartQuantityInput!) {{ setCartLineQuantity(input: $i) {{ {CART_FIELDS} }} }}"""
 )
+REMOVE = f"""mutation($i: CartProductInput!) {{ removeFromCart(input: $i) {{ {CART_FIELDS} }} }}"""
+SAVE = f"""mutation($i: CartProductInput!) {{ saveForLater(input: $i) {{ {CART_FIELDS} }} }}"""
+MOVE = f"""mutation($i: CartProductInput!) {{ moveToCart(input: $i) {{ {CART_FIELDS} }} }}"""
+CLEAR = f"""mutation($i: CartInput) {{ clearCart(input: $i) {{ {CART_FIELDS} }} }}"""
+MERGE = f"""mutation($t: String!) {{
+  mergeCart(guestToken: $t) {{
+    alreadyMerged coupons
+    lines {{ productId requested added quantity outcome reason }}
+    cart {{ {CART_FIELDS} }}
+  }}
+}}"""
 ME = """{ me { id cart { version lines { id quantity product { id name price { amount } } } } } }"""
 
 

@@ -15,8 +15,8 @@ from .conftest import Account, CatalogSeed, data, error, refresh, register
 pytestmark = pytest.mark.workflow
 
 OFFER_FIELDS = "id label version couponCode usageLimit redeemed ownerSellerId active"
-CREATE_OFFER = "mutation($i: CreateOfferInput!) { createOffer(input: $i) { %s } }" % OFFER_FIELDS
-UPDATE_OFFER = "mutation($i: UpdateOfferInput!) { updateOffer(input: $i) { %s } }" % OFFER_FIELDS
+CREATE_OFFER = f"mutation($i: CreateOfferInput!) {{ createOffer(input: $i) {{ {OFFER_FIELDS} }} }}"
+UPDATE_OFFER = f"mutation($i: UpdateOfferInput!) {{ updateOffer(input: $i) {{ {OFFER_FIELDS} }} }}"
 PRICED = """
   version coupons
   lines { id subtotal { amount } total { amount } discounts { offerId label amount { amount } } }
@@ -27,10 +27,10 @@ PRICED = """
     notApplied { offerId label reason code }
   }
 """
-CART = "query($t: String) { cart(cartToken: $t) { %s } }" % PRICED
-ADD = "mutation($i: CartLineInput!) { addToCart(input: $i) { %s } }" % PRICED
-APPLY = "mutation($i: CartCouponInput!) { applyCoupon(input: $i) { %s } }" % PRICED
-REMOVE_COUPON = "mutation($i: CartCouponInput!) { removeCoupon(input: $i) { %s } }" % PRICED
+CART = f"query($t: String) {{ cart(cartToken: $t) {{ {PRICED} }} }}"
+ADD = f"mutation($i: CartLineInput!) {{ addToCart(input: $i) {{ {PRICED} }} }}"
+APPLY = f"mutation($i: CartCouponInput!) {{ applyCoupon(input: $i) {{ {PRICED} }} }}"
+REMOVE_COUPON = f"mutation($i: CartCouponInput!) {{ removeCoupon(input: $i) {{ {PRICED} }} }}"
 REDEEM = """mutation($i: RedeemCouponInput!) {
   redeemCoupon(input: $i) { offerId code orderId redeemed remaining }
 }"""

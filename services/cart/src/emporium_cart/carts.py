@@ -446,7 +446,8 @@ def move_to_cart(product_id: str, limits: Limits, state: ProductState, currency:
         moved = _find(cart["lines"], product_id)
         assert moved is not None
         if moved["quantity"] == saved["quantity"]:  # a fresh line keeps the saved line's history
-            moved["added_price"], moved["added_at"] = saved["added_price"], saved["added_at"]
+            moved["added_price"] = saved["added_price"]
+            moved["added_at"] = saved.get("added_at", moved["added_at"])
         return cart
 
     return change

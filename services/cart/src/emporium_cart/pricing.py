@@ -81,7 +81,7 @@ class Target:
     values: frozenset[str] = frozenset()
 
     def select(self, lines: Iterable[Line]) -> list[Line]:
-        """The lines this target matches (what :meth:`matches` says, one kind test per call)."""
+        """The lines this target matches."""
         values = self.values
         match self.kind:
             case TargetKind.CART:
@@ -95,19 +95,6 @@ class Target:
                 return [line for line in lines if line.brand.casefold() in folded]
             case TargetKind.SELLER:
                 return [line for line in lines if line.seller_id in values]
-
-    def matches(self, line: Line) -> bool:
-        match self.kind:
-            case TargetKind.CART:
-                return True
-            case TargetKind.PRODUCT:
-                return line.product_id in self.values
-            case TargetKind.CATEGORY:
-                return not self.values.isdisjoint(line.category_path)
-            case TargetKind.BRAND:
-                return line.brand.casefold() in _folded(self.values)
-            case TargetKind.SELLER:
-                return line.seller_id is not None and line.seller_id in self.values
 
 
 @functools.lru_cache(maxsize=1024)

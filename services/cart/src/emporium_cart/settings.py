@@ -12,6 +12,9 @@ class CartSettings(ServiceSettings):
     service_name: str = "cart"
     # where `serve` listens by default (EMPORIUM_PORT); the registry table's port
     port: int = Field(default=8004, ge=1, le=65535)
+    # Mongo holds admin data and the consumer's records only: a small pool keeps the local
+    # platform inside FerretDB's connection budget (docs/architecture.md)
+    mongo_max_pool_size: int = Field(default=5, ge=1, le=500)
     # Redis keys are cart:<namespace>:...; tests run each stack in a namespace of its own
     cart_namespace: str = Field(default="v1", pattern=r"^[A-Za-z0-9_-]{1,40}$")
     # the catalog subgraph: prices on a miss of the event-carried product state

@@ -118,8 +118,8 @@ def offers(products: list[str]) -> list[OfferCreate]:
     return made[:20]
 
 
-async def prepare(env: dict[str, str]) -> tuple[list[str], list[str]]:
-    """Product states, offers and guest carts; the product ids and the cart tokens."""
+async def prepare(env: dict[str, str]) -> list[str]:
+    """The product states and the offers; the product ids."""
     from emporium_cart.offers import Offers
     from emporium_cart.products import Products
     from emporium_cart.store import Keys, OffersDb
@@ -127,15 +127,14 @@ async def prepare(env: dict[str, str]) -> tuple[list[str], list[str]]:
 
     settings = CartSettings(
         _env_file=None,
-        **{
-            k.removeprefix("EMPORIUM_").lower(): v
-            for k, v in env.items()
-            if k.startswith("EMPORIUM_")
-        },
+        redis_url=env["EMPORIUM_REDIS_URL"],
+        mongo_url=env["EMPORIUM_MONGO_URL"],
+        mongo_database=env["EMPORIUM_MONGO_DATABASE"],
+        cart_namespace=env["EMPORIUM_CART_NAMESPACE"],
     )
     redis = RedisStore(settings)
     keys = Keys(redis, settings.cart_namespace)
-    products = Products(redis, keys, catalog=None)  # type: ignore[arg-type]
+    products = Products(redis, keys, catalog=None)
     ids = [f"bench-{uuid.uuid4().hex[:12]}" for _ in range(PRODUCTS)]
     for n, product_id in enumerate(ids):
         await products.put(
@@ -159,7 +158,7 @@ async def prepare(env: dict[str, str]) -> tuple[list[str], list[str]]:
         await store.create(principal=admin, data=offer)
     await client.close()
     await redis.close()
-    return ids, []
+    return ids
 
 
 def guest_carts(url: str, products: list[str]) -> list[str]:
@@ -192,7 +191,7 @@ async def measure(args: argparse.Namespace) -> list[Result]:
         "EMPORIUM_CART_CONSUMER_NAME": f"cart-bench-{uuid.uuid4().hex[:8]}",
         "EMPORIUM_CART_CONSUMER_DELIVER": "new",
     }
-    products, _ = await prepare(env)
+    products = await prepare(env)
     load = {"total": args.total, "concurrency": args.concurrency}
     results: list[Result] = []
     try:
@@ -314,7 +313,8 @@ def main() -> None:
     by_name = {r.name: r for r in results}
     print(
         f"{dt.date.today()} · {machine()} · {args.total} requests x {args.rounds} rounds, "
-        f"{args.concurrency} connections, {CARTS} guest carts of {LINES_PER_CART} lines, 20 offers\n"
+        f"{args.concurrency} connections, {CARTS} guest carts of {LINES_PER_CART} lines, "
+        "20 offers\n"
     )
     print(TABLE_HEADER)
     for r in results:

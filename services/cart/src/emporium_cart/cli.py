@@ -84,7 +84,7 @@ async def _seed(settings: CartSettings) -> int:
             db,
             redis,
             keys,
-            Products(redis, keys, catalog=None),  # type: ignore[arg-type]  # admin offers only
+            Products(redis, keys, catalog=None),
             currency=settings.cart_currency,
             cache_s=0,
         )

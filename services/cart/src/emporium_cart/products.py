@@ -96,9 +96,10 @@ class CatalogClient:
 
 
 class Products:
-    """The product states of one Redis namespace, with the catalog as the fallback."""
+    """The product states of one Redis namespace, with the catalog as the fallback (a tool
+    without one, ``catalog=None``, sees the stored states only)."""
 
-    def __init__(self, redis: RedisStore, keys: Keys, catalog: CatalogClient) -> None:
+    def __init__(self, redis: RedisStore, keys: Keys, catalog: CatalogClient | None) -> None:
         self.redis = redis
         self.keys = keys
         self.catalog = catalog
@@ -127,6 +128,8 @@ class Products:
         return found
 
     async def fetch(self, ids: Sequence[str]) -> dict[str, ProductState]:
+        if self.catalog is None:
+            return {}
         products, paths = await self.catalog.products(ids)
         for category_id, path in paths.items():
             await self.put_category_path(category_id, path)

@@ -93,6 +93,8 @@ def create_app(settings: CartSettings | None = None) -> FastAPI:
         on_shutdown=[close_http],
         subscriptions=True,
     )
+    health = app.state.health
+    live.draining = lambda: health.shutting_down
     app.state.cart = service
     app.state.consumer = consumer
     return app

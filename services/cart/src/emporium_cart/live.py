@@ -11,6 +11,10 @@ Pub/sub is at-most-once: a message published while a replica's subscription reco
 lost. A subscriber is therefore sent the whole cart (never a diff) and, after a reconnect,
 every local subscriber is woken to re-read its cart, so a missed message costs nothing but
 latency.
+
+When the process begins shutting down (``/readyz`` 503), every stream ends within
+:data:`DRAIN_CHECK_S` with ``complete``, so clients resubscribe through another replica
+instead of being cut off when the server's drain period runs out.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import redis.asyncio as redis_asyncio
 
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 RECONNECT_S = (0.1, 0.5, 1.0, 2.0)
 # a subscriber slower than this many pending wake-ups only needs the latest one
 QUEUE_SIZE = 16
+# how often a waiting stream looks whether the process is shutting down
+DRAIN_CHECK_S = 1.0
 
 
 class Live:
@@ -44,6 +50,20 @@ class Live:
         self._listeners: dict[str, set[asyncio.Queue[int]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()  # the replica's subscription is live
+        self.draining: Callable[[], bool] = lambda: False  # the app's health says
+
+    async def next_version(self, queue: asyncio.Queue[int]) -> int | None:
+        """The next version a stream is woken for, or ``None`` once the process drains."""
+        # one get() across the checks: a wake-up arriving during a check is never dropped
+        getter = asyncio.ensure_future(queue.get())
+        try:
+            while not self.draining():
+                done, _ = await asyncio.wait({getter}, timeout=DRAIN_CHECK_S)
+                if done:
+                    return getter.result()
+            return None
+        finally:
+            getter.cancel()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="cart-live")

@@ -366,8 +366,7 @@ async def _updates(ctx: CartContext, key: CartKey) -> AsyncIterator[dict[str, An
     async with live.listen(key.id) as versions:
         doc = await carts.read(key)
         yield doc
-        while True:
-            await versions.get()
+        while await live.next_version(versions) is not None:
             while not versions.empty():  # a burst of changes is one read
                 versions.get_nowait()
             latest = await carts.read(key)

@@ -179,18 +179,24 @@ class Offers:
         if current is None or not _may_manage(principal, current):
             raise NotFound("OFFER_NOT_FOUND", "No such offer", ["input", "id"])
         await self._authorise(principal, data, at=["input"])
-        if data.coupon_code is not None and data.coupon_code != current.get("coupon_code"):
-            await self._claim_code(data.coupon_code, data.id)
+        new_code = data.coupon_code if data.coupon_code != current.get("coupon_code") else None
+        if new_code is not None:
+            await self._claim_code(new_code, data.id)
 
         def change(doc: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
             return {**_fields(data), "updated_at": now()}, []
 
-        doc = await self.db.offers.update(
-            data.id,
-            change,
-            expected_version=data.expected_version,
-            expected_version_at=["input", "expectedVersion"],
-        )
+        try:
+            doc = await self.db.offers.update(
+                data.id,
+                change,
+                expected_version=data.expected_version,
+                expected_version_at=["input", "expectedVersion"],
+            )
+        except Exception:
+            if new_code is not None:  # the refused update must not keep the code it claimed
+                await self.db.coupon_codes.delete_one({"_id": new_code, "offer_id": data.id})
+            raise
         old_code = current.get("coupon_code")
         if old_code is not None and old_code != doc.get("coupon_code"):
             await self.db.coupon_codes.delete_one({"_id": old_code, "offer_id": data.id})

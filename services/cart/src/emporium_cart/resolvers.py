@@ -18,7 +18,6 @@ from emporium_kit.auth import Principal, principal_from, require_principal
 from emporium_kit.context import RequestContext
 from emporium_kit.errors import Forbidden, parse_input
 from emporium_kit.loaders import Loader, keyed_loader
-from emporium_kit.money import Money
 from graphql import GraphQLResolveInfo
 
 from emporium_cart import carts as cart_changes
@@ -38,7 +37,7 @@ from emporium_cart.models import (
 from emporium_cart.offers import Offers, coupon_error
 from emporium_cart.products import Products
 from emporium_cart.settings import CartSettings
-from emporium_cart.views import CartView, Viewer
+from emporium_cart.views import Viewer, graphql_cart
 
 RELEASE_SCOPE = "cart:redemptions"
 
@@ -77,11 +76,6 @@ query = QueryType()
 mutation = MutationType()
 subscription = SubscriptionType()
 user_type = FederatedObjectType("User")
-money_type = ObjectType("Money")
-cart_type = ObjectType("Cart")
-line_type = ObjectType("CartLine")
-discount_type = ObjectType("AppliedDiscount")
-not_applied_type = ObjectType("OfferNotApplied")
 offer_type = ObjectType("Offer")
 benefit_type = ObjectType("OfferBenefit")
 tier_type = ObjectType("OfferTier")
@@ -95,12 +89,14 @@ datetime_scalar = ScalarType(
 # -- reads ------------------------------------------------------------------------------------
 
 
-async def _view(ctx: CartContext, doc: dict[str, Any]) -> CartView:
-    return await ctx.service.viewer.view(doc, user_id=doc.get("owner"))
+async def _view(ctx: CartContext, doc: dict[str, Any]) -> dict[str, Any]:
+    return graphql_cart(await ctx.service.viewer.view(doc, user_id=doc.get("owner")))
 
 
 @query.field("cart")
-async def resolve_cart(_: Any, info: GraphQLResolveInfo, cart_token: str | None = None) -> CartView:
+async def resolve_cart(
+    _: Any, info: GraphQLResolveInfo, cart_token: str | None = None
+) -> dict[str, Any]:
     ctx = CartContext.of(info)
     ref = parse_input(CartRef, {"cart_token": cart_token})
     key = await ctx.service.carts.key_for(principal_from(info), ref.cart_token, at=["cartToken"])
@@ -115,7 +111,7 @@ async def resolve_user_reference(
 
 
 @user_type.field("cart")
-async def resolve_user_cart(user: dict[str, Any], info: GraphQLResolveInfo) -> CartView:
+async def resolve_user_cart(user: dict[str, Any], info: GraphQLResolveInfo) -> dict[str, Any]:
     principal = require_principal(info)
     if principal.subject != user["id"]:
         raise Forbidden("NOT_YOUR_CART", "An account's cart is visible to the account only")
@@ -131,7 +127,7 @@ async def _change(
     info: GraphQLResolveInfo,
     ref: CartRef,
     build: Callable[[CartKey], Any],
-) -> CartView:
+) -> dict[str, Any]:
     """Resolve the cart the input names, compute its change, apply it, read it back."""
     ctx = CartContext.of(info)
     carts = ctx.service.carts
@@ -163,7 +159,7 @@ async def resolve_create_guest_cart(_: Any, info: GraphQLResolveInfo) -> dict[st
 
 
 @mutation.field("addToCart")
-async def resolve_add(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> CartView:
+async def resolve_add(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     data = parse_input(LineInput, input, at=["input"])
     limits = _limits(info)
     if data.quantity > limits.max_quantity:
@@ -176,7 +172,9 @@ async def resolve_add(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -
 
 
 @mutation.field("setCartLineQuantity")
-async def resolve_set_quantity(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> CartView:
+async def resolve_set_quantity(
+    _: Any, info: GraphQLResolveInfo, input: dict[str, Any]
+) -> dict[str, Any]:
     data = parse_input(QuantityInput, input, at=["input"])
     limits = _limits(info)
     if data.quantity > limits.max_quantity:
@@ -190,7 +188,7 @@ async def resolve_set_quantity(_: Any, info: GraphQLResolveInfo, input: dict[str
 
 
 @mutation.field("removeFromCart")
-async def resolve_remove(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> CartView:
+async def resolve_remove(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     data = parse_input(ProductRefInput, input, at=["input"])
     return await _change(info, data, lambda _key: cart_changes.remove_line(data.product_id))
 
@@ -198,13 +196,13 @@ async def resolve_remove(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]
 @mutation.field("clearCart")
 async def resolve_clear(
     _: Any, info: GraphQLResolveInfo, input: dict[str, Any] | None = None
-) -> CartView:
+) -> dict[str, Any]:
     data = parse_input(CartRef, input, at=["input"])
     return await _change(info, data, lambda _key: cart_changes.clear)
 
 
 @mutation.field("saveForLater")
-async def resolve_save(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> CartView:
+async def resolve_save(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     data = parse_input(ProductRefInput, input, at=["input"])
     limits = _limits(info)
     return await _change(
@@ -213,7 +211,7 @@ async def resolve_save(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) 
 
 
 @mutation.field("moveToCart")
-async def resolve_move(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> CartView:
+async def resolve_move(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     data = parse_input(ProductRefInput, input, at=["input"])
     ctx = CartContext.of(info)
     limits = _limits(info)
@@ -228,7 +226,9 @@ async def resolve_move(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) 
 
 
 @mutation.field("applyCoupon")
-async def resolve_apply_coupon(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> CartView:
+async def resolve_apply_coupon(
+    _: Any, info: GraphQLResolveInfo, input: dict[str, Any]
+) -> dict[str, Any]:
     data = parse_input(CouponInput, input, at=["input"])
     ctx = CartContext.of(info)
     limits = _limits(info)
@@ -261,7 +261,7 @@ async def check_coupon(ctx: CartContext, key: CartKey, code: str) -> None:
 @mutation.field("removeCoupon")
 async def resolve_remove_coupon(
     _: Any, info: GraphQLResolveInfo, input: dict[str, Any]
-) -> CartView:
+) -> dict[str, Any]:
     data = parse_input(CouponInput, input, at=["input"])
     return await _change(info, data, lambda _key: cart_changes.remove_coupon(data.code))
 
@@ -376,42 +376,13 @@ async def _updates(ctx: CartContext, key: CartKey) -> AsyncIterator[dict[str, An
 
 
 @subscription.field("cartUpdated")
-async def resolve_cart_updated(doc: dict[str, Any], info: GraphQLResolveInfo, **_: Any) -> CartView:
+async def resolve_cart_updated(
+    doc: dict[str, Any], info: GraphQLResolveInfo, **_: Any
+) -> dict[str, Any]:
     return await _view(CartContext.of(info), doc)
 
 
 # -- read models --------------------------------------------------------------------------------
-
-
-@money_type.field("formatted")
-def resolve_formatted(money: Money, _info: GraphQLResolveInfo) -> str:
-    return money.formatted()
-
-
-@cart_type.field("savedForLater")
-def resolve_saved(cart: CartView, _info: GraphQLResolveInfo) -> list[Any]:
-    return cart.saved
-
-
-@line_type.field("id")
-def resolve_line_id(line: Any, _info: GraphQLResolveInfo) -> str:
-    return line.product_id
-
-
-@line_type.field("product")
-def resolve_line_product(line: Any, _info: GraphQLResolveInfo) -> dict[str, str]:
-    return {"id": line.product_id}
-
-
-@line_type.field("discounts")
-def resolve_line_discounts(line: Any, _info: GraphQLResolveInfo) -> list[Any]:
-    return list(line.price.discounts) if line.price else []
-
-
-@discount_type.field("offerId")
-@not_applied_type.field("offerId")
-def resolve_rule_id(item: Any, _info: GraphQLResolveInfo) -> str:
-    return item.rule_id
 
 
 @offer_type.field("id")
@@ -439,11 +410,6 @@ bindables = [
     mutation,
     subscription,
     user_type,
-    money_type,
-    cart_type,
-    line_type,
-    discount_type,
-    not_applied_type,
     offer_type,
     benefit_type,
     tier_type,

@@ -159,3 +159,56 @@ class Viewer:
             added_at=entry.get("added_at", ""),
             price=None,
         )
+
+
+def graphql_cart(cart: CartView) -> dict[str, Any]:
+    """``cart`` as the API's ``Cart``: plain dicts and lists, so the kit's direct completion
+    path serves the many small objects (every ``Money``) without a resolver call each."""
+    return {
+        "id": cart.id,
+        "version": cart.version,
+        "currency": cart.currency,
+        "lines": [_graphql_line(line) for line in cart.lines],
+        "saved_for_later": [_graphql_line(line) for line in cart.saved],
+        "item_count": cart.item_count,
+        "coupons": cart.coupons,
+        "pricing": {
+            "subtotal": _money(cart.pricing.subtotal),
+            "discounts": [_discount(d) for d in cart.pricing.discounts],
+            "discount_total": _money(cart.pricing.discount_total),
+            "shipping": _money(cart.pricing.shipping),
+            "shipping_discount": _money(cart.pricing.shipping_discount),
+            "total": _money(cart.pricing.total),
+            "not_applied": [
+                {"offer_id": n.rule_id, "label": n.label, "reason": n.reason, "code": n.code}
+                for n in cart.pricing.not_applied
+            ],
+        },
+        "updated_at": cart.updated_at,
+    }
+
+
+def _graphql_line(line: LineView) -> dict[str, Any]:
+    return {
+        "id": line.product_id,
+        "product": {"id": line.product_id},
+        "name": line.name,
+        "quantity": line.quantity,
+        "unit_price": _money(line.unit_price),
+        "unit_price_at_add": _money(line.unit_price_at_add),
+        "price_change": line.price_change,
+        "available": line.available,
+        "availability": line.availability,
+        "subtotal": _money(line.subtotal),
+        "discounts": [_discount(d) for d in line.price.discounts] if line.price else [],
+        "total": _money(line.total),
+        "added_at": line.added_at or None,
+    }
+
+
+def _money(money: Money) -> dict[str, Any]:
+    return {"amount": money.amount, "currency": money.currency, "formatted": money.formatted()}
+
+
+def _discount(discount: pricing.Discount) -> dict[str, Any]:
+    return {"offer_id": discount.rule_id, "label": discount.label, "amount": _money(discount.amount)}

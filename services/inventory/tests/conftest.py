@@ -20,12 +20,14 @@ from pymongo import AsyncMongoClient
 from ulid import ULID
 
 
-@pytest.fixture(scope="session")
+# Package scope (this folder is a package): the service stops with its suite, so its
+# consumers never act on the events of the suites that run after it.
+@pytest.fixture(scope="package")
 def minter() -> TokenMinter:
     return TokenMinter()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def settings(platform: Any, minter: TokenMinter) -> InventorySettings:
     return InventorySettings(
         mongo_url=platform.mongo_url,
@@ -43,7 +45,7 @@ def settings(platform: Any, minter: TokenMinter) -> InventorySettings:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def app(settings: InventorySettings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
@@ -56,7 +58,7 @@ async def app(settings: InventorySettings) -> AsyncIterator[FastAPI]:
         await client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def gql(app: FastAPI, minter: TokenMinter) -> AsyncIterator[Any]:
     """POST a document to /graphql, as seller ``seller-1`` unless ``token`` says otherwise."""
     transport = httpx.ASGITransport(app=app)
@@ -76,7 +78,7 @@ async def gql(app: FastAPI, minter: TokenMinter) -> AsyncIterator[Any]:
         yield post
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def raw_db(settings: InventorySettings) -> AsyncIterator[Any]:
     """The service's database without guards, for looking at what was written."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url, tz_aware=True)

@@ -22,12 +22,14 @@ from ulid import ULID
 SENDER = f"test-{str(ULID()).lower()}@emporium.local"
 
 
-@pytest.fixture(scope="session")
+# Package scope (this folder is a package): the service stops with its suite, so its
+# consumers never act on the events of the suites that run after it.
+@pytest.fixture(scope="package")
 def minter() -> TokenMinter:
     return TokenMinter()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def settings(platform: Any, minter: TokenMinter) -> NotificationSettings:
     return NotificationSettings(
         mongo_url=platform.mongo_url,
@@ -45,7 +47,7 @@ def settings(platform: Any, minter: TokenMinter) -> NotificationSettings:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def app(settings: NotificationSettings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
@@ -58,7 +60,7 @@ async def app(settings: NotificationSettings) -> AsyncIterator[FastAPI]:
         await client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def gql(app: FastAPI, minter: TokenMinter) -> AsyncIterator[Any]:
     """POST a document to /graphql, as a signed-in customer unless ``token=None``."""
     transport = httpx.ASGITransport(app=app)

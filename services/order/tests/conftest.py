@@ -20,12 +20,14 @@ from pymongo import AsyncMongoClient
 from ulid import ULID
 
 
-@pytest.fixture(scope="session")
+# Package scope (this folder is a package): the service stops with its suite, so its
+# consumers never act on the events of the suites that run after it.
+@pytest.fixture(scope="package")
 def minter() -> TokenMinter:
     return TokenMinter()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def settings(platform: Any, minter: TokenMinter) -> OrderSettings:
     return OrderSettings(
         mongo_url=platform.mongo_url,
@@ -39,7 +41,7 @@ def settings(platform: Any, minter: TokenMinter) -> OrderSettings:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def app(settings: OrderSettings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
@@ -52,7 +54,7 @@ async def app(settings: OrderSettings) -> AsyncIterator[FastAPI]:
         await client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def gql(app: FastAPI, minter: TokenMinter) -> AsyncIterator[Any]:
     """POST a document to /graphql, as a signed-in customer unless ``token=None``."""
     transport = httpx.ASGITransport(app=app)

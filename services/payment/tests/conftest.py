@@ -18,12 +18,14 @@ from pymongo import AsyncMongoClient
 WEBHOOK_SECRET = "whsec_test_payment"
 
 
-@pytest.fixture(scope="session")
+# Package scope (this folder is a package): the service stops with its suite, so its
+# consumers never act on the events of the suites that run after it.
+@pytest.fixture(scope="package")
 def minter() -> TokenMinter:
     return TokenMinter()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(stacks: Callable[..., Stack], minter: TokenMinter) -> Iterator[Stack]:
     with (
         JwksServer(minter) as jwks,

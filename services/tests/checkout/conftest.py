@@ -18,12 +18,14 @@ from emporium_platform.harness import GraphQLClient, Stack
 from ulid import ULID
 
 
-@pytest.fixture(scope="session")
+# Package scope (this folder is a package): the service stops with its suite, so its
+# consumers never act on the events of the suites that run after it.
+@pytest.fixture(scope="package")
 def minter() -> TokenMinter:
     return TokenMinter()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(stacks: Callable[..., Stack], minter: TokenMinter) -> Iterator[Stack]:
     with JwksServer(minter) as jwks, stacks("checkout", jwks_url=jwks.url) as stack:
         stack.start("catalog")
@@ -40,7 +42,7 @@ def buyer(minter: TokenMinter) -> str:
     return minter.mint(f"buyer-{ULID()}", ["customer"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def gateway(stack: Stack) -> GraphQLClient:
     return stack.gateway()
 
@@ -89,7 +91,7 @@ def wait_for(check: Callable[[], Any], *, within_s: float = 90.0) -> Any:
         time.sleep(0.25)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shop(gateway: GraphQLClient, minter: TokenMinter) -> Shop:
     """A category, a seller and a product at €25.00 created through the gateway; the
     inventory learns its SKU from the catalog's event."""

@@ -20,14 +20,12 @@ from pymongo import AsyncMongoClient
 from ulid import ULID
 
 
-# Package scope (this folder is a package): the service stops with its suite, so its
-# consumers never act on the events of the suites that run after it.
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def minter() -> TokenMinter:
     return TokenMinter()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def settings(platform: Any, minter: TokenMinter) -> InventorySettings:
     return InventorySettings(
         mongo_url=platform.mongo_url,
@@ -45,7 +43,9 @@ def settings(platform: Any, minter: TokenMinter) -> InventorySettings:
     )
 
 
-@pytest.fixture(scope="package")
+# per module: the service stops with it, so its consumers never act on the events of the
+# suites that run later in the session
+@pytest.fixture(scope="module")
 async def app(settings: InventorySettings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
@@ -58,7 +58,9 @@ async def app(settings: InventorySettings) -> AsyncIterator[FastAPI]:
         await client.close()
 
 
-@pytest.fixture(scope="package")
+# per module: the service stops with it, so its consumers never act on the events of the
+# suites that run later in the session
+@pytest.fixture(scope="module")
 async def gql(app: FastAPI, minter: TokenMinter) -> AsyncIterator[Any]:
     """POST a document to /graphql, as seller ``seller-1`` unless ``token`` says otherwise."""
     transport = httpx.ASGITransport(app=app)
@@ -78,7 +80,7 @@ async def gql(app: FastAPI, minter: TokenMinter) -> AsyncIterator[Any]:
         yield post
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 async def raw_db(settings: InventorySettings) -> AsyncIterator[Any]:
     """The service's database without guards, for looking at what was written."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url, tz_aware=True)

@@ -22,14 +22,12 @@ from ulid import ULID
 SENDER = f"test-{str(ULID()).lower()}@emporium.local"
 
 
-# Package scope (this folder is a package): the service stops with its suite, so its
-# consumers never act on the events of the suites that run after it.
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def minter() -> TokenMinter:
     return TokenMinter()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def settings(platform: Any, minter: TokenMinter) -> NotificationSettings:
     return NotificationSettings(
         mongo_url=platform.mongo_url,
@@ -47,7 +45,9 @@ def settings(platform: Any, minter: TokenMinter) -> NotificationSettings:
     )
 
 
-@pytest.fixture(scope="package")
+# per module: the service stops with it, so its consumers never act on the events of the
+# suites that run later in the session
+@pytest.fixture(scope="module")
 async def app(settings: NotificationSettings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
@@ -60,7 +60,9 @@ async def app(settings: NotificationSettings) -> AsyncIterator[FastAPI]:
         await client.close()
 
 
-@pytest.fixture(scope="package")
+# per module: the service stops with it, so its consumers never act on the events of the
+# suites that run later in the session
+@pytest.fixture(scope="module")
 async def gql(app: FastAPI, minter: TokenMinter) -> AsyncIterator[Any]:
     """POST a document to /graphql, as a signed-in customer unless ``token=None``."""
     transport = httpx.ASGITransport(app=app)

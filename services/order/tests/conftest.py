@@ -20,14 +20,12 @@ from pymongo import AsyncMongoClient
 from ulid import ULID
 
 
-# Package scope (this folder is a package): the service stops with its suite, so its
-# consumers never act on the events of the suites that run after it.
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def minter() -> TokenMinter:
     return TokenMinter()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def settings(platform: Any, minter: TokenMinter) -> OrderSettings:
     return OrderSettings(
         mongo_url=platform.mongo_url,
@@ -41,7 +39,9 @@ def settings(platform: Any, minter: TokenMinter) -> OrderSettings:
     )
 
 
-@pytest.fixture(scope="package")
+# per module: the service stops with it, so its consumers never act on the events of the
+# suites that run later in the session
+@pytest.fixture(scope="module")
 async def app(settings: OrderSettings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
@@ -54,7 +54,9 @@ async def app(settings: OrderSettings) -> AsyncIterator[FastAPI]:
         await client.close()
 
 
-@pytest.fixture(scope="package")
+# per module: the service stops with it, so its consumers never act on the events of the
+# suites that run later in the session
+@pytest.fixture(scope="module")
 async def gql(app: FastAPI, minter: TokenMinter) -> AsyncIterator[Any]:
     """POST a document to /graphql, as a signed-in customer unless ``token=None``."""
     transport = httpx.ASGITransport(app=app)

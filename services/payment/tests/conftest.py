@@ -18,14 +18,14 @@ from pymongo import AsyncMongoClient
 WEBHOOK_SECRET = "whsec_test_payment"
 
 
-# Package scope (this folder is a package): the service stops with its suite, so its
-# consumers never act on the events of the suites that run after it.
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def minter() -> TokenMinter:
     return TokenMinter()
 
 
-@pytest.fixture(scope="package")
+# per module: the service stops with it, so its consumers never act on the events of the
+# suites that run later in the session
+@pytest.fixture(scope="module")
 def stack(stacks: Callable[..., Stack], minter: TokenMinter) -> Iterator[Stack]:
     with (
         JwksServer(minter) as jwks,

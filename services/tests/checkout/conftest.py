@@ -18,14 +18,12 @@ from emporium_platform.harness import GraphQLClient, Stack
 from ulid import ULID
 
 
-# Package scope (this folder is a package): the service stops with its suite, so its
-# consumers never act on the events of the suites that run after it.
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def minter() -> TokenMinter:
     return TokenMinter()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def stack(stacks: Callable[..., Stack], minter: TokenMinter) -> Iterator[Stack]:
     with JwksServer(minter) as jwks, stacks("checkout", jwks_url=jwks.url) as stack:
         stack.start("catalog")
@@ -42,7 +40,7 @@ def buyer(minter: TokenMinter) -> str:
     return minter.mint(f"buyer-{ULID()}", ["customer"])
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def gateway(stack: Stack) -> GraphQLClient:
     return stack.gateway()
 
@@ -91,7 +89,7 @@ def wait_for(check: Callable[[], Any], *, within_s: float = 90.0) -> Any:
         time.sleep(0.25)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def shop(gateway: GraphQLClient, minter: TokenMinter) -> Shop:
     """A category, a seller and a product at €25.00 created through the gateway; the
     inventory learns its SKU from the catalog's event."""

@@ -1,0 +1,21 @@
+import { ApolloProvider } from '@apollo/client/react';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { RouterProvider } from 'react-router/dom';
+import { createApolloClient } from './app/apollo';
+import { createRouter } from './app/router';
+import { forgetAccountOnSignOut } from './app/account-cache';
+import { restoreSession } from './auth/session';
+import './index.css';
+
+const client = createApolloClient();
+forgetAccountOnSignOut(client);
+void restoreSession();
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <ApolloProvider client={client}>
+      <RouterProvider router={createRouter()} />
+    </ApolloProvider>
+  </StrictMode>,
+);

@@ -36,10 +36,11 @@ export function ProductImage({ src, alt, label, className = '', eager = false }:
       .slice(0, 2)
       .map((word) => word[0]?.toUpperCase() ?? '')
       .join('');
+    // an empty alt marks a decorative picture (a thumbnail beside its labelled button)
+    const described = alt ? { role: 'img', 'aria-label': alt } : { 'aria-hidden': true };
     return (
       <div
-        role="img"
-        aria-label={alt}
+        {...described}
         className={`flex items-center justify-center bg-gradient-to-br ${tintFor(label)} ${className}`}
       >
         <span aria-hidden="true" className="text-3xl font-semibold text-slate-700/70">

@@ -227,7 +227,7 @@ export function Component() {
           {!result && !error && <ResultsSkeleton />}
           {result && result.totalCount === 0 && (
             <div className="rounded-lg border border-slate-200 bg-white p-8 text-center">
-              {result.didYouMean ? (
+              {result.didYouMean && filters === 0 ? (
                 <p className="text-lg">
                   No results for “{state.query}”. Did you mean{' '}
                   <Link

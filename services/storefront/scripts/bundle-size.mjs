@@ -21,8 +21,9 @@ function staticClosure(key, seen = new Set()) {
   return seen;
 }
 
-const entryKey = Object.keys(manifest).find((key) => manifest[key].isEntry);
-const initial = [...staticClosure(entryKey)];
+// the app and the early-fetch script (src/prefetch.ts) both load with the first page
+const entryKeys = Object.keys(manifest).filter((key) => manifest[key].isEntry);
+const initial = [...entryKeys.reduce((seen, key) => staticClosure(key, seen), new Set())];
 const initialJs = initial.reduce((sum, key) => sum + gzipped(manifest[key].file), 0);
 const initialCss = initial
   .flatMap((key) => manifest[key].css ?? [])
@@ -31,7 +32,7 @@ const initialCss = initial
 console.log(`initial JavaScript: ${kB(initialJs)} gzipped (budget ${kB(BUDGET_BYTES)})`);
 console.log(`initial CSS:        ${kB(initialCss)} gzipped`);
 console.log('pages, loaded on demand (own chunk + chunks not already loaded):');
-for (const key of manifest[entryKey].dynamicImports ?? []) {
+for (const key of entryKeys.flatMap((entry) => manifest[entry].dynamicImports ?? [])) {
   const extra = [...staticClosure(key)].filter((k) => !initial.includes(k));
   const bytes = extra.reduce((sum, k) => sum + gzipped(manifest[k].file), 0);
   console.log(`  ${path.basename(key).padEnd(16)} ${kB(bytes)}`);

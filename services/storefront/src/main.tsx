@@ -6,7 +6,15 @@ import { createApolloClient } from './app/apollo';
 import { createRouter } from './app/router';
 import { forgetAccountOnSignOut } from './app/account-cache';
 import { restoreSession } from './auth/session';
+import { config } from './config';
 import './index.css';
+
+// The gateway answers the first page's data: open the connection while the code loads.
+const preconnect = document.createElement('link');
+preconnect.rel = 'preconnect';
+preconnect.href = new URL(config.gatewayUrl).origin;
+preconnect.crossOrigin = 'anonymous';
+document.head.append(preconnect);
 
 const client = createApolloClient();
 forgetAccountOnSignOut(client);
@@ -15,7 +23,7 @@ void restoreSession();
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <ApolloProvider client={client}>
-      <RouterProvider router={createRouter()} />
+      <RouterProvider router={createRouter(client)} />
     </ApolloProvider>
   </StrictMode>,
 );

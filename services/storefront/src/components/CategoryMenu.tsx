@@ -67,24 +67,29 @@ export function CategoryMenu() {
             Close
           </button>
         </div>
-        <ul className="mx-auto grid max-w-7xl gap-x-6 gap-y-4 md:grid-cols-3 lg:grid-cols-5">
-          {roots.map((root) => (
-            <li key={root.id}>
-              <Link to={`/c/${root.slug}`} className="font-semibold hover:underline">
-                {root.name}
-              </Link>
-              <ul className="mt-1 space-y-0.5 text-sm text-slate-700">
-                {(root.children ?? []).map((child) => (
-                  <li key={child.id}>
-                    <Link to={`/c/${child.slug}`} className="hover:text-slate-900 hover:underline">
-                      {child.name}
-                    </Link>
-                  </li>
-                ))}
-              </ul>
-            </li>
-          ))}
-        </ul>
+        {open && (
+          <ul className="mx-auto grid max-w-7xl gap-x-6 gap-y-4 md:grid-cols-3 lg:grid-cols-5">
+            {roots.map((root) => (
+              <li key={root.id}>
+                <Link to={`/c/${root.slug}`} className="font-semibold hover:underline">
+                  {root.name}
+                </Link>
+                <ul className="mt-1 space-y-0.5 text-sm text-slate-700">
+                  {(root.children ?? []).map((child) => (
+                    <li key={child.id}>
+                      <Link
+                        to={`/c/${child.slug}`}
+                        className="hover:text-slate-900 hover:underline"
+                      >
+                        {child.name}
+                      </Link>
+                    </li>
+                  ))}
+                </ul>
+              </li>
+            ))}
+          </ul>
+        )}
       </div>
     </nav>
   );

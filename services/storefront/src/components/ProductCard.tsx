@@ -18,14 +18,14 @@ export function ProductCard({ product, eager }: { product: ProductCardFragment; 
         <p className="text-xs font-medium tracking-wide text-slate-600 uppercase">
           {product.brand}
         </p>
-        <h3 className="line-clamp-2 text-sm font-medium text-slate-900">
+        <h2 className="line-clamp-2 text-sm font-medium text-slate-900">
           <Link
             to={`/p/${product.slug}`}
             className="after:absolute after:inset-0 group-hover:underline focus-visible:underline"
           >
             {product.name}
           </Link>
-        </h3>
+        </h2>
         <p className="mt-auto pt-1 text-lg font-semibold text-slate-900">
           {product.price.formatted}
         </p>

@@ -19,9 +19,8 @@ import { ActiveFilters } from '../search/ActiveFilters';
 import { Facets } from '../search/Facets';
 import {
   activeFilterCount,
-  PAGE_SIZE,
   parseSearchParams,
-  toFilter,
+  searchVariables,
   toSearchParams,
   withoutFilters,
   type SearchState,
@@ -84,15 +83,12 @@ export function Component() {
   const state = useMemo(() => parseSearchParams(params), [params]);
   const category = useCategory(slug);
   const filtersDialog = useRef<HTMLDialogElement>(null);
+  // the dialog's facets are rendered only while it is open (they are a long list)
+  const [filtersOpen, setFiltersOpen] = useState(false);
   const [loadingMore, setLoadingMore] = useState(false);
   const [moreError, setMoreError] = useState<unknown>(null);
 
-  const variables = {
-    query: state.query || null,
-    filter: toFilter(state, category.context?.category.id),
-    sort: state.sort,
-    first: PAGE_SIZE,
-  };
+  const variables = searchVariables(state, category.context?.category.id);
   const ready = !slug || category.context !== null;
   const { data, previousData, loading, error, refetch, fetchMore } = useQuery(
     ShopSearchDocument,
@@ -171,7 +167,7 @@ export function Component() {
           {context && state.query && (
             <p className="text-sm text-slate-700">Matching “{state.query}”</p>
           )}
-          <p className="text-sm text-slate-700" aria-live="polite">
+          <p className="min-h-5 text-sm text-slate-700" aria-live="polite">
             {result
               ? `${result.totalCount.toLocaleString('en-US')} ${result.totalCount === 1 ? 'result' : 'results'}`
               : ''}
@@ -180,7 +176,10 @@ export function Component() {
         <div className="flex items-center gap-2">
           <button
             type="button"
-            onClick={() => filtersDialog.current?.showModal()}
+            onClick={() => {
+              setFiltersOpen(true);
+              filtersDialog.current?.showModal();
+            }}
             className="rounded-md border border-slate-300 bg-white px-3 py-2 text-sm font-medium lg:hidden"
           >
             Filters{filters > 0 ? ` (${filters})` : ''}
@@ -300,6 +299,7 @@ export function Component() {
 
       <dialog
         ref={filtersDialog}
+        onClose={() => setFiltersOpen(false)}
         aria-label="Filters"
         className="m-0 h-full max-h-none w-full max-w-sm bg-white p-0 backdrop:bg-slate-900/50"
       >
@@ -314,7 +314,7 @@ export function Component() {
               Close
             </button>
           </div>
-          <div className="flex-1 overflow-y-auto p-4">{facets}</div>
+          <div className="flex-1 overflow-y-auto p-4">{filtersOpen && facets}</div>
           <div className="border-t border-slate-200 p-4">
             <button
               type="button"

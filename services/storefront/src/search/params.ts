@@ -135,6 +135,16 @@ export function toFilter(state: SearchState, categoryId?: string): SearchFilter 
   return filter;
 }
 
+/** The variables of the first page of results (`categoryId` on a category page). */
+export function searchVariables(state: SearchState, categoryId?: string) {
+  return {
+    query: state.query || null,
+    filter: toFilter(state, categoryId),
+    sort: state.sort,
+    first: PAGE_SIZE,
+  };
+}
+
 /** How many filters narrow the results (the query and sort not counted). */
 export function activeFilterCount(state: SearchState): number {
   return (

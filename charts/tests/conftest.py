@@ -14,6 +14,8 @@ import pytest
 import yaml
 from emporium_platform import installers
 from emporium_platform.config import default_cache_dir
+from emporium_platform.registry import Registry
+from emporium_platform.registry import load as load_registry
 
 REPO = Path(__file__).resolve().parents[2]
 CHARTS = REPO / "charts"
@@ -153,9 +155,15 @@ def values() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def image_services() -> set[str]:
-    """The services that exist: one image (Dockerfile) each under services/<name>/."""
-    return {p.parent.name for p in (REPO / "services").glob("*/Dockerfile")}
+def registry() -> Registry:
+    """The services, from their registry tables (docs/adding-a-service.md)."""
+    return load_registry(REPO)
+
+
+@pytest.fixture(scope="session")
+def services(registry: Registry) -> list[str]:
+    """Every service's name: its image, chart key, labels and dev-loop resource."""
+    return [service.name for service in registry]
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
-"""No Docker engine runs here, so each image is reproduced without one: a Python service's
-Dockerfile's own `uv sync` commands build the venv from the lock (first from the lock and root
-pyproject alone, as the bind-mounted layer does), the gateway's own `npm ci` installs its
+"""No Docker engine runs here, so each image is reproduced without one: for each Python service
+of the registry, the Python Dockerfile's own `uv sync` commands, with SERVICE set to it, build
+the venv from the lock (first from the lock and root pyproject alone, as the bind-mounted layer
+does), the gateway's own `npm ci` installs its
 production dependencies from its lock; then the final stage's ENV, ENTRYPOINT and CMD start the
 service on loopback. It must answer its probes, and exit cleanly on SIGTERM within its
 graceful-shutdown time, which is what a rollout and a node drain rely on. The service gets the
@@ -25,14 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from emporium_kit.settings import ServiceSettings
+from emporium_platform.registry import load as load_registry
 from pymongo import MongoClient
 
 pytestmark = pytest.mark.chart
 
 REPO = Path(__file__).resolve().parents[2]
-PYTHON_DOCKERFILES = sorted(
-    p for p in REPO.glob("services/*/Dockerfile") if (p.parent / "pyproject.toml").exists()
-)
+# One Dockerfile builds every Python service of the registry, SERVICE naming it.
+PYTHON_DOCKERFILE = REPO / "services" / "python.Dockerfile"
+PYTHON_SERVICES = [
+    s.name for s in load_registry(REPO) if s.dockerfile == "services/python.Dockerfile"
+]
 # What .dockerignore keeps out of the build context, as far as the workspace sources go.
 EXCLUDED = shutil.ignore_patterns(".venv", "__pycache__", "tests", "node_modules", ".pytest_cache")
 
@@ -54,12 +59,13 @@ def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
     return steps[last_from:]
 
 
-def uv_syncs(dockerfile: Path) -> list[list[str]]:
-    commands = []
-    for keyword, rest in instructions(dockerfile):
-        if keyword == "RUN" and "uv sync" in rest:
-            commands.append(shlex.split(rest[rest.index("uv sync") :]))
-    return commands
+def uv_syncs(dockerfile: Path) -> list[str]:
+    """The RUN commands that build the venv, without their mount flags, as the shell runs them."""
+    return [
+        re.sub(r"^(--mount=\S+\s+)+", "", rest)
+        for keyword, rest in instructions(dockerfile)
+        if keyword == "RUN" and "uv sync" in rest
+    ]
 
 
 def free_ports(count: int) -> list[int]:
@@ -82,16 +88,19 @@ def get_status(url: str) -> int | None:
         return None
 
 
-@pytest.mark.parametrize("dockerfile", PYTHON_DOCKERFILES, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("service", PYTHON_SERVICES)
 def test_the_image_starts_serves_and_stops_gracefully(
-    dockerfile: Path, tmp_path: Path, platform: Any
+    service: str, tmp_path: Path, platform: Any
 ) -> None:
+    dockerfile = PYTHON_DOCKERFILE
     syncs = uv_syncs(dockerfile)
     assert len(syncs) == 2, "a dependencies layer from the lock, then the workspace packages"
     uv = shutil.which("uv")
     assert uv
     env = {
         **os.environ,
+        "PATH": f"{Path(uv).parent}:{os.environ['PATH']}",
+        "SERVICE": service,  # the build argument
         "UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv"),
         "UV_PYTHON": sys.executable,
         "UV_LINK_MODE": "copy",
@@ -103,14 +112,14 @@ def test_the_image_starts_serves_and_stops_gracefully(
     for name in ("pyproject.toml", "uv.lock"):
         shutil.copy2(REPO / name, context / name)
     first = subprocess.run(
-        [uv, *syncs[0][1:]], cwd=context, env=env, capture_output=True, text=True, check=False
+        ["sh", "-ec", syncs[0]], cwd=context, env=env, capture_output=True, text=True, check=False
     )
     assert first.returncode == 0, first.stderr
     for member in [*REPO.glob("services/*"), *REPO.glob("infra/*"), *REPO.glob("operators/*")]:
         if member.is_dir():
             shutil.copytree(member, context / member.relative_to(REPO), ignore=EXCLUDED)
     second = subprocess.run(
-        [uv, *syncs[1][1:]], cwd=context, env=env, capture_output=True, text=True, check=False
+        ["sh", "-ec", syncs[1]], cwd=context, env=env, capture_output=True, text=True, check=False
     )
     assert second.returncode == 0, second.stderr
 
@@ -123,24 +132,28 @@ def test_the_image_starts_serves_and_stops_gracefully(
                 runtime_env[key] = value
     entrypoint = json.loads(next(rest for keyword, rest in stage if keyword == "ENTRYPOINT"))
     cmd = json.loads(next(rest for keyword, rest in stage if keyword == "CMD"))
-    graceful = int(runtime_env["UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN"])
+    assert runtime_env["EMPORIUM_SERVICE_NAME"] == "${SERVICE}"
+    # SIGTERM: readiness 503 for the grace period, then at most as long again to drain
+    graceful = 2 * ServiceSettings.model_fields["shutdown_grace_s"].default
     port, nats_port, redis_port, opensearch_port = free_ports(4)
-    database = f"image_{dockerfile.parent.name}_{uuid.uuid4().hex[:10]}"
+    database = f"image_{service}_{uuid.uuid4().hex[:10]}"
     venv_bin = tmp_path / "venv" / "bin"
     process_env = {
         **{k: v.replace("/opt/venv/bin", str(venv_bin)) for k, v in runtime_env.items()},
+        "EMPORIUM_SERVICE_NAME": service,
         "PATH": f"{venv_bin}:/usr/bin:/bin",
         "HOME": str(tmp_path),
-        "UVICORN_HOST": "127.0.0.1",  # loopback here; the image listens on 0.0.0.0 in its pod
-        "UVICORN_PORT": str(port),
         "EMPORIUM_MONGO_URL": platform.mongo_url,
         "EMPORIUM_MONGO_DATABASE": database,
         "EMPORIUM_NATS_URL": f"nats://127.0.0.1:{nats_port}",
         "EMPORIUM_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "EMPORIUM_OPENSEARCH_URL": f"http://127.0.0.1:{opensearch_port}",
     }
+    # loopback here; the image listens on 0.0.0.0:8080 in its pod
+    argv = [{"0.0.0.0": "127.0.0.1", "8080": str(port)}.get(a, a) for a in [*entrypoint, *cmd]]
+    assert (venv_bin / argv[0]).resolve() == (venv_bin / f"emporium-{service}").resolve()
     process = subprocess.Popen(
-        [*entrypoint, *cmd],
+        argv,
         cwd=tmp_path,
         env=process_env,
         stdout=subprocess.PIPE,

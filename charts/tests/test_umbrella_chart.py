@@ -11,6 +11,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from emporium_platform.registry import Registry
 
 pytestmark = pytest.mark.chart
 
@@ -26,6 +27,9 @@ VALUES_FILES = {
     "minimal": (UMBRELLA / "values-minimal.yaml",),
 }
 SUPERGRAPH = REPO / "services" / "gateway" / "supergraph.graphql"
+# What the registry says of each service (generated from the registry tables; a unit test
+# keeps it current): the layer between the values' defaults and services.<name>.
+REGISTRY = yaml.safe_load((UMBRELLA / "registry.yaml").read_text())["services"]
 ENGINE_ENV = {
     "mongodb": "EMPORIUM_MONGO_URL",
     "redis": "EMPORIUM_REDIS_URL",
@@ -75,12 +79,30 @@ def rendering(request: pytest.FixtureRequest, render: Callable[..., list[Manifes
     return request.param, render(*VALUES_FILES[request.param])
 
 
-def test_services_in_values_are_exactly_the_services_with_images(
-    values: dict, image_services: set[str]
+def test_the_release_runs_exactly_the_registrys_services(
+    rendering: tuple[str, list[Manifest]], services: list[str], values: dict
 ) -> None:
-    assert set(values["services"]) == image_services, (
-        "every services/<name>/Dockerfile needs a values block services.<name> and vice versa"
+    """Every registered service is deployed, whether or not it has a values block; the
+    chart's registry.yaml says what the registry says of each."""
+    _, manifests = rendering
+    assert {m["metadata"]["name"] for m in manifests if m["kind"] == "Deployment"} == set(services)
+    assert set(values["services"]) <= set(services)
+    assert set(REGISTRY) == set(services)
+
+
+def test_a_values_block_for_no_service_fails_the_render(
+    helm: Callable[..., str], umbrella: Path, install_args: tuple[str, ...]
+) -> None:
+    out = helm(
+        "template",
+        "emporium",
+        str(umbrella),
+        *install_args,
+        "--set",
+        "services.catlog.replicas=1",
+        check=False,
     )
+    assert "services.catlog: no such service; the services are catalog, gateway" in out
 
 
 @pytest.mark.parametrize(
@@ -106,10 +128,10 @@ def test_every_manifest_is_valid(rendering: tuple[str, list[Manifest]]) -> None:
 
 
 def test_every_service_rolls_out_without_dropping_requests(
-    rendering: tuple[str, list[Manifest]], values: dict
+    rendering: tuple[str, list[Manifest]], services: list[str]
 ) -> None:
     name_of_rendering, manifests = rendering
-    for service in values["services"]:
+    for service in services:
         deployment = find(manifests, "Deployment", service)
         spec = deployment["spec"]
         assert spec["strategy"]["type"] == "RollingUpdate"
@@ -150,7 +172,15 @@ def test_every_service_rolls_out_without_dropping_requests(
             hpa = find(manifests, "HorizontalPodAutoscaler", service)
             assert hpa["spec"]["minReplicas"] >= 2
             assert "replicas" not in spec, "the HPA owns replicas; helm upgrade must not reset it"
-            find(manifests, "ServiceMonitor", service)
+            if REGISTRY[service]["kind"] == "web":
+                # a static file server has no metrics to scrape
+                assert not [
+                    m
+                    for m in manifests
+                    if m["kind"] == "ServiceMonitor" and m["metadata"]["name"] == service
+                ]
+            else:
+                find(manifests, "ServiceMonitor", service)
         else:
             assert spec["replicas"] >= 1
         service_obj = find(manifests, "Service", service)
@@ -158,18 +188,27 @@ def test_every_service_rolls_out_without_dropping_requests(
 
 
 def effective(rendering: str, service: str) -> dict[str, Any]:
-    """A service block as the chart sees it: defaults, then the values files of the rendering,
-    then the service's own block (the shallow merge is enough for the keys tested here)."""
+    """A service block as the chart sees it: defaults, then what the registry says of it, then
+    its own blocks, each layer's values files in order."""
     layers = [yaml.safe_load((UMBRELLA / "values.yaml").read_text())]
     layers += [yaml.safe_load(path.read_text()) for path in VALUES_FILES[rendering]]
+    blocks = [layer.get("defaults") or {} for layer in layers]
+    blocks.append(REGISTRY[service])
+    blocks += [(layer.get("services") or {}).get(service) or {} for layer in layers]
     merged: dict[str, Any] = {}
-    for layer in layers:
-        for key, value in (layer.get("defaults") or {}).items():
-            merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
-    for layer in layers:
-        block = (layer.get("services") or {}).get(service) or {}
-        for key, value in block.items():
-            merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    for block in blocks:
+        merged = merge(merged, block)
+    return merged
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Helm's merge of values: maps key by key, anything else replaced."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = merge(base[key], value)
+        else:
+            merged[key] = value
     return merged
 
 
@@ -178,12 +217,13 @@ def pod_labels(deployment: Manifest) -> dict[str, str]:
 
 
 def test_network_policies_deny_by_default_and_allow_the_real_edges(
-    rendering: tuple[str, list[Manifest]], values: dict
+    rendering: tuple[str, list[Manifest]], services: list[str]
 ) -> None:
-    _, manifests = rendering
+    name_of_rendering, manifests = rendering
     deny = find(manifests, "NetworkPolicy", "default-deny")
     assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    for service, block in values["services"].items():
+    for service in services:
+        block = effective(name_of_rendering, service)
         policy = find(manifests, "NetworkPolicy", service)
         labels = pod_labels(find(manifests, "Deployment", service))
         assert selects(policy["spec"]["podSelector"]["matchLabels"], labels)
@@ -223,10 +263,19 @@ def test_network_policies_deny_by_default_and_allow_the_real_edges(
 
 
 def test_datastores_are_requested_from_the_operator_and_mounted(
-    rendering: tuple[str, list[Manifest]], values: dict
+    rendering: tuple[str, list[Manifest]], registry: Registry
 ) -> None:
-    _, manifests = rendering
-    for service, block in values["services"].items():
+    """Each datastore a service's registry table needs is a Datastore the operator provisions
+    (NATS excepted: a cluster of its own), mounted from its connection Secret."""
+    name_of_rendering, manifests = rendering
+    engines = {"mongo": "mongodb", "redis": "redis", "opensearch": "opensearch"}
+    for entry in registry:
+        service = entry.name
+        block = effective(name_of_rendering, service)
+        expected = {engines[store] for store in entry.datastores if store in engines}
+        enabled = {e for e, store in (block.get("datastores") or {}).items() if store["enabled"]}
+        assert enabled == expected, service
+        assert bool(block.get("nats")) == ("nats" in entry.datastores), service
         container = find(manifests, "Deployment", service)["spec"]["template"]["spec"][
             "containers"
         ][0]
@@ -243,6 +292,13 @@ def test_datastores_are_requested_from_the_operator_and_mounted(
             assert ref == {"name": f"{service}-{engine}-connection", "key": "url"}
             if engine == "mongodb":
                 assert config["EMPORIUM_MONGO_DATABASE"] == service
+    requested = {m["metadata"]["name"] for m in manifests if m["kind"] == "Datastore"}
+    assert requested == {
+        f"{entry.name}-{engines[store]}"
+        for entry in registry
+        for store in entry.datastores
+        if store in engines
+    }
 
 
 def test_production_replicates_datastores_and_keeps_their_data(render) -> None:
@@ -252,20 +308,22 @@ def test_production_replicates_datastores_and_keeps_their_data(render) -> None:
         assert datastore["spec"]["deletionPolicy"] == "Retain"
 
 
-def test_event_streams_are_replicated_three_times_in_production(render, values: dict) -> None:
+def test_event_streams_are_replicated_three_times_in_production(render, registry: Registry) -> None:
     """Services with events ensure their streams with EMPORIUM_NATS_STREAM_REPLICAS: 1 with
     the default values (a one-node NATS works), 3 with the production values."""
-    uses_nats = {name for name, block in values["services"].items() if block.get("nats")}
+    uses_nats = {service.name for service in registry if "nats" in service.datastores}
     assert uses_nats
     for rendering, expected in (("default", "1"), ("production", "3")):
         manifests = render(*VALUES_FILES[rendering])
-        for service in values["services"]:
+        for service in (s.name for s in registry):
             config = find(manifests, "ConfigMap", f"{service}-config")["data"]
             replicas = config.get("EMPORIUM_NATS_STREAM_REPLICAS")
             assert replicas == (expected if service in uses_nats else None), (rendering, service)
 
 
-def test_the_gateway_gets_the_supergraph_its_subgraphs_and_its_clients(render) -> None:
+def test_the_gateway_gets_the_supergraph_its_subgraphs_and_its_clients(
+    render, registry: Registry
+) -> None:
     """The composed supergraph (services/gateway/supergraph.graphql, --set-file at install) is
     mounted where the gateway reads it; it routes to every subgraph it calls through their
     Services, takes client traffic from the ingress controller and gets no uvicorn settings."""
@@ -282,7 +340,12 @@ def test_the_gateway_gets_the_supergraph_its_subgraphs_and_its_clients(render) -
     assert config["PORT"] == str(container["ports"][0]["containerPort"]) == "4000"
     assert "UVICORN_PORT" not in config, "a node service gets no uvicorn settings"
     assert config["EMPORIUM_JWKS_URL"] == "http://identity/.well-known/jwks.json"
-    for subgraph in ("identity", "catalog", "search"):
+    subgraphs = {service.name for service in registry.subgraphs}
+    assert {"identity", "catalog", "search"} <= subgraphs
+    assert {k for k in config if k.startswith("EMPORIUM_SUBGRAPH_")} == {
+        f"EMPORIUM_SUBGRAPH_{subgraph.upper()}_URL" for subgraph in subgraphs
+    }
+    for subgraph in subgraphs:
         url = config[f"EMPORIUM_SUBGRAPH_{subgraph.upper()}_URL"]
         assert url == f"http://{subgraph}:80/graphql"
         assert find(manifests, "Service", subgraph)["spec"]["ports"][0]["port"] == 80
@@ -295,7 +358,7 @@ def test_the_gateway_gets_the_supergraph_its_subgraphs_and_its_clients(render) -
     assert {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
     } in sources
-    assert {"identity", "catalog", "search"} <= egress_targets(policy)
+    assert subgraphs <= egress_targets(policy)
 
 
 def test_the_gateway_serves_metrics_apart_from_its_clients(render) -> None:
@@ -384,15 +447,14 @@ def ingress_sources(policy: dict[str, Any]) -> set[str]:
 
 
 def test_every_call_is_allowed_at_both_ends(
-    rendering: tuple[str, list[Manifest]], values: dict
+    rendering: tuple[str, list[Manifest]], registry: Registry
 ) -> None:
-    """A call is declared once, in the caller's `calls`: the caller may send it and the callee
-    accepts it (the gateway → subgraphs, search → catalog, everyone → identity for the JWKS)."""
+    """A call is declared once, in the caller's registry table (`calls`): the caller may send
+    it and the callee accepts it (the gateway → subgraphs, search → catalog, catalog and search
+    → identity for the JWKS)."""
     _, manifests = rendering
     edges = {
-        (caller, callee)
-        for caller, b in values["services"].items()
-        for callee in b.get("calls", [])
+        (service.name, callee) for service in registry for callee in registry.calls(service.name)
     }
     assert {
         ("gateway", "identity"),
@@ -404,23 +466,54 @@ def test_every_call_is_allowed_at_both_ends(
     for caller, callee in edges:
         assert callee in egress_targets(find(manifests, "NetworkPolicy", caller)["spec"])
         assert caller in ingress_sources(find(manifests, "NetworkPolicy", callee)["spec"])
-    for service in values["services"]:
+    for service in (s.name for s in registry):
         callers = {caller for caller, callee in edges if callee == service} | {"gateway"}
         allowed = ingress_sources(find(manifests, "NetworkPolicy", service)["spec"])
         assert allowed <= callers, f"{service} accepts calls nobody declared: {allowed - callers}"
 
 
-def test_public_services_take_traffic_from_the_ingress_controller(render, values: dict) -> None:
+def test_public_services_take_traffic_from_the_ingress_controller(
+    render, services: list[str], values: dict
+) -> None:
     manifests = render()
     controller = {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
     }
-    for service, block in values["services"].items():
+    for service in services:
+        block = effective("default", service)
         policy = find(manifests, "NetworkPolicy", service)["spec"]
         sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
-        exposed = block.get("public", False) or block.get("kind") == "gateway"
+        exposed = block.get("public", False) or block.get("kind") in {"gateway", "web"}
         assert (controller in sources) == exposed, service
     assert values["services"]["identity"]["public"], "browsers reach identity's /oauth routes"
+
+
+def test_one_ingress_routes_the_shop_with_the_gateway(render, services: list[str]) -> None:
+    """One host: the shop at /, the gateway at /graphql, identity's browser routes; the shop
+    reaches its APIs on its own origin."""
+    manifests = render(extra=("--set", "global.publicUrl=https://shop.example.com"))
+    (ingress,) = [m for m in manifests if m["kind"] == "Ingress"]
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "shop.example.com"
+    routes = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+    assert routes == {
+        "/": "storefront",
+        "/graphql": "gateway",
+        "/oauth": "identity",
+        "/auth/session": "identity",
+    }
+    config = find(manifests, "ConfigMap", "storefront-config")["data"]
+    assert config["EMPORIUM_GATEWAY_URL"] == "https://shop.example.com/graphql"
+    assert config["EMPORIUM_IDENTITY_URL"] == "https://shop.example.com"
+    identity = find(manifests, "ConfigMap", "identity-config")["data"]
+    assert identity["EMPORIUM_IDENTITY_SESSION_ORIGINS"] == "https://shop.example.com"
+    # a static file server calls nothing: DNS is its only egress
+    assert len(find(manifests, "NetworkPolicy", "storefront")["spec"]["egress"]) == 1
+    assert not [
+        m
+        for m in manifests
+        if m["kind"] == "ServiceMonitor" and m["metadata"]["name"] == "storefront"
+    ]
 
 
 def production_required_secrets(service: str) -> set[str]:
@@ -432,10 +525,10 @@ def production_required_secrets(service: str) -> set[str]:
     return set(re.findall(r"(EMPORIUM_[A-Z0-9_]+) must be set in production", settings.read_text()))
 
 
-def test_production_secrets_come_from_kubernetes_secrets(render, values: dict) -> None:
+def test_production_secrets_come_from_kubernetes_secrets(render, services: list[str]) -> None:
     """Every setting a service requires in production is wired from its Secret (never a value
     in the chart): required in production, optional in development (the dev defaults apply)."""
-    required = {s: production_required_secrets(s) for s in values["services"]}
+    required = {s: production_required_secrets(s) for s in services}
     assert required["identity"] == {"EMPORIUM_IDENTITY_KEY_ENCRYPTION_KEYS"}
     assert required["catalog"] == {"EMPORIUM_CATALOG_CURSOR_SECRET"}
     assert required["search"] == {"EMPORIUM_SEARCH_CURSOR_SECRET"}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from emporium_platform.registry import Registry
 
 pytestmark = pytest.mark.chart
 
@@ -34,13 +35,55 @@ def test_actionlint(actionlint: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_every_service_has_a_path_filter(image_services: set[str]) -> None:
-    ci = _filters(_workflow("ci.yml"))
-    images = _filters(_workflow("images.yml"))
-    for service in image_services:
-        assert service in ci, f"ci.yml: add a path filter for {service}"
-        assert service in images, f"images.yml: add a path filter for {service}"
-    assert "datastore-operator" in images
+def _plan_step(workflow: dict) -> dict:
+    steps = workflow["jobs"]["changes"]["steps"]
+    plan = next(s for s in steps if s.get("id") == "plan")
+    assert "emporium-registry plan" in plan["run"]
+    assert plan["env"]["CHANGED"] == "${{ steps.filter.outputs.changed_files }}"
+    changed = next(s for s in steps if s.get("id") == "filter")["with"]
+    assert changed["list-files"] == "json"
+    assert _filters(workflow)["changed"] == ["**"], "every changed path goes to the plan"
+    return plan
+
+
+def test_ci_runs_what_the_registry_plans(registry: Registry) -> None:
+    """Each Python service's own tests run when its folder changes (the matrix is the plan's
+    `services`), and the cross-service suite whenever any service or the kit does."""
+    ci = _workflow("ci.yml")
+    _plan_step(ci)
+    jobs = ci["jobs"]
+    assert jobs["changes"]["outputs"]["services"] == "${{ steps.plan.outputs.services }}"
+    assert jobs["changes"]["outputs"]["cross"] == "${{ steps.plan.outputs.cross }}"
+    matrix = jobs["integration"]["strategy"]["matrix"]
+    assert matrix == {"service": "${{ fromJSON(needs.changes.outputs.services) }}"}
+    cross = jobs["cross-service"]
+    assert cross["if"] == "needs.changes.outputs.cross == 'true'"
+    runs = [step.get("run", "") for step in cross["steps"]]
+    assert "uv run pytest services/tests services/gateway" in runs
+    for service in registry:
+        plan = registry.plan([f"services/{service.name}/src/x.py"])
+        assert plan["cross"] is True
+        assert plan["services"] == ([] if service.kind.runtime == "node" else [service.name])
+    assert registry.plan(["services/kit/src/emporium_kit/app.py"])["cross"] is True
+
+
+def test_images_are_built_as_the_registry_plans(registry: Registry) -> None:
+    """Each image is built from the Dockerfile and with the build arguments the plan names."""
+    images = _workflow("images.yml")
+    _plan_step(images)
+    job = images["jobs"]["image"]
+    assert job["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.changes.outputs.images) }}"}
+    build = next(s for s in job["steps"] if s.get("id") == "build")["with"]
+    assert build["file"] == "${{ matrix.dockerfile }}"
+    assert "${{ matrix.build_args }}" in build["build-args"]
+    for service in registry:
+        (image,) = registry.plan([f"services/{service.name}/x"])["images"]
+        assert image["image"] == service.name
+        assert (REPO / image["dockerfile"]).is_file()
+    operator = registry.plan(["operators/datastore/x"])["images"]
+    assert [(i["image"], i["dockerfile"]) for i in operator] == [
+        ("datastore-operator", "operators/datastore/Dockerfile")
+    ]
 
 
 def test_images_are_scanned_and_get_an_sbom() -> None:

@@ -57,8 +57,7 @@ the supergraph are the local ones.
 */}}
 {{- define "common.env.subgraphUrls" -}}
 {{- range $callee := .svc.calls }}
-{{- $raw := get $.root.Values.services $callee | default dict }}
-{{- $target := mergeOverwrite (deepCopy $.root.Values.defaults) (deepCopy $raw) }}
+{{- $target := include "common.services.effective" (dict "name" $callee "root" $.root) | fromJson }}
 {{- if and $target.enabled (eq $target.kind "subgraph") }}
 {{- $host := include "common.names.fullname" (dict "name" $callee "root" $.root) }}
 EMPORIUM_SUBGRAPH_{{ $callee | upper | replace "-" "_" }}_URL: {{ printf "http://%s:%v/graphql" $host $target.servicePort | quote }}

@@ -9,7 +9,7 @@ chart's appVersion.
 {{/*
 common.images.image: "<registry>/<repository>:<tag>" or "...@<digest>" when a digest is set
 (digests win: they are what a release pins). The repository defaults to the service name, the
-same name as its folder, values key and skaffold artifact.
+same name as its folder, values key and Tilt resource.
 Usage: {{ include "common.images.image" (dict "name" "catalog" "svc" $svc "root" $) }}
 */}}
 {{- define "common.images.image" -}}

@@ -30,8 +30,8 @@ subgraph edge, as a JSON list: every enabled service of the release whose .calls
 */}}
 {{- define "common.networkpolicy.callers" -}}
 {{- $callers := list -}}
-{{- range $caller, $raw := .root.Values.services }}
-{{- $other := mergeOverwrite (deepCopy $.root.Values.defaults) (deepCopy (default dict $raw)) }}
+{{- range $caller := include "common.services.names" (dict "root" .root) | fromJsonArray }}
+{{- $other := include "common.services.effective" (dict "name" $caller "root" $.root) | fromJson }}
 {{- if and $other.enabled (has $.name $other.calls) (not (and (ne $.svc.kind "gateway") (eq $caller $.root.Values.global.networkPolicy.gatewayName))) }}
 {{- $callers = append $callers $caller }}
 {{- end }}
@@ -62,15 +62,15 @@ spec:
       {{- include "common.labels.matchLabels" . | nindent 6 }}
   policyTypes: [Ingress, Egress]
   ingress:
-    {{- if or (eq .svc.kind "gateway") .svc.public }}
-    # Client traffic arrives through the ingress controller.
+    {{- if or (ne .svc.kind "subgraph") .svc.public }}
+    # Client traffic (the gateway, a browser app) arrives through the ingress controller.
     - from:
         - namespaceSelector:
             {{- toYaml $np.ingressControllerNamespaceSelector | nindent 12 }}
       ports:
         - port: http
     {{- end }}
-    {{- if ne .svc.kind "gateway" }}
+    {{- if eq .svc.kind "subgraph" }}
     # Subgraphs are called by the gateway.
     - from:
         - podSelector:
@@ -89,12 +89,15 @@ spec:
       ports:
         - port: http
     {{- end }}
-    # Prometheus scrapes /metrics (on the metrics port when there is one).
+    {{- if ne .svc.kind "web" }}
+    # Prometheus scrapes /metrics (on the metrics port when there is one; a static file
+    # server has none).
     - from:
         - namespaceSelector:
             {{- toYaml $np.monitoringNamespaceSelector | nindent 12 }}
       ports:
         - port: {{ include "common.names.metricsPortName" . }}
+    {{- end }}
   egress:
     {{- include "common.networkpolicy.dns" . | nindent 4 }}
     {{- range $engine := list "mongodb" "redis" "opensearch" }}

@@ -455,7 +455,9 @@ async def platform_release(
     await kube.helm("install", *args, *tag, "--wait", "--timeout=5m")
 
     minimum = yaml.safe_load(production.read_text())["defaults"]["autoscaling"]["minReplicas"]
-    deployments = dict.fromkeys(values["services"], minimum)
+    # every service of the release: those of the chart's registry.yaml
+    services = yaml.safe_load((umbrella / "registry.yaml").read_text())["services"]
+    deployments = dict.fromkeys(services, minimum)
 
     async def scaled() -> bool:
         for name, replicas in deployments.items():

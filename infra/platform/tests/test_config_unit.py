@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import configparser
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from emporium_platform import installers
 from emporium_platform.components import FerretDB, Nats, OpenSearch, Program, opensearch_yml
 from emporium_platform.config import PlatformConfig, Ports, find_repo_root
-from emporium_platform.services import AppService, ServiceSpec, load_services, resolve_command
+from emporium_platform.registry import load as load_registry
+from emporium_platform.services import AppService, resolve_command
 from emporium_platform.supervisor import render_conf, render_environment
 
 pytestmark = pytest.mark.unit
@@ -139,78 +141,57 @@ def test_opensearch_diagnoses_a_moved_http_port(config: PlatformConfig) -> None:
     assert OpenSearch().diagnose(config, "HTTP Port:      9200\n") is None
 
 
-def test_registry_lists_catalog() -> None:
-    catalog = {spec.name: spec for spec in load_services()}["catalog"]
-    assert catalog.port == 8002
-    assert catalog.readiness == "/readyz"
-    assert catalog.seed == ("emporium-catalog", "seed")
-    assert catalog.command[:2] == ("uvicorn", "emporium_catalog.app:app")
-    assert {"--loop", "uvloop", "--http", "httptools"} <= set(catalog.command)
+def test_the_platform_runs_the_registrys_services(config: PlatformConfig) -> None:
+    """Each registered service becomes an app component: its command (a Python service's
+    own `emporium-<name> serve`), readiness, seed and the infrastructure its datastores need."""
+    registry = load_registry()
+    catalog = AppService(registry["catalog"], registry)
+    assert catalog.spec.port == 8002
+    assert catalog.spec.readiness == "/readyz"
+    assert catalog.spec.seed == ("emporium-catalog", "seed")
+    assert catalog.needs == ("ferretdb", "redis", "nats")
+    command = resolve_command(catalog.spec.command, config, registry, catalog.spec)
+    assert Path(command[0]).name == "emporium-catalog"
+    assert command[1:] == ["serve", "--host", "127.0.0.1", "--port", "8002"]
+    env = catalog.environment(config)
+    assert env["EMPORIUM_SERVICE_NAME"] == "catalog"
+    assert env["EMPORIUM_MONGO_DATABASE"] == "catalog"
+    assert env["EMPORIUM_REDIS_URL"] == config.redis_url
 
 
-def test_registry_wires_identity_catalog_and_gateway() -> None:
+def test_the_registry_wires_identity_catalog_and_gateway(config: PlatformConfig) -> None:
     """Identity starts first; catalog and the gateway verify its tokens; the gateway is last."""
-    specs = load_services()
-    names = [spec.name for spec in specs]
+    registry = load_registry()
+    names = [service.name for service in registry]
     assert names.index("identity") < names.index("catalog") < names.index("gateway")
-    by_name = {spec.name: spec for spec in specs}
-    jwks = f"http://127.0.0.1:{by_name['identity'].port}/.well-known/jwks.json"
-    assert by_name["catalog"].env["EMPORIUM_JWKS_URL"] == jwks
-    assert by_name["gateway"].env["EMPORIUM_JWKS_URL"] == jwks
-    assert "redis" in by_name["gateway"].needs
-    assert by_name["identity"].note is not None
-    assert "admin@" in by_name["identity"].note
+    assert names[-1] == "gateway"
+    jwks = f"http://127.0.0.1:{registry['identity'].port}/.well-known/jwks.json"
+    for name in ("catalog", "gateway"):
+        assert AppService(registry[name], registry).environment(config)["EMPORIUM_JWKS_URL"] == jwks
+    assert "redis" in registry["gateway"].needs
+    note = registry["identity"].note
+    assert note is not None
+    assert "admin@" in note
 
 
 def test_the_gateway_serves_metrics_on_their_own_port(config: PlatformConfig) -> None:
     """Clients reach the gateway's GraphQL port; its metrics are on another port, which the
     platform links to and checks is free before it starts the gateway."""
-    gateway = AppService({spec.name: spec for spec in load_services()}["gateway"])
-    metrics_port = int(gateway.spec.env["EMPORIUM_METRICS_PORT"])
-    assert metrics_port != gateway.spec.port
+    registry = load_registry()
+    gateway = AppService(registry["gateway"], registry)
+    metrics_port = int(gateway.environment(config)["EMPORIUM_METRICS_PORT"])
+    assert metrics_port == gateway.spec.metrics_port != gateway.spec.port
     links = gateway.links(config)
     assert links["graphql"] == f"http://{config.host}:{gateway.spec.port}/graphql"
     assert links["metrics"] == f"http://{config.host}:{metrics_port}/metrics"
     assert gateway.ports(config) == (gateway.spec.port, metrics_port)
-    other_ports = {spec.port for spec in load_services() if spec.name != "gateway"}
-    assert metrics_port not in other_ports
-
-
-def test_registry_rejects_duplicates_and_unknown_keys(tmp_path: Path) -> None:
-    duplicate = tmp_path / "dup.toml"
-    duplicate.write_text(
-        '[[service]]\nname="a"\nport=1\ncommand=["x"]\nreadiness="/r"\n'
-        '[[service]]\nname="a"\nport=2\ncommand=["x"]\nreadiness="/r"\n'
-    )
-    with pytest.raises(ValueError, match="duplicate service names"):
-        load_services(duplicate)
-    unknown = tmp_path / "unknown.toml"
-    unknown.write_text('[[service]]\nname="a"\nport=1\ncommand=["x"]\nreadiness="/r"\ncolour=1\n')
-    with pytest.raises(ValueError, match="colour"):
-        load_services(unknown)
-
-
-def test_app_command_and_environment(config: PlatformConfig) -> None:
-    spec = ServiceSpec(
-        name="demo",
-        port=8099,
-        command=("python", "-m", "demo", "--host", "{host}", "--port", "{port}"),
-        readiness="/readyz",
-        env={"EMPORIUM_MONGO_DATABASE": "demo"},
-    )
-    command = resolve_command(spec.command, config, spec)
-    assert command[1:] == ["-m", "demo", "--host", "127.0.0.1", "--port", "8099"]
-    assert Path(command[0]).name.startswith("python")
-    env = AppService(spec).environment(config)
-    assert env["EMPORIUM_SERVICE_NAME"] == "demo"
-    assert env["EMPORIUM_MONGO_DATABASE"] == "demo"
-    assert env["EMPORIUM_REDIS_URL"] == config.redis_url
 
 
 def test_missing_app_executable_is_an_install_error(config: PlatformConfig) -> None:
-    spec = ServiceSpec(name="x", port=1, command=("no-such-tool-emporium",), readiness="/")
+    registry = load_registry()
+    spec = replace(registry["catalog"], command=("no-such-tool-emporium",))
     with pytest.raises(installers.InstallError, match="no-such-tool-emporium"):
-        resolve_command(spec.command, config, spec)
+        resolve_command(spec.command, config, registry, spec)
 
 
 def test_repo_root_is_found_from_a_subdirectory(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from emporium_catalog import events as catalog_events
 from emporium_kit.events import EventSpec, incompatibilities
+from emporium_platform.registry import load as load_registry
 from emporium_search import events as search_events
 
 pytestmark = pytest.mark.contract
@@ -31,17 +32,17 @@ def test_the_search_subgraph_composes_with_the_catalog(tmp_path: Path) -> None:
     if node is None or not (GATEWAY / "node_modules").is_dir():
         pytest.skip("node and the gateway's node_modules are needed to compose")
     config = tmp_path / "subgraphs.json"
-    schema = "src/emporium_{0}/schema/*.graphql"
+    registry = load_registry(ROOT)
     config.write_text(
         json.dumps(
             {
                 "subgraphs": [
                     {
                         "name": name,
-                        "schema": str(ROOT / "services" / name / schema.format(name)),
-                        "url": f"http://127.0.0.1:{port}/graphql",
+                        "schema": str(registry[name].directory / str(registry[name].schema)),
+                        "url": f"{registry.url(name)}/graphql",
                     }
-                    for name, port in (("catalog", 8002), ("search", 8003))
+                    for name in ("catalog", "search")
                 ]
             }
         )

@@ -104,10 +104,23 @@ function resolve(urlPath) {
     : null;
 }
 
+// set on SIGTERM: /readyz fails while the answers in flight finish
+let stopping = false;
+
 const server = createServer(async (request, response) => {
   const url = new URL(request.url ?? '/', 'http://localhost');
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     response.writeHead(405, { Allow: 'GET, HEAD' }).end();
+    return;
+  }
+  // probes: the files are on disk from the start, so alive is ready until shutdown begins
+  if (url.pathname === '/livez' || url.pathname === '/readyz') {
+    const ok = url.pathname === '/livez' || !stopping;
+    response.writeHead(ok ? 200 : 503, {
+      'Content-Type': 'text/plain',
+      'Cache-Control': 'no-store',
+    });
+    response.end(ok ? 'ok' : 'shutting down');
     return;
   }
   let file = url.pathname === '/' ? path.join(root, 'index.html') : resolve(url.pathname);
@@ -141,9 +154,11 @@ const server = createServer(async (request, response) => {
 server.listen(Number(values.port), values.host, () => {
   console.log(`Emporium storefront on http://${values.host}:${values.port}`);
 });
+// On SIGTERM: no new connections, answers in flight finish, idle keep-alive connections close.
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
-    server.closeAllConnections();
+    stopping = true;
     server.close(() => process.exit(0));
+    server.closeIdleConnections();
   });
 }

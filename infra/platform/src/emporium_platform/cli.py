@@ -23,9 +23,6 @@ app = typer.Typer(
 console = Console(highlight=False, width=None if os.isatty(1) else 160)
 errors = Console(stderr=True, highlight=False, width=None if os.isatty(2) else 160)
 
-# The app service whose GraphQL URL is the one clients use (docs/gateway.md).
-CLIENT_ENDPOINT = "gateway"
-
 RootOption = Annotated[
     Path | None,
     typer.Option("--root", help="Repository root (default: found from the current directory)."),
@@ -98,7 +95,9 @@ def _print_where(platform: Platform) -> None:
             console.print(f"  {'':<{width}} {app.spec.note}", markup=False)
     env_file = platform.config.env_file
     console.print(f"\nConnection settings: {env_file}  (`set -a; . {env_file}; set +a`)")
-    gateway = next((s for s in statuses if s.name == CLIENT_ENDPOINT and s.ready), None)
+    # the gateway's GraphQL URL is the one clients use (docs/gateway.md)
+    endpoint = platform.registry.gateway
+    gateway = next((s for s in statuses if endpoint and s.name == endpoint.name and s.ready), None)
     if gateway is not None and "graphql" in gateway.links:
         console.print(
             f"\n[bold]Clients use ONE GraphQL endpoint, the gateway: {gateway.links['graphql']}"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from emporium_platform import registry as service_registry
 from emporium_platform.components import INFRA, Component, NotReadyError, Program
 from emporium_platform.config import (
     STATE_DIR_NAME,
@@ -26,7 +27,7 @@ from emporium_platform.config import (
 )
 from emporium_platform.installers import InstallError, Report
 from emporium_platform.k8s import CONTROL_PLANE
-from emporium_platform.services import AppService, load_services
+from emporium_platform.services import AppService
 from emporium_platform.supervisor import SupervisorClient, render_conf
 
 LOCK_TIMEOUT = 2400.0
@@ -112,7 +113,6 @@ class Platform:
         *,
         ports: Ports | None = None,
         cache_dir: Path | None = None,
-        services_file: Path | None = None,
         report: Report = _print,
         state_name: str = STATE_DIR_NAME,
     ) -> None:
@@ -127,8 +127,10 @@ class Platform:
         self.infra: dict[str, Component] = {c.name: c for c in INFRA}
         # The Kubernetes control plane: only when asked for (`up k8s`).
         self.cluster: dict[str, Component] = {c.name: c for c in CONTROL_PLANE}
+        # The app services, from the service registry of this checkout.
+        self.registry = service_registry.load(self.config.root)
         self.apps: dict[str, AppService] = {
-            spec.name: AppService(spec) for spec in load_services(services_file)
+            spec.name: AppService(spec, self.registry) for spec in self.registry
         }
 
     @classmethod

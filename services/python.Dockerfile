@@ -1,13 +1,15 @@
 # syntax=docker/dockerfile:1.10
-# The identity service image. Build from the repository root (the uv workspace):
-#   docker build -f services/identity/Dockerfile -t identity .
-# Every Python service's Dockerfile is this one with SERVICE changed; keep them in step.
+# The image of every Python service; SERVICE names it (its folder, package emporium_<SERVICE>,
+# console script emporium-<SERVICE>). Build from the repository root (the uv workspace):
+#   docker build -f services/python.Dockerfile --build-arg SERVICE=catalog -t catalog .
+# The dev loop and CI pass SERVICE from the service registry (docs/adding-a-service.md).
 
 # Base images pinned to exact versions (Renovate bumps them; releases record the digests).
 FROM ghcr.io/astral-sh/uv:0.9.7 AS uv
 
 # ---- build: resolve nothing, install exactly what uv.lock says into /opt/venv ----
 FROM python:3.11.14-slim-bookworm AS build
+ARG SERVICE
 COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -19,18 +21,22 @@ WORKDIR /src
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=uv.lock \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
-    uv sync --frozen --no-dev --no-install-workspace --package emporium-identity
-# Then the workspace packages this service needs, installed (not editable) into the venv.
+    test -n "${SERVICE}" \
+    && uv sync --frozen --no-dev --no-install-workspace --package "emporium-${SERVICE}"
+# Then the workspace packages this service needs, installed (not editable) into the venv, and
+# its console script under the one name the entrypoint uses.
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable --package emporium-identity
+    uv sync --frozen --no-dev --no-editable --package "emporium-${SERVICE}" \
+    && ln -s "emporium-${SERVICE}" "${UV_PROJECT_ENVIRONMENT}/bin/emporium-service"
 
 # ---- runtime: the interpreter, the venv, nothing else (no uv, no compilers, no sources) ----
 FROM python:3.11.14-slim-bookworm AS runtime
+ARG SERVICE
 ARG VERSION=0.1.0
 ARG REVISION=unknown
-LABEL org.opencontainers.image.title="emporium-identity" \
-      org.opencontainers.image.description="Emporium identity service: accounts, tokens and their JWKS, OAuth/OIDC sign-in, profiles and roles as a federated GraphQL subgraph" \
+LABEL org.opencontainers.image.title="emporium-${SERVICE}" \
+      org.opencontainers.image.description="Emporium ${SERVICE} service, a federated GraphQL subgraph" \
       org.opencontainers.image.source="https://github.com/emporium/emporium" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.vendor="Emporium" \
@@ -45,18 +51,14 @@ COPY --from=build --chown=root:root /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    EMPORIUM_SERVICE_NAME=identity \
-    UVICORN_HOST=0.0.0.0 \
-    UVICORN_PORT=8080 \
-    UVICORN_LOOP=uvloop \
-    UVICORN_HTTP=httptools \
-    UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN=20 \
-    UVICORN_SERVER_HEADER=false
+    EMPORIUM_SERVICE_NAME=${SERVICE}
 USER 10001:10001
 EXPOSE 8080
 HEALTHCHECK NONE
-# Exec form: uvicorn is PID 1 and receives SIGTERM itself; it stops accepting connections and
-# drains in-flight requests for up to UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN seconds. It starts no
-# child processes (one worker per pod), so there are no zombies to reap and no init is needed.
-ENTRYPOINT ["uvicorn"]
-CMD ["emporium_identity.app:app"]
+# Exec form: the service's own `emporium-<SERVICE> serve` (the kit's graceful uvicorn server,
+# uvloop + httptools) is PID 1 and receives SIGTERM itself: readiness turns 503, requests are
+# still served for EMPORIUM_SHUTDOWN_GRACE_S, then it stops accepting and drains in-flight
+# requests. It starts no child processes (one worker per pod), so there are no zombies to reap
+# and no init is needed.
+ENTRYPOINT ["emporium-service"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8080"]

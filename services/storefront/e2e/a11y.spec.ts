@@ -1,20 +1,5 @@
-import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Page } from '@playwright/test';
-import { gql, register, resultsLoaded, uniqueEmail } from './support';
-
-async function seriousViolations(page: Page) {
-  const results = await new AxeBuilder({ page })
-    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'])
-    .analyze();
-  return results.violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map((violation) => ({
-      id: violation.id,
-      impact: violation.impact,
-      help: violation.help,
-      targets: violation.nodes.map((node) => node.target.join(' ')),
-    }));
-}
+import { expect, test } from '@playwright/test';
+import { gql, register, resultsLoaded, seriousViolations, uniqueEmail } from './support';
 
 async function firstProductSlug(request: Parameters<typeof gql>[0]): Promise<string> {
   const data = await gql<{ search: { edges: { node: { slug: string } }[] } }>(

@@ -57,6 +57,8 @@ export function routes(client: ApolloClient): RouteObject[] {
             { path: 'account/register', lazy: () => import('../pages/account/Register') },
             { path: 'account', lazy: () => import('../pages/account/Profile') },
             { path: 'account/addresses', lazy: () => import('../pages/account/Addresses') },
+            { path: 'seller', lazy: () => import('../pages/seller/Seller') },
+            { path: 'admin', lazy: () => import('../pages/admin/Admin') },
             { path: '*', lazy: () => import('../pages/NotFound') },
           ],
         },

@@ -7,7 +7,7 @@ import { useDismiss } from '../lib/useDismiss';
 
 /** Signed out: links to sign in and register. Signed in: the account's pages and sign-out. */
 export function AccountMenu() {
-  const { status } = useSession();
+  const { status, user } = useSession();
   const navigate = useNavigate();
   const location = useLocation();
   const { data } = useQuery(ShopMeDocument, status === 'signedIn' ? {} : skipToken);
@@ -73,6 +73,17 @@ export function AccountMenu() {
         <Link to="/account/addresses" className="block px-4 py-2 hover:bg-slate-100">
           Your addresses
         </Link>
+        {/* the areas of the account's roles (the services refuse everyone else anyway) */}
+        {user?.roles.includes('SELLER') && (
+          <Link to="/seller" className="block px-4 py-2 hover:bg-slate-100">
+            Seller area
+          </Link>
+        )}
+        {user?.roles.includes('ADMIN') && (
+          <Link to="/admin" className="block px-4 py-2 hover:bg-slate-100">
+            Admin area
+          </Link>
+        )}
         <button
           type="button"
           onClick={async () => {

@@ -16,6 +16,12 @@ const STYLES: Record<Availability, string> = {
   DISCONTINUED: 'text-slate-600',
 };
 
+/** Every availability a seller may set, for a select. */
+export const AVAILABILITY_OPTIONS = Object.entries(LABELS).map(([value, label]) => ({
+  value,
+  label,
+}));
+
 export function availabilityLabel(value: string): string {
   return LABELS[value as Availability] ?? value;
 }

@@ -36,3 +36,24 @@ export function priceRangeLabel(from: number | null, to: number | null, currency
   }
   return 'Any price';
 }
+
+/** Minor units as an editable amount: 129900 USD -> "1299.00". */
+export function amountText(amount: number, currency: string): string {
+  const units = minorUnits(currency);
+  return (amount / units).toFixed(Math.round(Math.log10(units)));
+}
+
+/** "12.5" or "1,299.00" in `currency` as minor units; null when it is no amount. */
+export function parseAmount(text: string, currency: string): number | null {
+  const cleaned = text.trim().replace(/,/g, '');
+  const match = /^(\d{1,10})(?:\.(\d*))?$/.exec(cleaned);
+  if (!match) return null;
+  const units = minorUnits(currency);
+  const digits = Math.round(Math.log10(units));
+  const fraction = match[2] ?? '';
+  if (fraction.length > digits) return null;
+  return Number(match[1]) * units + Number(fraction.padEnd(digits, '0') || 0);
+}
+
+/** The currency new products are priced in (the shop sells in US dollars). */
+export const SHOP_CURRENCY = 'USD';

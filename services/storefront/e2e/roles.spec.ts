@@ -47,27 +47,31 @@ test('a seller changes an offer and adds a product', async ({ page }) => {
   await form.getByLabel('Product name').fill('Trail lantern');
   await form.getByLabel('Brand').fill('Lumen Works');
   await form.getByLabel('Category').selectOption({ index: 1 });
-  await form.getByLabel('SKU').fill(takenSku);
+  await form.getByLabel('Product SKU').fill(takenSku);
+  await form.getByLabel('Your offer’s SKU').fill(`${takenSku}-X`);
   await form.getByLabel(/Price/).fill('39.90');
   await form.getByRole('button', { name: 'Add product' }).click();
   await expect(form.getByRole('alert')).toHaveText('Please check the highlighted fields.');
-  await expect(form.getByLabel('SKU')).toHaveAttribute('aria-invalid', 'true');
+  await expect(form.getByLabel('Product SKU')).toHaveAttribute('aria-invalid', 'true');
   expect(await seriousViolations(page)).toEqual([]);
 
   const sku = `LW-${Date.now().toString(36)}`;
-  await form.getByLabel('SKU').fill(sku);
+  await form.getByLabel('Product SKU').fill(sku);
+  await form.getByLabel('Your offer’s SKU').fill(`${sku}-OFFER`);
   await form.getByRole('button', { name: 'Add product' }).click();
   await expect(
     page.getByRole('status').filter({ hasText: 'Your product was added' }),
   ).toBeVisible();
-  const added = products.getByRole('listitem').filter({ hasText: `SKU ${sku}` });
+  const added = products.getByRole('listitem').filter({ hasText: `SKU ${sku}-OFFER` });
   await expect(added.getByRole('heading', { name: 'Trail lantern' })).toBeVisible();
   await expect(added.getByText('you own this product')).toBeVisible();
 
   // an owned product can be archived; it leaves the list
   await added.getByRole('button', { name: 'Archive Trail lantern' }).click();
   await added.getByRole('button', { name: 'Yes, archive' }).click();
-  await expect(products.getByRole('listitem').filter({ hasText: `SKU ${sku}` })).toHaveCount(0);
+  await expect(products.getByRole('listitem').filter({ hasText: `SKU ${sku}-OFFER` })).toHaveCount(
+    0,
+  );
 });
 
 test('an admin grants and revokes roles', async ({ browser, page }) => {

@@ -24,6 +24,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -57,6 +58,27 @@ class DemoShop:
     identity_url: str
     # identity's demo accounts (admin@, seller@, customer@emporium.example) and their passwords
     accounts: dict[str, str]
+
+
+def _warm_search(gateway_url: str, timeout_s: float = 120.0) -> None:
+    """Wait until a faceted search answers through the gateway: the first queries after a
+    rebuild load OpenSearch's caches and can outlast the gateway's subgraph timeout on a busy
+    machine; a shopper's first page should not be that one."""
+    query = '{ search(query: "phone", first: 1) { totalCount edges { node { id } } } }'
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    with httpx.Client(timeout=30.0) as client:
+        while time.monotonic() < deadline:
+            try:
+                body = client.post(gateway_url, json={"query": query}).json()
+            except (httpx.HTTPError, ValueError) as exc:
+                last = repr(exc)
+            else:
+                if not body.get("errors") and (body.get("data") or {}).get("search"):
+                    return
+                last = str(body.get("errors"))[:500]
+            time.sleep(0.5)  # poll interval between attempts
+    raise RuntimeError(f"search did not answer through the gateway within {timeout_s:.0f}s: {last}")
 
 
 def _run(module: str, *args: str, process: ServiceProcess) -> str:
@@ -162,6 +184,7 @@ def demo_shop(
         accounts = dict(re.findall(r"^\s+(\S+@emporium\.example)\s+(\S+)\s+roles", seeded, re.M))
         _run("emporium_catalog.cli", "seed", process=catalog)
         _run("emporium_search.cli", "rebuild", process=search)
+        _warm_search(gateway.graphql_url)
         storefront = start(
             storefront_process(
                 port=shop_port,

@@ -231,7 +231,15 @@ function flatten(nodes: CategoryNode[], depth = 0): { value: string; label: stri
   ]);
 }
 
-const EMPTY = { name: '', brand: '', categoryId: '', sku: '', price: '', availability: 'IN_STOCK' };
+const EMPTY = {
+  name: '',
+  brand: '',
+  categoryId: '',
+  sku: '',
+  offerSku: '',
+  price: '',
+  availability: 'IN_STOCK',
+};
 
 function NewProductForm({ sellerId, onCreated }: { sellerId: string; onCreated: () => void }) {
   const { roots } = useCategoryTree();
@@ -239,6 +247,8 @@ function NewProductForm({ sellerId, onCreated }: { sellerId: string; onCreated: 
   const [description, setDescription] = useState('');
   const [problems, setProblems] = useState<Problems>({});
   const [formError, setFormError] = useState<string | null>(null);
+  // a product created whose offer failed: a second submit adds only the offer
+  const [createdId, setCreatedId] = useState<string | null>(null);
   const [create, { loading: creating }] = useMutation(ShopCreateProductDocument);
   const [list, { loading: listing }] = useMutation(ShopUpsertListingDocument);
   const categories = [{ value: '', label: 'Choose a category' }, ...flatten(roots)];
@@ -257,6 +267,12 @@ function NewProductForm({ sellerId, onCreated }: { sellerId: string; onCreated: 
       brand: checkText(draft.brand, { required: true, max: 80 }),
       categoryId: draft.categoryId ? undefined : 'Choose a category',
       sku: checkSku(draft.sku),
+      // the catalog keeps every SKU unique, the product's and each offer's
+      offerSku:
+        checkSku(draft.offerSku) ??
+        (draft.offerSku.trim() === draft.sku.trim()
+          ? 'Use a SKU different from the product’s'
+          : undefined),
       price: checkPrice(draft.price, SHOP_CURRENCY),
       description: checkText(description, { max: 5000 }),
     });
@@ -265,36 +281,51 @@ function NewProductForm({ sellerId, onCreated }: { sellerId: string; onCreated: 
     if (Object.keys(found).length > 0) return;
     const price = { amount: parseAmount(draft.price, SHOP_CURRENCY)!, currency: SHOP_CURRENCY };
     const availability = draft.availability as Availability;
-    try {
-      const { data } = await create({
-        variables: {
-          input: {
-            name: draft.name.trim(),
-            brand: draft.brand.trim(),
-            categoryId: draft.categoryId,
-            sku: draft.sku.trim(),
-            price,
-            availability,
-            description: description.trim(),
+    let productId = createdId;
+    if (!productId) {
+      try {
+        const { data } = await create({
+          variables: {
+            input: {
+              name: draft.name.trim(),
+              brand: draft.brand.trim(),
+              categoryId: draft.categoryId,
+              sku: draft.sku.trim(),
+              price,
+              availability,
+              description: description.trim(),
+            },
           },
-        },
-      });
+        });
+        productId = data!.createProduct.id;
+        setCreatedId(productId);
+      } catch (error) {
+        const report = fieldsOf(error);
+        setProblems(report.fields);
+        setFormError(report.message);
+        return;
+      }
+    }
+    try {
       // the product is the seller's; its offer makes it one of the seller's listed products
       await list({
         variables: {
-          productId: data!.createProduct.id,
-          input: { sellerId, sku: draft.sku.trim(), price, availability },
+          productId,
+          input: { sellerId, sku: draft.offerSku.trim(), price, availability },
         },
         refetchQueries: [ShopSellerProductsDocument],
       });
-      setDraft(EMPTY);
-      setDescription('');
-      onCreated();
     } catch (error) {
+      // the product exists: what is left to fix is the offer (its SKU is the one field here)
       const report = fieldsOf(error);
-      setProblems(report.fields);
-      setFormError(report.message);
+      setProblems(report.fields.sku ? { offerSku: report.fields.sku } : {});
+      setFormError(`The product was created, but not your offer on it. ${report.message}`);
+      return;
     }
+    setCreatedId(null);
+    setDraft(EMPTY);
+    setDescription('');
+    onCreated();
   }
 
   return (
@@ -308,10 +339,16 @@ function NewProductForm({ sellerId, onCreated }: { sellerId: string; onCreated: 
       <FormField label="Brand" required maxLength={80} {...field('brand')} />
       <SelectField label="Category" options={categories} required {...field('categoryId')} />
       <FormField
-        label="SKU"
+        label="Product SKU"
         required
-        hint="Your stock-keeping unit, e.g. ACME-123"
+        hint="The catalog's code for the product, e.g. LMN-LAMP-1"
         {...field('sku')}
+      />
+      <FormField
+        label="Your offer’s SKU"
+        required
+        hint="Your own stock-keeping code for it, e.g. LMN-LAMP-1-ACME"
+        {...field('offerSku')}
       />
       <FormField
         label={`Price (${SHOP_CURRENCY})`}

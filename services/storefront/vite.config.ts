@@ -72,6 +72,8 @@ export default defineConfig({
     environment: 'jsdom',
     setupFiles: ['src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
+    // typing into forms takes seconds when the suite shares two cores with the services
+    testTimeout: 30_000,
     css: false,
   },
 });

@@ -49,6 +49,8 @@ UNLIMITED = "10000/minute"
 # FerretDB on SQLite scans for most reads; on a test machine busy with other suites a page of
 # the rebuild can take longer than the services' production default (2 s)
 MONGO_TIMEOUT_S = "15"
+# likewise the gateway's wait for a subgraph (10 s by default)
+SUBGRAPH_TIMEOUT_MS = "30000"
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ def demo_shop(
                     "EMPORIUM_ENVIRONMENT": "development",
                     "EMPORIUM_JWKS_URL": jwks,
                     "EMPORIUM_CORS_ORIGINS": shop_origin,
+                    "EMPORIUM_SUBGRAPH_TIMEOUT_MS": SUBGRAPH_TIMEOUT_MS,
                     "EMPORIUM_SUBGRAPH_IDENTITY_URL": identity.graphql_url,
                     "EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url,
                     "EMPORIUM_SUBGRAPH_SEARCH_URL": search.graphql_url,

@@ -451,9 +451,12 @@ function ProductList({ sellerId }: { sellerId: string }) {
         ) : (
           <>
             <ul className="mt-2">
-              {products.edges.map(({ node }) => (
-                <ProductRow key={node.id} product={node} sellerId={sellerId} />
-              ))}
+              {/* an archived product leaves at once (its status comes back with the change) */}
+              {products.edges
+                .filter(({ node }) => node.status === 'ACTIVE')
+                .map(({ node }) => (
+                  <ProductRow key={node.id} product={node} sellerId={sellerId} />
+                ))}
             </ul>
             {products.pageInfo.hasNextPage && (
               <button

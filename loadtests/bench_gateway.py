@@ -25,7 +25,7 @@ from bench_catalog import QUERY, best, product_ids
 from benchkit import (
     TABLE_HEADER,
     Result,
-    bench_server,
+    bench_service,
     graphql_request,
     machine,
     platform_env,
@@ -45,7 +45,7 @@ async def measure(args: argparse.Namespace) -> list[Result]:
     requests = [graphql_request("/graphql", QUERY, {"id": i}) for i in ids]
     load = {"total": args.total, "concurrency": args.concurrency}
     results: list[Result] = []
-    with bench_server("emporium_catalog.app:app", env) as catalog:
+    with bench_service("catalog", env) as catalog:
         gateway_env = {
             "EMPORIUM_ENVIRONMENT": "development",
             "EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url,

@@ -1,7 +1,8 @@
 """Login throughput of the identity subgraph with the argon2id parameters stated.
 
-Starts a real identity app under uvicorn on loopback (its own throwaway Mongo database and
-Redis namespace; rate limits raised so the benchmark measures hashing, not throttling),
+Starts a real identity service (``emporium-identity serve``) on loopback (its own throwaway
+Mongo database and Redis namespace; rate limits raised so the benchmark measures hashing, not
+throttling),
 registers a few users, then replays ``login`` mutations round-robin. It also times a bare
 argon2id hash in this process, so the per-request cost can be compared with the hash alone.
 
@@ -27,7 +28,7 @@ from argon2 import PasswordHasher, Type
 from benchkit import (
     TABLE_HEADER,
     Result,
-    bench_server,
+    bench_service,
     graphql_request,
     machine,
     platform_env,
@@ -93,7 +94,7 @@ async def measure(args: argparse.Namespace) -> tuple[Result, str]:
         "EMPORIUM_IDENTITY_REGISTER_LIMIT_PER_ADDRESS": UNLIMITED,
     }
     try:
-        with bench_server("emporium_identity.app:app", env) as server:
+        with bench_service("identity", env) as server:
             base, port = server.url, server.port
             emails = await register_users(base, args.users)
             logins = [

@@ -38,7 +38,7 @@ from benchkit import (
     TABLE_HEADER,
     Request,
     Result,
-    bench_server,
+    bench_service,
     graphql_request,
     machine,
     platform_env,
@@ -241,7 +241,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 "EMPORIUM_CATALOG_CACHE_NAMESPACE": f"bench-{tag}",
                 "EMPORIUM_CATALOG_RELAY_POLL_INTERVAL_S": "0.1",
             }
-            with bench_server("emporium_catalog.app:app", catalog_env) as catalog:
+            with bench_service("catalog", catalog_env) as catalog:
                 search_env = {
                     **env,
                     "EMPORIUM_NATS_URL": nats_url,
@@ -250,7 +250,7 @@ async def main_async(args: argparse.Namespace) -> None:
                     "EMPORIUM_SEARCH_CATALOG_URL": catalog.graphql_url,
                     "EMPORIUM_SEARCH_CONSUMER_NAME": "search-bench",
                 }
-                with bench_server("emporium_search.app:app", search_env) as search:
+                with bench_service("search", search_env) as search:
                     report, during, overall, events = await measure_indexing(
                         args, env, tag=tag, alias=alias, catalog_url=catalog.graphql_url
                     )

@@ -157,15 +157,32 @@ async def run_load(
     return Result(name, len(latencies), sum(errors), seconds, q[49], q[89], q[98])
 
 
-def bench_server(app: str, env: Mapping[str, str], *, app_dir: str | None = None) -> ServiceProcess:
-    """``app`` under uvicorn on a free loopback port, without access logs (a log line per
-    request would dominate a micro-benchmark). Use as a context manager."""
+# a log line per request would dominate a micro-benchmark
+_QUIET = {"EMPORIUM_ACCESS_LOG": "false", "EMPORIUM_LOG_LEVEL": "WARNING"}
+
+
+def bench_service(name: str, env: Mapping[str, str]) -> ServiceProcess:
+    """The service ``name`` as it runs everywhere (``emporium-<name> serve``) on a free
+    loopback port, without access logs. Use as a context manager."""
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--no-access-log", "--log-level", "warning"]
-    if app_dir:
-        cmd += ["--app-dir", app_dir]
-    return ServiceProcess(app.split(":", 1)[0], cmd, port=port, env=env, cwd=ROOT)
+    cmd = [sys.executable, "-m", f"emporium_{name}.cli", "serve", "--host", "127.0.0.1"]
+    cmd += ["--port", str(port)]
+    return ServiceProcess(name, cmd, port=port, env={**env, **_QUIET}, cwd=ROOT)
+
+
+def bench_server(app: str, env: Mapping[str, str], *, app_dir: str) -> ServiceProcess:
+    """A benchmark's own ``module:app`` (a service's app with extra routes) served by the
+    kit's ``serve``, as the service would be, on a free loopback port. Use as a context
+    manager."""
+    port = free_port()
+    module, attribute = app.split(":", 1)
+    program = (
+        f"import sys; sys.path.insert(0, {str(ROOT / app_dir)!r});"
+        f" from emporium_kit.app import serve; from {module} import {attribute} as app;"
+        f" serve(app, host='127.0.0.1', port={port})"
+    )
+    cmd = [sys.executable, "-c", program]
+    return ServiceProcess(module, cmd, port=port, env={**env, **_QUIET}, cwd=ROOT)
 
 
 def platform_env() -> dict[str, str]:

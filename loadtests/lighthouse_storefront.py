@@ -1,9 +1,10 @@
 """Lighthouse on the storefront's home, search and product pages: the production build served
 by its static server, the real gateway and services behind it, headless Chromium (Debian's).
 
-Starts its own demo shop (emporium_platform.shop: every service on a free loopback port, the
-demo data loaded) on the test platform's infrastructure (``.platform-test/``, the ports of
-``EMPORIUM_TEST_SLOT``), so a developer's running shop is never touched; runs
+Starts its own demo shop (emporium_platform.shop: the test harness's services on free
+loopback ports, the demo data loaded) on the test platform's infrastructure
+(``.platform-test/``, the ports of ``EMPORIUM_TEST_SLOT``), so a developer's running shop is
+never touched; runs
 ``services/storefront/scripts/lighthouse.mjs`` against it (mobile: Lighthouse's default
 emulated phone on slow 4G with a 4x slower CPU; desktop) and prints Markdown for
 docs/performance.md. Run:
@@ -23,9 +24,8 @@ import os
 import subprocess
 
 from benchkit import machine
-from emporium_platform.core import Platform
 from emporium_platform.processes import storefront_dir
-from emporium_platform.shop import demo_shop, shop_environment
+from emporium_platform.shop import shop_environment, test_platform_shop
 
 # the quality bar of the home, search and product pages
 PERFORMANCE_MIN = 90
@@ -36,14 +36,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per page and form factor")
     args = parser.parse_args()
-    platform = Platform.for_tests()
-    platform.up(infra_only=True)
     directory = storefront_dir()
-    with demo_shop(
-        platform.env(),
-        mongo_url=platform.config.mongo_url,
-        opensearch_url=platform.config.opensearch_url,
-    ) as shop:
+    with test_platform_shop() as shop:
         subprocess.run(
             ["node", "scripts/lighthouse.mjs", "--runs", str(args.runs)],
             cwd=directory,

@@ -51,14 +51,18 @@ COPY --from=build --chown=root:root /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    EMPORIUM_SERVICE_NAME=${SERVICE}
+    EMPORIUM_SERVICE_NAME=${SERVICE} \
+    EMPORIUM_HOST=0.0.0.0 \
+    EMPORIUM_PORT=8080 \
+    EMPORIUM_SHUTDOWN_DRAIN_S=20
 USER 10001:10001
 EXPOSE 8080
 HEALTHCHECK NONE
 # Exec form: the service's own `emporium-<SERVICE> serve` (the kit's graceful uvicorn server,
 # uvloop + httptools) is PID 1 and receives SIGTERM itself: readiness turns 503, requests are
-# still served for EMPORIUM_SHUTDOWN_GRACE_S, then it stops accepting and drains in-flight
-# requests. It starts no child processes (one worker per pod), so there are no zombies to reap
-# and no init is needed.
+# still served for EMPORIUM_SHUTDOWN_GRACE_S (the chart sets 0: its preStop hook already took
+# the pod out of the endpoints), then it stops accepting and drains in-flight requests for up
+# to EMPORIUM_SHUTDOWN_DRAIN_S seconds. It starts no child processes (one worker per pod), so
+# there are no zombies to reap and no init is needed.
 ENTRYPOINT ["emporium-service"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "8080"]
+CMD ["serve"]

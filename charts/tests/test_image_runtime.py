@@ -4,7 +4,8 @@ the venv from the lock (first from the lock and root pyproject alone, as the bin
 does), the gateway's own `npm ci` installs its
 production dependencies from its lock; then the final stage's ENV, ENTRYPOINT and CMD start the
 service on loopback. It must answer its probes, and exit cleanly on SIGTERM within its
-graceful-shutdown time, which is what a rollout and a node drain rely on. The service gets the
+graceful-shutdown time (the kit's grace and drain periods), which is what a rollout and a
+node drain rely on. The service gets the
 test platform's MongoDB (a throwaway database: the catalog and identity prepare theirs before
 serving) and unreachable NATS, Redis and OpenSearch, which a service starts without."""
 
@@ -133,8 +134,12 @@ def test_the_image_starts_serves_and_stops_gracefully(
     entrypoint = json.loads(next(rest for keyword, rest in stage if keyword == "ENTRYPOINT"))
     cmd = json.loads(next(rest for keyword, rest in stage if keyword == "CMD"))
     assert runtime_env["EMPORIUM_SERVICE_NAME"] == "${SERVICE}"
-    # SIGTERM: readiness 503 for the grace period, then at most as long again to drain
-    graceful = 2 * ServiceSettings.model_fields["shutdown_grace_s"].default
+    # SIGTERM: readiness 503 for the grace period (the kit's default unless the image sets
+    # it), then draining for at most the drain time
+    grace = runtime_env.get(
+        "EMPORIUM_SHUTDOWN_GRACE_S", ServiceSettings.model_fields["shutdown_grace_s"].default
+    )
+    graceful = float(grace) + float(runtime_env["EMPORIUM_SHUTDOWN_DRAIN_S"])
     port, nats_port, redis_port, opensearch_port = free_ports(4)
     database = f"image_{service}_{uuid.uuid4().hex[:10]}"
     venv_bin = tmp_path / "venv" / "bin"
@@ -143,14 +148,15 @@ def test_the_image_starts_serves_and_stops_gracefully(
         "EMPORIUM_SERVICE_NAME": service,
         "PATH": f"{venv_bin}:/usr/bin:/bin",
         "HOME": str(tmp_path),
+        "EMPORIUM_HOST": "127.0.0.1",  # loopback here; the image listens on 0.0.0.0 in its pod
+        "EMPORIUM_PORT": str(port),
         "EMPORIUM_MONGO_URL": platform.mongo_url,
         "EMPORIUM_MONGO_DATABASE": database,
         "EMPORIUM_NATS_URL": f"nats://127.0.0.1:{nats_port}",
         "EMPORIUM_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "EMPORIUM_OPENSEARCH_URL": f"http://127.0.0.1:{opensearch_port}",
     }
-    # loopback here; the image listens on 0.0.0.0:8080 in its pod
-    argv = [{"0.0.0.0": "127.0.0.1", "8080": str(port)}.get(a, a) for a in [*entrypoint, *cmd]]
+    argv = [*entrypoint, *cmd]
     assert (venv_bin / argv[0]).resolve() == (venv_bin / f"emporium-{service}").resolve()
     process = subprocess.Popen(
         argv,
@@ -177,6 +183,7 @@ def test_the_image_starts_serves_and_stops_gracefully(
     # uvicorn finishes its shutdown, then re-raises the SIGTERM it captured (exit by signal).
     assert process.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
+    assert "service stopped" in output, "the lifespan ran to its end"
 
 
 GATEWAY_DOCKERFILE = REPO / "services" / "gateway" / "Dockerfile"

@@ -104,7 +104,9 @@ def test_the_python_image_is_named_after_its_service() -> None:
     assert "EMPORIUM_SERVICE_NAME=${SERVICE}" in final
     assert 'ln -s "emporium-${SERVICE}" "${UV_PROJECT_ENVIRONMENT}/bin/emporium-service"' in text
     assert re.search(r'^ENTRYPOINT \["emporium-service"\]$', final, re.MULTILINE)
-    assert re.search(r'^CMD \["serve"', final, re.MULTILINE)
+    assert re.search(r'^CMD \["serve"\]$', final, re.MULTILINE)
+    # The chart's termination grace is computed from this default (values shutdown.*).
+    assert "EMPORIUM_SHUTDOWN_DRAIN_S=20" in final
 
 
 def test_dockerignore_keeps_the_context_small() -> None:

@@ -147,7 +147,12 @@ def test_every_service_rolls_out_without_dropping_requests(
         pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
         config = find(manifests, "ConfigMap", f"{service}-config")["data"]
         shutdown = effective(name_of_rendering, service)["shutdown"]
-        graceful = int(config.get("UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN", shutdown["gracefulSeconds"]))
+        graceful = shutdown["gracefulSeconds"]
+        if "EMPORIUM_SHUTDOWN_DRAIN_S" in config:  # a Python service: the kit's serve
+            graceful = float(config["EMPORIUM_SHUTDOWN_GRACE_S"]) + float(
+                config["EMPORIUM_SHUTDOWN_DRAIN_S"]
+            )
+            assert config["EMPORIUM_PORT"] == str(container["ports"][0]["containerPort"])
         assert pre_stop >= 1
         assert pod["terminationGracePeriodSeconds"] > pre_stop + graceful
         # Readiness must fail fast enough to leave the endpoints before the preStop ends.
@@ -326,7 +331,8 @@ def test_the_gateway_gets_the_supergraph_its_subgraphs_and_its_clients(
 ) -> None:
     """The composed supergraph (services/gateway/supergraph.graphql, --set-file at install) is
     mounted where the gateway reads it; it routes to every subgraph it calls through their
-    Services, takes client traffic from the ingress controller and gets no uvicorn settings."""
+    Services, takes client traffic from the ingress controller and gets no Python server
+    settings."""
     manifests = render()
     supergraph = find(manifests, "ConfigMap", "gateway-supergraph")["data"]["supergraph.graphql"]
     assert supergraph.strip() == SUPERGRAPH.read_text().strip()
@@ -338,7 +344,7 @@ def test_the_gateway_gets_the_supergraph_its_subgraphs_and_its_clients(
     config = find(manifests, "ConfigMap", "gateway-config")["data"]
     assert config["EMPORIUM_SUPERGRAPH_PATH"] == f"{mount['mountPath']}/supergraph.graphql"
     assert config["PORT"] == str(container["ports"][0]["containerPort"]) == "4000"
-    assert "UVICORN_PORT" not in config, "a node service gets no uvicorn settings"
+    assert "EMPORIUM_PORT" not in config, "a node service gets no Python server settings"
     assert config["EMPORIUM_JWKS_URL"] == "http://identity/.well-known/jwks.json"
     subgraphs = {service.name for service in registry.subgraphs}
     assert {"identity", "catalog", "search"} <= subgraphs
@@ -516,22 +522,40 @@ def test_one_ingress_routes_the_shop_with_the_gateway(render, services: list[str
     ]
 
 
-def production_required_secrets(service: str) -> set[str]:
-    """The settings a service refuses to run in production without (its settings.py says
-    "EMPORIUM_... must be set in production")."""
-    settings = REPO / "services" / service / "src" / f"emporium_{service}" / "settings.py"
+def _required_in_production(settings: Path) -> set[str]:
+    """The settings a settings.py refuses to run in production without ("EMPORIUM_... must be
+    set in production")."""
     if not settings.exists():
         return set()
     return set(re.findall(r"(EMPORIUM_[A-Z0-9_]+) must be set in production", settings.read_text()))
 
 
-def test_production_secrets_come_from_kubernetes_secrets(render, services: list[str]) -> None:
-    """Every setting a service requires in production is wired from its Secret (never a value
-    in the chart): required in production, optional in development (the dev defaults apply)."""
+KIT_SETTINGS = REPO / "services" / "kit" / "src" / "emporium_kit" / "settings.py"
+
+
+def production_required_secrets(service: str) -> set[str]:
+    """What a Python service refuses to run in production without: the kit's settings every
+    service shares, and its own."""
+    package = REPO / "services" / service / "src" / f"emporium_{service}"
+    if not package.exists():
+        return set()
+    return _required_in_production(KIT_SETTINGS) | _required_in_production(package / "settings.py")
+
+
+def test_production_secrets_come_from_kubernetes_secrets(
+    render, services: list[str], values: dict
+) -> None:
+    """Every setting a service requires in production is wired from a Secret (never a value
+    in the chart): the shared ones from the one shared Secret, a service's own from its
+    Secret; required in production, optional in development (the dev defaults apply)."""
+    shared = _required_in_production(KIT_SETTINGS)
+    assert shared == {"EMPORIUM_CURSOR_SECRET"}
+    assert set(values["global"]["sharedSecret"]["env"]) == shared
     required = {s: production_required_secrets(s) for s in services}
-    assert required["identity"] == {"EMPORIUM_IDENTITY_KEY_ENCRYPTION_KEYS"}
-    assert required["catalog"] == {"EMPORIUM_CATALOG_CURSOR_SECRET"}
-    assert required["search"] == {"EMPORIUM_SEARCH_CURSOR_SECRET"}
+    assert required["identity"] == {"EMPORIUM_IDENTITY_KEY_ENCRYPTION_KEYS", *shared}
+    assert required["catalog"] == shared
+    assert required["search"] == shared
+    assert required["gateway"] == set()
     for name, values_files in (
         ("production", VALUES_FILES["production"]),
         ("minimal", VALUES_FILES["minimal"]),
@@ -546,8 +570,12 @@ def test_production_secrets_come_from_kubernetes_secrets(render, services: list[
             for variable in variables:
                 assert variable not in config, f"{variable} must not be a ConfigMap value"
                 ref = env[variable]["valueFrom"]["secretKeyRef"]
-                assert ref["name"] == f"{service}-secrets"
+                expected = "emporium-shared" if variable in shared else f"{service}-secrets"
+                assert ref["name"] == expected, (service, variable)
                 assert ref["optional"] is (name == "minimal"), (name, service, variable)
+        gateway = find(manifests, "Deployment", "gateway")["spec"]["template"]["spec"]
+        names = {e["name"] for e in gateway["containers"][0].get("env", [])}
+        assert not names & shared, "the gateway (Node) reads no Python service settings"
     production = render(*VALUES_FILES["production"])
     identity = find(production, "ConfigMap", "identity-config")["data"]
     assert identity["EMPORIUM_IDENTITY_PUBLIC_URL"] == "https://shop.example.test"

@@ -24,10 +24,12 @@ EMPORIUM_OTLP_ENDPOINT: {{ . | quote }}
 {{- with tpl $global.jwks.url .root }}
 EMPORIUM_JWKS_URL: {{ . | quote }}
 {{- end }}
-{{- if eq .svc.runtime "uvicorn" }}
-UVICORN_HOST: "0.0.0.0"
-UVICORN_PORT: {{ .svc.port | quote }}
-UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN: {{ .svc.shutdown.gracefulSeconds | quote }}
+{{- if eq .svc.runtime "python" }}
+EMPORIUM_HOST: "0.0.0.0"
+EMPORIUM_PORT: {{ .svc.port | quote }}
+{{- /* the preStop sleep already took the pod out of the endpoints: drain at once */}}
+EMPORIUM_SHUTDOWN_GRACE_S: "0"
+EMPORIUM_SHUTDOWN_DRAIN_S: {{ .svc.shutdown.gracefulSeconds | quote }}
 {{- else if eq .svc.runtime "node" }}
 HOST: "0.0.0.0"
 PORT: {{ .svc.port | quote }}
@@ -84,9 +86,10 @@ connection Secret the datastore operator creates (or an existing Secret for a ma
 {{- end -}}
 
 {{/*
-common.env.secrets: the settings of .svc.secretEnv, each read from a key of the service's Secret
-(.svc.secretName, default "<service>-secrets"), which the operator of the platform creates: its
-values never live in the chart or the repository. In production a missing Secret or key keeps
+common.env.secrets: the settings every Python service shares (global.sharedSecret.env, read from
+the shared Secret, default "<namePrefix>emporium-shared"), then those of .svc.secretEnv, each read
+from a key of the service's Secret (.svc.secretName, default "<service>-secrets"). The operator of
+the platform creates both: their values never live in the chart or the repository. In production a missing Secret or key keeps
 the pod in CreateContainerConfigError with an event naming it (the services refuse their
 development defaults there anyway); in development every key is optional, so a dev cluster runs
 without creating any Secret.
@@ -94,6 +97,17 @@ without creating any Secret.
 {{- define "common.env.secrets" -}}
 {{- $secret := .svc.secretName | default (printf "%s-secrets" (include "common.names.fullname" .)) -}}
 {{- $development := ne .root.Values.global.environment "production" -}}
+{{- if eq .svc.runtime "python" }}
+{{- $shared := .root.Values.global.sharedSecret.name | default (printf "%semporium-shared" (.root.Values.global.namePrefix | default "")) -}}
+{{- range $var, $key := .root.Values.global.sharedSecret.env }}
+- name: {{ $var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $shared }}
+      key: {{ $key }}
+      optional: {{ $development }}
+{{- end }}
+{{- end }}
 {{- range $var, $ref := .svc.secretEnv }}
 {{- $key := $ref -}}
 {{- $optional := false -}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import shlex
+import string
 from dataclasses import replace
 from pathlib import Path
 
@@ -157,6 +158,25 @@ def test_the_platform_runs_the_registrys_services(config: PlatformConfig) -> Non
     assert env["EMPORIUM_SERVICE_NAME"] == "catalog"
     assert env["EMPORIUM_MONGO_DATABASE"] == "catalog"
     assert env["EMPORIUM_REDIS_URL"] == config.redis_url
+
+
+def test_test_env_names_only_what_a_stack_knows() -> None:
+    """A service's test_env may name the session, its address and services it calls (a stack
+    starts those first); every per-session name of search carries the session id."""
+    registry = load_registry()
+    for service in registry:
+        known = {"session", "host", "port", "url"}
+        for key, template in service.test_env.items():
+            fields = {
+                name for _, name, _, _ in string.Formatter().parse(template) if name is not None
+            }
+            roots = {name.split("[")[0] for name in fields}
+            assert roots <= known, (service.name, key, roots - known)
+            called = {name[4:-1] for name in fields if name.startswith("url[")}
+            assert called <= set(service.calls), (service.name, key, called)
+    search = registry["search"]
+    for key in ("EMPORIUM_SEARCH_INDEX_ALIAS", "EMPORIUM_SEARCH_CONSUMER_NAME"):
+        assert "{session}" in search.test_env[key]
 
 
 def test_the_registry_wires_identity_catalog_and_gateway(config: PlatformConfig) -> None:

@@ -196,7 +196,7 @@ def test_the_charts_view(checkout: Checkout) -> None:
     services = yaml.safe_load(checkout.load().chart_values())["services"]
     assert services["catalog"] == {
         "kind": "subgraph",
-        "runtime": "uvicorn",
+        "runtime": "python",
         "port": 8080,
         "calls": ["identity"],
         "nats": True,

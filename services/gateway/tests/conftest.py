@@ -1,12 +1,12 @@
 """Fixtures for the gateway tests.
 
-Everything is real: Hive Gateway processes (Node) in front of a catalog subgraph process
-(uvicorn) on the platform's Redis, NATS and FerretDB; a JWKS endpoint publishing the keys of
-the test token minters (identity's role); an OTLP/HTTP receiver collecting the spans that the
-gateway and the catalog export.
+Everything is real: Hive Gateway processes (Node) in front of a catalog subgraph process, run by
+the test harness (the ``stacks`` fixture of ``emporium_platform``) on the platform's Redis, NATS
+and FerretDB; a JWKS endpoint publishing the keys of the test token minters (identity's role);
+an OTLP/HTTP receiver collecting the spans that the gateway and the catalog export.
 
-``start_gateway(**env)`` starts one more gateway with extra ``EMPORIUM_*`` settings; every
-gateway and the catalog are stopped at the end of the session.
+``stack.gateway(name, **env)`` starts one more gateway with extra ``EMPORIUM_*`` settings; the
+stack stops every gateway and the catalog at the end of the session.
 """
 
 from __future__ import annotations
@@ -17,23 +17,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from emporium_identity.domain import scopes_for
-from emporium_kit.testing import TokenMinter
-from emporium_platform.processes import (
-    ServiceProcess,
-    ensure_gateway_installed,
-    gateway_process,
-    uvicorn_process,
-)
+from emporium_kit.testing import JwksServer, TokenMinter
+from emporium_platform.harness import GraphQLClient, Stack, persisted_operations
+from emporium_platform.processes import ensure_gateway_installed
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from pymongo import MongoClient
 
 
 class _Server:
@@ -52,44 +46,6 @@ class _Server:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-class _JwksHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        owner: JwksServer = self.server.owner  # type: ignore[attr-defined]
-        owner.requests += 1
-        if not owner.available:
-            self.send_error(503)
-            return
-        body = json.dumps(owner.document()).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-
-class JwksServer(_Server):
-    """Publishes the current keys of every minter (rotations included) as one JWKS, but the
-    ``withdrawn`` kids; answers 503 while ``available`` is false. ``requests`` counts fetches."""
-
-    def __init__(self, *minters: TokenMinter) -> None:
-        self.minters = minters
-        self.requests = 0
-        self.available = True
-        self.withdrawn: set[str] = set()
-        super().__init__(_JwksHandler)
-
-    @property
-    def url(self) -> str:
-        return f"{self.base_url}/.well-known/jwks.json"
-
-    def document(self) -> dict[str, Any]:
-        keys = [key for m in self.minters for key in m.jwks()["keys"]]
-        return {"keys": [key for key in keys if key["kid"] not in self.withdrawn]}
 
 
 @dataclass(frozen=True)
@@ -194,47 +150,13 @@ class OtlpReceiver(_Server):
         return spans
 
 
-@dataclass
-class GatewayClient:
-    """POSTs GraphQL requests to one gateway."""
-
-    process: ServiceProcess
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
-
-    @property
-    def url(self) -> str:
-        return self.process.graphql_url
-
-    def post(
-        self,
-        query: str | None = None,
-        variables: dict[str, Any] | None = None,
-        *,
-        token: str | None = None,
-        extensions: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-        **body: Any,
-    ) -> httpx.Response:
-        payload: dict[str, Any] = {**body}
-        if query is not None:
-            payload["query"] = query
-        if variables is not None:
-            payload["variables"] = variables
-        if extensions is not None:
-            payload["extensions"] = extensions
-        all_headers = dict(headers or {})
-        if token is not None:
-            all_headers["authorization"] = f"Bearer {token}"
-        return self.http.post(self.url, json=payload, headers=all_headers)
-
-
 def manifest() -> dict[str, Any]:
     """The committed persisted-operation manifest."""
     return json.loads((ensure_gateway_installed() / "persisted-operations.json").read_text())
 
 
 def operation_id(name: str) -> str:
-    return next(op["id"] for op in manifest()["operations"] if op["name"] == name)
+    return persisted_operations()[name]
 
 
 def apollo_hash(operation: str) -> dict[str, Any]:
@@ -275,9 +197,8 @@ def rsa_minter() -> TokenMinter:
 
 @pytest.fixture(scope="session")
 def jwks(minter: TokenMinter, rsa_minter: TokenMinter) -> Iterator[JwksServer]:
-    server = JwksServer(minter, rsa_minter)
-    yield server
-    server.close()
+    with JwksServer(minter, rsa_minter) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -288,66 +209,27 @@ def otlp() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture(scope="session")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("gateway-logs")
+def stack(stacks: Callable[..., Stack], jwks: JwksServer, otlp: OtlpReceiver) -> Iterator[Stack]:
+    """The catalog subgraph, verifying tokens against the test JWKS; gateways in front of it
+    share that JWKS and the catalog's routing URL."""
+    # key rotation tests use a new kid at once; other tests' made-up kids must not delay it
+    gateway_env = {"EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_MS": "100"}
+    with stacks("gateway", jwks_url=jwks.url, gateway_env=gateway_env) as stack:
+        stack.start(
+            "catalog",
+            env={
+                # key rotation tests: the catalog must see a new kid at once
+                "EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_S": "0",
+                "EMPORIUM_OTLP_ENDPOINT": otlp.base_url,
+            },
+        )
+        yield stack
 
 
 @pytest.fixture(scope="session")
-def catalog(
-    platform: Any, jwks: JwksServer, otlp: OtlpReceiver, run_id: str, logs: Path
-) -> Iterator[ServiceProcess]:
-    """The catalog subgraph in its own database, verifying tokens against the test JWKS."""
-    database = f"gateway_test_{run_id}"
-    env = {
-        **platform.env(),
-        "EMPORIUM_MONGO_DATABASE": database,
-        "EMPORIUM_CATALOG_CACHE_NAMESPACE": f"gw-{run_id}",
-        "EMPORIUM_JWKS_URL": jwks.url,
-        # key rotation tests: the catalog must see a new kid at once
-        "EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_S": "0",
-        "EMPORIUM_OTLP_ENDPOINT": otlp.base_url,
-    }
-    process = uvicorn_process("emporium_catalog.app:app", env=env, log_dir=logs)
-    process.start(timeout=120)
-    yield process
-    process.stop()
-    with MongoClient(platform.mongo_url) as client:
-        client.drop_database(database)
-
-
-@pytest.fixture(scope="session")
-def gateway_env(jwks: JwksServer, catalog: ServiceProcess) -> dict[str, str]:
-    """Settings every test gateway shares: identity's JWKS and where the catalog runs."""
-    return {
-        "EMPORIUM_ENVIRONMENT": "development",
-        "EMPORIUM_JWKS_URL": jwks.url,
-        # key rotation tests use a new kid at once; other tests' made-up kids must not delay it
-        "EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_MS": "100",
-        "EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url,
-    }
-
-
-@pytest.fixture(scope="session")
-def start_gateway(
-    gateway_env: dict[str, str], logs: Path
-) -> Iterator[Callable[..., GatewayClient]]:
-    started: list[ServiceProcess] = []
-
-    def start(name: str = "gateway", **env: str) -> GatewayClient:
-        process = gateway_process(env={**gateway_env, **env}, name=name, log_dir=logs)
-        process.start(timeout=60)
-        started.append(process)
-        return GatewayClient(process)
-
-    yield start
-    for process in started:
-        process.stop()
-
-
-@pytest.fixture(scope="session")
-def gateway(start_gateway: Callable[..., GatewayClient], otlp: OtlpReceiver) -> GatewayClient:
+def gateway(stack: Stack, otlp: OtlpReceiver) -> GraphQLClient:
     """The development gateway on the committed supergraph, exporting traces."""
-    return start_gateway(
+    return stack.gateway(
         "gateway-dev",
         EMPORIUM_OTLP_ENDPOINT=otlp.base_url,
         EMPORIUM_CORS_ORIGINS="https://shop.example,https://admin.example",
@@ -362,7 +244,7 @@ class CatalogData:
 
 
 @pytest.fixture(scope="session")
-def catalog_data(gateway: GatewayClient, minter: TokenMinter, run_id: str) -> CatalogData:
+def catalog_data(gateway: GraphQLClient, minter: TokenMinter, run_id: str) -> CatalogData:
     """One category and one product, created through the gateway by an admin."""
     admin = minter.mint("admin-seed", ["admin"], scopes=scopes_for(["admin"]))
     category = gateway.post(

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from emporium_identity.domain import scopes_for
 from emporium_kit.testing import TokenMinter
+from emporium_platform.harness import GraphQLClient
 from joserfc import jwt
 
-from .conftest import CatalogData, GatewayClient
+from .conftest import CatalogData
 
 pytestmark = pytest.mark.workflow
 
@@ -37,7 +38,7 @@ def product_input(category_id: str, sku: str) -> dict[str, Any]:
     }
 
 
-def product_exists(gateway: GatewayClient, catalog_data: CatalogData, sku: str) -> bool:
+def product_exists(gateway: GraphQLClient, catalog_data: CatalogData, sku: str) -> bool:
     response = gateway.post(
         PRODUCTS_IN_CATEGORY, {"filter": {"categoryId": catalog_data.category_id}}
     )
@@ -59,7 +60,7 @@ def slug(name: str) -> str:
     return name.lower().replace(" ", "-")
 
 
-def category_exists(gateway: GatewayClient, name: str) -> bool:
+def category_exists(gateway: GraphQLClient, name: str) -> bool:
     response = gateway.post(CATEGORY_BY_SLUG, {"slug": slug(name)})
     assert response.status_code == 200, response.text
     return response.json()["data"]["category"] is not None
@@ -116,7 +117,7 @@ ATTACKS = list(attack_tokens(TokenMinter()))
 
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_forged_or_expired_tokens_are_refused_and_write_nothing(
-    gateway: GatewayClient, minter: TokenMinter, attack: str, run_id: str
+    gateway: GraphQLClient, minter: TokenMinter, attack: str, run_id: str
 ) -> None:
     token = attack_tokens(minter)[attack]
     name = f"Forged {run_id} {ATTACKS.index(attack)}"
@@ -132,7 +133,7 @@ def test_forged_or_expired_tokens_are_refused_and_write_nothing(
 
 @pytest.mark.parametrize("which", ["es256", "rs256"])
 def test_valid_tokens_pass_and_the_subgraph_sees_the_same_caller(
-    gateway: GatewayClient,
+    gateway: GraphQLClient,
     minter: TokenMinter,
     rsa_minter: TokenMinter,
     which: str,
@@ -147,7 +148,7 @@ def test_valid_tokens_pass_and_the_subgraph_sees_the_same_caller(
 
 
 def test_subgraph_enforces_roles_behind_the_gateway(
-    gateway: GatewayClient, minter: TokenMinter, catalog_data: CatalogData, run_id: str
+    gateway: GraphQLClient, minter: TokenMinter, catalog_data: CatalogData, run_id: str
 ) -> None:
     """A token whose scope passes the gateway's @requiresScopes but whose roles do not allow
     the change: the catalog, verifying the forwarded token itself, refuses it."""
@@ -165,7 +166,7 @@ def test_subgraph_enforces_roles_behind_the_gateway(
 
 
 def test_key_rotation_keeps_old_tokens_valid_and_accepts_new_keys(
-    gateway: GatewayClient, minter: TokenMinter, jwks: object, run_id: str
+    gateway: GraphQLClient, minter: TokenMinter, jwks: object, run_id: str
 ) -> None:
     before = minter.mint("rotating-admin", ["admin"])
     old_kid = minter.kid
@@ -183,7 +184,7 @@ def test_key_rotation_keeps_old_tokens_valid_and_accepts_new_keys(
 
 
 def test_guarded_field_refuses_anonymous_callers_at_the_gateway(
-    gateway: GatewayClient, run_id: str
+    gateway: GraphQLClient, run_id: str
 ) -> None:
     name = f"Anonymous Seller {run_id}"
     response = gateway.post(CREATE_SELLER, {"name": name})
@@ -195,7 +196,7 @@ def test_guarded_field_refuses_anonymous_callers_at_the_gateway(
 
 
 def test_required_scope_is_enforced_before_the_subgraph_is_called(
-    gateway: GatewayClient, minter: TokenMinter, run_id: str
+    gateway: GraphQLClient, minter: TokenMinter, run_id: str
 ) -> None:
     name = f"Scoped {run_id}"
     seller = minter.mint(
@@ -215,7 +216,7 @@ def test_required_scope_is_enforced_before_the_subgraph_is_called(
 
 
 def test_customer_cannot_write_the_catalog(
-    gateway: GatewayClient, minter: TokenMinter, catalog_data: CatalogData, run_id: str
+    gateway: GraphQLClient, minter: TokenMinter, catalog_data: CatalogData, run_id: str
 ) -> None:
     sku = f"CUSTOMER-{run_id}"
     customer = minter.mint("c", ["customer"], scopes=scopes_for(["customer"]))
@@ -229,7 +230,7 @@ def test_customer_cannot_write_the_catalog(
     assert not product_exists(gateway, catalog_data, sku)
 
 
-def test_public_fields_stay_open(gateway: GatewayClient) -> None:
+def test_public_fields_stay_open(gateway: GraphQLClient) -> None:
     response = gateway.post("{ rootCategories { id } }")
     assert response.status_code == 200
     assert "errors" not in response.json()

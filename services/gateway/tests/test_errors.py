@@ -5,16 +5,17 @@ response or a stack. Metrics are served on their own port, not the client's."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from emporium_kit.testing import BlackHole
+from emporium_platform.harness import GraphQLClient, Stack
 from emporium_platform.processes import free_port
 
-from .conftest import GatewayClient, apollo_hash
+from .conftest import apollo_hash
 
 pytestmark = pytest.mark.workflow
 
@@ -39,9 +40,9 @@ def assert_nothing_internal(response: httpx.Response, *internals: str) -> list[d
 
 @pytest.mark.parametrize("environment", ["development", "production"])
 def test_a_subgraph_timeout_shows_only_a_code_and_the_service(
-    start_gateway: Callable[..., GatewayClient], hanging_catalog: str, environment: str
+    stack: Stack, hanging_catalog: str, environment: str
 ) -> None:
-    gateway = start_gateway(
+    gateway = stack.gateway(
         f"gateway-hanging-catalog-{environment}",
         EMPORIUM_ENVIRONMENT=environment,
         EMPORIUM_SUBGRAPH_CATALOG_URL=hanging_catalog,
@@ -63,10 +64,10 @@ def test_a_subgraph_timeout_shows_only_a_code_and_the_service(
 
 
 def test_an_unreachable_subgraph_shows_only_a_code(
-    start_gateway: Callable[..., GatewayClient],
+    stack: Stack,
 ) -> None:
     port = free_port()
-    gateway = start_gateway(
+    gateway = stack.gateway(
         "gateway-catalog-down", EMPORIUM_SUBGRAPH_CATALOG_URL=f"http://127.0.0.1:{port}/graphql"
     )
     response = gateway.post("{ rootCategories { id } }")
@@ -74,7 +75,7 @@ def test_an_unreachable_subgraph_shows_only_a_code(
     assert error["extensions"]["code"] in ("INTERNAL_SERVER_ERROR", "SUBREQUEST_HTTP_ERROR")
 
 
-def test_metrics_are_not_served_on_the_client_port(gateway: GatewayClient) -> None:
+def test_metrics_are_not_served_on_the_client_port(gateway: GraphQLClient) -> None:
     assert httpx.get(f"{gateway.process.url}/metrics").status_code == 404
     metrics = httpx.get(gateway.process.metrics_url)
     assert metrics.status_code == 200

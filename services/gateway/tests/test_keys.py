@@ -11,14 +11,15 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from emporium_kit.testing import TokenMinter
+from emporium_kit.testing import JwksServer, TokenMinter
+from emporium_platform.harness import GraphQLClient, Stack
 
-from .conftest import GatewayClient, JwksServer, wait_for
+from .conftest import wait_for
 
 pytestmark = pytest.mark.workflow
 
@@ -37,13 +38,13 @@ def identity_keys() -> Iterator[tuple[TokenMinter, JwksServer]]:
 
 
 def keyed_gateway(
-    start_gateway: Callable[..., GatewayClient],
+    stack: Stack,
     jwks: JwksServer,
     name: str,
     refresh_s: float = REFRESH_S,
     refetch_s: float = REFETCH_S,
-) -> GatewayClient:
-    return start_gateway(
+) -> GraphQLClient:
+    return stack.gateway(
         name,
         EMPORIUM_JWKS_URL=jwks.url,
         EMPORIUM_JWKS_REFRESH_MS=str(int(refresh_s * 1000)),
@@ -51,7 +52,7 @@ def keyed_gateway(
     )
 
 
-def status(gateway: GatewayClient, token: str, http: httpx.Client | None = None) -> int:
+def status(gateway: GraphQLClient, token: str, http: httpx.Client | None = None) -> int:
     client = http or gateway.http
     response = client.post(
         gateway.url, json={"query": PROBE}, headers={"authorization": f"Bearer {token}"}
@@ -65,14 +66,14 @@ def made_up_kid(minter: TokenMinter) -> str:
 
 
 def test_a_spray_of_made_up_kids_never_refuses_a_genuine_token(
-    start_gateway: Callable[..., GatewayClient],
+    stack: Stack,
     identity_keys: tuple[TokenMinter, JwksServer],
 ) -> None:
     """Many made-up kids a second, for six refresh periods: every genuine token passes, every
     made-up one is refused, and the JWKS is fetched at most once per refresh period plus once
     per refetch interval."""
     minter, jwks = identity_keys
-    gateway = keyed_gateway(start_gateway, jwks, "gateway-keys-spray")
+    gateway = keyed_gateway(stack, jwks, "gateway-keys-spray")
     genuine = minter.mint("alice", ["customer"])
     assert status(gateway, genuine) == 200
     fetches_before = jwks.requests
@@ -110,11 +111,11 @@ def test_a_spray_of_made_up_kids_never_refuses_a_genuine_token(
 
 
 def test_a_jwks_outage_keeps_the_known_keys(
-    start_gateway: Callable[..., GatewayClient],
+    stack: Stack,
     identity_keys: tuple[TokenMinter, JwksServer],
 ) -> None:
     minter, jwks = identity_keys
-    gateway = keyed_gateway(start_gateway, jwks, "gateway-keys-outage")
+    gateway = keyed_gateway(stack, jwks, "gateway-keys-outage")
     assert status(gateway, minter.mint("alice", ["customer"])) == 200
 
     jwks.available = False
@@ -130,14 +131,14 @@ def test_a_jwks_outage_keeps_the_known_keys(
 
 
 def test_rotated_in_keys_are_accepted_and_withdrawn_keys_refused(
-    start_gateway: Callable[..., GatewayClient],
+    stack: Stack,
     identity_keys: tuple[TokenMinter, JwksServer],
 ) -> None:
     """Identity publishes a new key before it signs with it (its activation delay, longer than
     the gateway's refresh period): the first token with the new kid passes, even right after a
     burst of made-up kids. A key identity stops publishing stops verifying."""
     minter, jwks = identity_keys
-    gateway = keyed_gateway(start_gateway, jwks, "gateway-keys-rotation")
+    gateway = keyed_gateway(stack, jwks, "gateway-keys-rotation")
     old_token = minter.mint("alice", ["customer"])
     assert status(gateway, old_token) == 200
     assert [status(gateway, made_up_kid(minter)) for _ in range(30)] == [401] * 30
@@ -156,16 +157,14 @@ def test_rotated_in_keys_are_accepted_and_withdrawn_keys_refused(
 
 
 def test_a_key_used_as_soon_as_published_costs_one_fetch(
-    start_gateway: Callable[..., GatewayClient],
+    stack: Stack,
     identity_keys: tuple[TokenMinter, JwksServer],
 ) -> None:
     """`rotate-keys --immediate`: the first tokens with the new kid, arriving together, cause
     one JWKS fetch between them (single flight) and pass; made-up kids within the refetch
     interval cause none."""
     minter, jwks = identity_keys
-    gateway = keyed_gateway(
-        start_gateway, jwks, "gateway-keys-immediate", refresh_s=3600, refetch_s=30
-    )
+    gateway = keyed_gateway(stack, jwks, "gateway-keys-immediate", refresh_s=3600, refetch_s=30)
     assert status(gateway, minter.mint("alice", ["customer"])) == 200
 
     minter.rotate()

@@ -4,16 +4,16 @@ limits (Redis counters shared by every replica). Each refusal is a clear error."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 import redis
 from emporium_kit.testing import TokenMinter
+from emporium_platform.harness import GraphQLClient, Stack
 from emporium_platform.processes import free_port
 
-from .conftest import GatewayClient, error_codes
+from .conftest import error_codes
 
 pytestmark = pytest.mark.workflow
 
@@ -28,7 +28,7 @@ def parent_chain(levels: int) -> str:
     return f'{{ category(slug: "no-such-category") {{ {inner} }} }}'
 
 
-def test_depth_at_the_limit_passes_and_one_more_level_is_refused(gateway: GatewayClient) -> None:
+def test_depth_at_the_limit_passes_and_one_more_level_is_refused(gateway: GraphQLClient) -> None:
     at_limit = gateway.post(parent_chain(DEFAULT_MAX_DEPTH - 2))
     assert at_limit.status_code == 200
     assert at_limit.json() == {
@@ -43,13 +43,13 @@ def test_depth_at_the_limit_passes_and_one_more_level_is_refused(gateway: Gatewa
     )
 
 
-def test_too_many_tokens_is_refused_before_parsing_completes(gateway: GatewayClient) -> None:
+def test_too_many_tokens_is_refused_before_parsing_completes(gateway: GraphQLClient) -> None:
     response = gateway.post("{ rootCategories { " + "id " * 1000 + "} }")
     assert "data" not in response.json()
     assert response.json()["errors"][0]["message"] == "Syntax Error: Token limit of 1000 exceeded."
 
 
-def test_too_many_aliases_is_refused(gateway: GatewayClient) -> None:
+def test_too_many_aliases_is_refused(gateway: GraphQLClient) -> None:
     fields = " ".join(f'a{i}: product(id: "{i}") {{ id }}' for i in range(16))
     response = gateway.post(f"{{ {fields} }}")
     assert "data" not in response.json()
@@ -58,7 +58,7 @@ def test_too_many_aliases_is_refused(gateway: GatewayClient) -> None:
     )
 
 
-def test_oversized_body_is_refused_with_413(gateway: GatewayClient) -> None:
+def test_oversized_body_is_refused_with_413(gateway: GraphQLClient) -> None:
     padding = "x" * 70_000
     response = gateway.post("query($pad: String) { __typename }", {"pad": padding})
     assert response.status_code == 413
@@ -66,7 +66,7 @@ def test_oversized_body_is_refused_with_413(gateway: GatewayClient) -> None:
     assert "exceeds the limit of 65536 bytes" in response.json()["errors"][0]["message"]
 
 
-def test_body_without_declared_length_is_refused_with_411(gateway: GatewayClient) -> None:
+def test_body_without_declared_length_is_refused_with_411(gateway: GraphQLClient) -> None:
     def chunks() -> Any:
         yield b'{"query": "{ __typename }"}'
 
@@ -83,9 +83,7 @@ def redis_url(platform: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def limited_pair(
-    start_gateway: Callable[..., GatewayClient], redis_url: str
-) -> tuple[GatewayClient, GatewayClient]:
+def limited_pair(stack: Stack, redis_url: str) -> tuple[GraphQLClient, GraphQLClient]:
     """Two gateway replicas sharing Redis, with a low rate limit and a low cost ceiling."""
     settings = {
         "EMPORIUM_REDIS_URL": redis_url,
@@ -93,13 +91,13 @@ def limited_pair(
         "EMPORIUM_RATE_LIMIT_WINDOW_MS": "60000",
         "EMPORIUM_GRAPHQL_MAX_COST": "12",
     }
-    return start_gateway("gateway-limited-a", **settings), start_gateway(
+    return stack.gateway("gateway-limited-a", **settings), stack.gateway(
         "gateway-limited-b", **settings
     )
 
 
 def test_rate_limit_is_per_client_and_shared_by_replicas(
-    limited_pair: tuple[GatewayClient, GatewayClient], minter: TokenMinter, redis_url: str
+    limited_pair: tuple[GraphQLClient, GraphQLClient], minter: TokenMinter, redis_url: str
 ) -> None:
     first, second = limited_pair
     subject = f"busy-{uuid.uuid4().hex[:8]}"
@@ -134,7 +132,7 @@ def test_rate_limit_is_per_client_and_shared_by_replicas(
 
 
 def test_every_root_call_counts_once(
-    limited_pair: tuple[GatewayClient, GatewayClient], minter: TokenMinter, redis_url: str
+    limited_pair: tuple[GraphQLClient, GraphQLClient], minter: TokenMinter, redis_url: str
 ) -> None:
     """Aliases are separate calls, fields merged under one response key are one call, and
     fragments count like inline fields."""
@@ -161,10 +159,10 @@ def test_every_root_call_counts_once(
 
 
 def test_operations_pass_when_the_rate_limit_store_is_unreachable(
-    start_gateway: Callable[..., GatewayClient], minter: TokenMinter
+    stack: Stack, minter: TokenMinter
 ) -> None:
     """The limits are abuse control: with Redis gone the shop keeps answering."""
-    gateway = start_gateway(
+    gateway = stack.gateway(
         "gateway-no-redis",
         EMPORIUM_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
         EMPORIUM_RATE_LIMIT_MAX="1",
@@ -177,7 +175,7 @@ def test_operations_pass_when_the_rate_limit_store_is_unreachable(
 
 
 def test_operations_over_the_cost_ceiling_are_refused(
-    limited_pair: tuple[GatewayClient, GatewayClient], minter: TokenMinter
+    limited_pair: tuple[GraphQLClient, GraphQLClient], minter: TokenMinter
 ) -> None:
     gateway = limited_pair[0]
     token = minter.mint(f"costly-{uuid.uuid4().hex[:8]}", ["customer"])
@@ -198,7 +196,7 @@ def test_operations_over_the_cost_ceiling_are_refused(
 
 
 def test_refused_operations_never_reach_the_subgraph(
-    limited_pair: tuple[GatewayClient, GatewayClient], minter: TokenMinter
+    limited_pair: tuple[GraphQLClient, GraphQLClient], minter: TokenMinter
 ) -> None:
     """The gateway's count of HTTP requests to subgraphs (/metrics) does not move while it
     refuses operations for rate, depth, token and cost limits."""

@@ -7,18 +7,17 @@ import os
 import secrets
 import subprocess
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from emporium_platform.harness import GraphQLClient, Stack
 from emporium_platform.processes import ensure_gateway_installed, node_binary
 from graphql import ObjectTypeDefinitionNode, parse, print_ast
 
 from .conftest import (
     CatalogData,
-    GatewayClient,
     OtlpReceiver,
     apollo_hash,
     error_codes,
@@ -59,7 +58,7 @@ MISSPELLED = {
 
 
 def test_persisted_operation_by_apollo_hash(
-    gateway: GatewayClient, catalog_data: CatalogData
+    gateway: GraphQLClient, catalog_data: CatalogData
 ) -> None:
     response = gateway.post(
         variables={"id": catalog_data.product_id}, extensions=apollo_hash("ProductById")
@@ -71,7 +70,7 @@ def test_persisted_operation_by_apollo_hash(
 
 
 def test_persisted_operation_by_document_id(
-    gateway: GatewayClient, catalog_data: CatalogData
+    gateway: GraphQLClient, catalog_data: CatalogData
 ) -> None:
     response = gateway.post(
         variables={"slug": catalog_data.product_slug}, documentId=operation_id("ProductBySlug")
@@ -80,7 +79,7 @@ def test_persisted_operation_by_document_id(
     assert response.json()["data"]["productBySlug"]["id"] == catalog_data.product_id
 
 
-def test_unknown_persisted_operation_is_rejected(gateway: GatewayClient) -> None:
+def test_unknown_persisted_operation_is_rejected(gateway: GraphQLClient) -> None:
     response = gateway.post(
         extensions={"persistedQuery": {"version": 1, "sha256Hash": secrets.token_hex(32)}}
     )
@@ -88,15 +87,13 @@ def test_unknown_persisted_operation_is_rejected(gateway: GatewayClient) -> None
     assert "data" not in response.json()
 
 
-def test_development_accepts_documents_and_introspection(gateway: GatewayClient) -> None:
+def test_development_accepts_documents_and_introspection(gateway: GraphQLClient) -> None:
     response = gateway.post(INTROSPECTION)
     assert response.json()["data"] == {"__schema": {"queryType": {"name": "Query"}}}
 
 
 @pytest.fixture(scope="module")
-def production_gateway(
-    start_gateway: Callable[..., GatewayClient], tmp_path_factory: pytest.TempPathFactory
-) -> GatewayClient:
+def production_gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> GraphQLClient:
     """Production mode, with a manifest that also persists an introspection query."""
     extended = manifest()
     extended["operations"].append(
@@ -113,7 +110,7 @@ def production_gateway(
         )
     path = tmp_path_factory.mktemp("production") / "persisted-operations.json"
     path.write_text(json.dumps(extended))
-    return start_gateway(
+    return stack.gateway(
         "gateway-production",
         EMPORIUM_ENVIRONMENT="production",
         EMPORIUM_PERSISTED_OPERATIONS_PATH=str(path),
@@ -121,7 +118,7 @@ def production_gateway(
 
 
 def test_production_serves_persisted_operations(
-    production_gateway: GatewayClient, catalog_data: CatalogData
+    production_gateway: GraphQLClient, catalog_data: CatalogData
 ) -> None:
     response = production_gateway.post(
         variables={"id": catalog_data.product_id}, extensions=apollo_hash("ProductById")
@@ -131,7 +128,7 @@ def test_production_serves_persisted_operations(
 
 
 def test_production_refuses_arbitrary_documents(
-    production_gateway: GatewayClient, catalog_data: CatalogData
+    production_gateway: GraphQLClient, catalog_data: CatalogData
 ) -> None:
     response = production_gateway.post(
         "query($id: ID!) { product(id: $id) { id } }", {"id": catalog_data.product_id}
@@ -141,7 +138,7 @@ def test_production_refuses_arbitrary_documents(
 
 
 def test_production_refuses_introspection_even_when_persisted(
-    production_gateway: GatewayClient,
+    production_gateway: GraphQLClient,
 ) -> None:
     response = production_gateway.post(documentId=INTROSPECTION_ID)
     body = response.json()
@@ -151,7 +148,7 @@ def test_production_refuses_introspection_even_when_persisted(
 
 @pytest.mark.parametrize("kind", list(MISSPELLED))
 def test_production_suggests_nothing_for_misspelled_documents(
-    production_gateway: GatewayClient, gateway: GatewayClient, kind: str
+    production_gateway: GraphQLClient, gateway: GraphQLClient, kind: str
 ) -> None:
     """The same document in development gets the suggestion (the control)."""
     expected, body = MISSPELLED[kind]
@@ -170,7 +167,7 @@ def test_production_suggests_nothing_for_misspelled_documents(
     ids=["enum value", "input field", "scalar"],
 )
 def test_production_suggests_nothing_for_misspelled_variables(
-    production_gateway: GatewayClient, gateway: GatewayClient, variables: dict[str, Any]
+    production_gateway: GraphQLClient, gateway: GraphQLClient, variables: dict[str, Any]
 ) -> None:
     """What a production client can reach: the variables of a persisted operation."""
     development = gateway.post(variables=variables, extensions=apollo_hash("ProductList"))
@@ -218,9 +215,7 @@ def compose(config: dict[str, Any], work: Path) -> Path:
     return out
 
 
-def test_a_new_supergraph_is_served_without_restart(
-    start_gateway: Callable[..., GatewayClient], tmp_path: Path
-) -> None:
+def test_a_new_supergraph_is_served_without_restart(stack: Stack, tmp_path: Path) -> None:
     gateway_dir = ensure_gateway_installed()
     config = json.loads((gateway_dir / "subgraphs.json").read_text())
     for subgraph in config["subgraphs"]:
@@ -234,7 +229,7 @@ def test_a_new_supergraph_is_served_without_restart(
     served = tmp_path / "served.graphql"
     served.write_text(old.read_text())
 
-    gateway = start_gateway("gateway-reload", EMPORIUM_SUPERGRAPH_PATH=str(served))
+    gateway = stack.gateway("gateway-reload", EMPORIUM_SUPERGRAPH_PATH=str(served))
     pid = gateway.process.pid
     before = gateway.post("{ sellers { id } }")
     assert before.json()["errors"][0]["message"].startswith('Cannot query field "sellers"')
@@ -256,7 +251,7 @@ def test_a_new_supergraph_is_served_without_restart(
 # --- CORS, metrics, tracing ------------------------------------------------------------------
 
 
-def test_cors_allows_only_configured_origins(gateway: GatewayClient) -> None:
+def test_cors_allows_only_configured_origins(gateway: GraphQLClient) -> None:
     def preflight(origin: str) -> httpx.Response:
         return gateway.http.options(
             gateway.url,
@@ -278,7 +273,7 @@ def test_cors_allows_only_configured_origins(gateway: GatewayClient) -> None:
 
 
 def test_metrics_count_requests_per_subgraph(
-    gateway: GatewayClient, catalog_data: CatalogData
+    gateway: GraphQLClient, catalog_data: CatalogData
 ) -> None:
     gateway.post("query MetricsProbe { rootCategories { id } }")
     metrics = httpx.get(gateway.process.metrics_url)
@@ -297,7 +292,7 @@ def test_metrics_count_requests_per_subgraph(
 
 
 def test_one_trace_spans_gateway_and_subgraph(
-    gateway: GatewayClient, otlp: OtlpReceiver, catalog_data: CatalogData
+    gateway: GraphQLClient, otlp: OtlpReceiver, catalog_data: CatalogData
 ) -> None:
     trace_id = secrets.token_hex(16)
     client_span = secrets.token_hex(8)

@@ -11,15 +11,16 @@ import httpx
 import pytest
 from emporium_identity.domain import scopes_for
 from emporium_kit.testing import TokenMinter
+from emporium_platform.harness import GraphQLClient
 
-from .conftest import GatewayClient, error_codes, operation_id
+from .conftest import error_codes, operation_id
 
 pytestmark = pytest.mark.workflow
 
 CREATE_CATEGORY = "mutation($name: String!) { createCategory(input: {name: $name}) { id } }"
 
 
-def category_exists(gateway: GatewayClient, name: str) -> bool:
+def category_exists(gateway: GraphQLClient, name: str) -> bool:
     slug = name.lower().replace(" ", "-")
     response = gateway.post("query($s: String!) { category(slug: $s) { id } }", {"s": slug})
     assert response.status_code == 200, response.text
@@ -35,7 +36,7 @@ def admin(minter: TokenMinter) -> dict[str, str]:
     "content_type",
     ["application/json", "application/json; charset=utf-8", "application/json;charset=UTF-8"],
 )
-def test_json_posts_run(gateway: GatewayClient, content_type: str) -> None:
+def test_json_posts_run(gateway: GraphQLClient, content_type: str) -> None:
     response = gateway.http.post(
         gateway.url,
         content=json.dumps({"query": "{ __typename }"}),
@@ -91,7 +92,7 @@ REFUSED: dict[str, Body] = {
 
 @pytest.mark.parametrize("kind", list(REFUSED))
 def test_other_content_types_are_refused_and_run_nothing(
-    gateway: GatewayClient, minter: TokenMinter, kind: str
+    gateway: GraphQLClient, minter: TokenMinter, kind: str
 ) -> None:
     """A cross-site form can send these without a preflight; none may run a mutation."""
     name = f"Csrf {uuid.uuid4().hex[:10]}"
@@ -105,7 +106,7 @@ def test_other_content_types_are_refused_and_run_nothing(
     assert not category_exists(gateway, name)
 
 
-def test_get_runs_queries_but_never_mutations(gateway: GatewayClient, minter: TokenMinter) -> None:
+def test_get_runs_queries_but_never_mutations(gateway: GraphQLClient, minter: TokenMinter) -> None:
     query = gateway.http.get(gateway.url, params={"query": "{ __typename }"})
     assert query.status_code == 200
     assert query.json()["data"] == {"__typename": "Query"}
@@ -134,7 +135,7 @@ CATEGORY_BY_SLUG = "query Category($s: String!) { category(slug: $s) { id } }"
 LONE = "\ud800"
 
 
-def subgraph_fetches(gateway: GatewayClient) -> float:
+def subgraph_fetches(gateway: GraphQLClient) -> float:
     """The gateway's count of HTTP requests to subgraphs."""
     return sum(
         float(line.rsplit(" ", 1)[1])
@@ -185,7 +186,7 @@ def assert_invalid_unicode(response: httpx.Response) -> None:
 
 
 @pytest.mark.parametrize("where", list(INVALID_BODIES))
-def test_invalid_unicode_is_refused_before_any_subgraph(gateway: GatewayClient, where: str) -> None:
+def test_invalid_unicode_is_refused_before_any_subgraph(gateway: GraphQLClient, where: str) -> None:
     fetches = subgraph_fetches(gateway)
     response = gateway.http.post(
         gateway.url, content=INVALID_BODIES[where], headers={"content-type": "application/json"}
@@ -194,7 +195,7 @@ def test_invalid_unicode_is_refused_before_any_subgraph(gateway: GatewayClient, 
     assert subgraph_fetches(gateway) == fetches
 
 
-def test_invalid_unicode_in_a_get_is_refused(gateway: GatewayClient) -> None:
+def test_invalid_unicode_in_a_get_is_refused(gateway: GraphQLClient) -> None:
     fetches = subgraph_fetches(gateway)
     response = gateway.http.get(
         gateway.url, params={"query": CATEGORY_BY_SLUG, "variables": json.dumps({"s": LONE})}
@@ -203,7 +204,7 @@ def test_invalid_unicode_in_a_get_is_refused(gateway: GatewayClient) -> None:
     assert subgraph_fetches(gateway) == fetches
 
 
-def test_characters_beyond_the_basic_plane_pass(gateway: GatewayClient) -> None:
+def test_characters_beyond_the_basic_plane_pass(gateway: GraphQLClient) -> None:
     """The control: a surrogate *pair* is one valid character (json.dumps escapes it too)."""
     body = json.dumps({"query": CATEGORY_BY_SLUG, "variables": {"s": "caf\u00e9-\U0001f600"}})
     assert "\\ud83d\\ude00" in body

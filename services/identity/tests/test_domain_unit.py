@@ -12,6 +12,7 @@ from emporium_identity.domain import PasswordPolicy, RuleViolation
 from emporium_identity.errors import TooManyRequests
 from emporium_identity.models import AddressInput, AddressPatch, LoginInput, RegisterInput
 from emporium_identity.settings import DEV_KEY_ENCRYPTION_KEY, IdentitySettings
+from emporium_kit.cursors import Cursors
 from emporium_kit.errors import NotFound, ValidationFailed
 from hypothesis import given
 from hypothesis import strategies as st
@@ -271,20 +272,28 @@ def test_patch_changes_only_given_fields_and_keeps_required_ones() -> None:
 
 
 def test_user_cursors_round_trip_and_reject_garbage() -> None:
+    cursors = Cursors(b"unit-test-secret", users.USER_CURSORS)
     user_id = "01JGFJJZ00KNWV38VZ6601RSR6"
-    assert users.decode_cursor(users.encode_cursor(user_id)) == user_id
-    with pytest.raises(ValidationFailed) as caught:
-        users.decode_cursor("!!not-a-cursor")
-    assert caught.value.field == ["after"]
+    assert users.decode_cursor(users.encode_cursor(user_id, cursors=cursors), cursors=cursors) == (
+        user_id
+    )
+    for garbage in ("!!not-a-cursor", cursors.encode("not-a-ulid"), cursors.encode(7)):
+        with pytest.raises(ValidationFailed) as caught:
+            users.decode_cursor(garbage, cursors=cursors)
+        assert (caught.value.code, caught.value.field) == ("INVALID_CURSOR", ["after"])
 
 
 def test_production_needs_real_secrets() -> None:
+    shared = {"cursor_secret": "a production cursor secret, 32+ chars"}
     with pytest.raises(ValidationError, match="KEY_ENCRYPTION_KEYS"):
-        IdentitySettings(environment="production", identity_public_url="https://id.example")
+        IdentitySettings(
+            environment="production", identity_public_url="https://id.example", **shared
+        )
     settings = IdentitySettings(
         environment="production",
         identity_public_url="https://id.example",
         identity_key_encryption_keys="a2V5LWVuY3J5cHRpb24ta2V5LWZvci1wcm9kLXVzZSEh",
+        **shared,
     )
     assert settings.encryption_keys[0] != DEV_KEY_ENCRYPTION_KEY.encode()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from ariadne import ObjectType, QueryType
 from ariadne.contrib.federation import FederatedObjectType
 from asgi_lifespan import LifespanManager
 from emporium_kit.auth import require_roles
+from emporium_kit.context import RequestContext
 from emporium_kit.errors import NotFound
 from emporium_kit.graphql import make_federated_schema
 from emporium_kit.settings import ServiceSettings
@@ -60,6 +62,13 @@ class KitTestSettings(ServiceSettings):
     service_name: str = "kittest"
 
 
+@dataclass(frozen=True, slots=True)
+class TenantContext(RequestContext):
+    """A service's per-request context: here, the tenant a header names."""
+
+    tenant: str
+
+
 def build_schema() -> GraphQLSchema:
     query = QueryType()
 
@@ -91,7 +100,7 @@ def build_schema() -> GraphQLSchema:
 
     @query.field("fromContext")
     def resolve_from_context(_obj: Any, info: Any) -> str:
-        return str(info.context["tenant"])
+        return TenantContext.of(info).tenant
 
     category = ObjectType("Category")
     category.set_field("parent", lambda obj, _info: {"id": f"{obj['id']}-parent"})

@@ -16,7 +16,7 @@ from emporium_kit.testing import TokenMinter
 from fastapi import APIRouter
 from graphql import GraphQLSchema
 
-from .conftest import KitTestSettings
+from .conftest import KitTestSettings, TenantContext
 
 pytestmark = pytest.mark.unit
 
@@ -141,7 +141,7 @@ async def test_graphql_context_and_auth(schema: GraphQLSchema, run_app: Any) -> 
         settings=settings(),
         schema=schema,
         verifier=minter.verifier(),
-        context=lambda request: {"tenant": request.headers.get("x-tenant", "none")},
+        context=lambda request: TenantContext(request.headers.get("x-tenant", "none")),
     )
     async with run_app(app) as client:
 
@@ -214,3 +214,15 @@ async def test_sigterm_fails_readiness_first_then_stops() -> None:
     await asyncio.wait_for(server.stopped.wait(), timeout=5)
     assert server.should_exit
     assert time.monotonic() - started >= 0.25
+
+
+async def test_without_a_grace_period_sigterm_stops_at_once_and_fails_readiness() -> None:
+    """Behind a preStop hook (the chart) the grace period is 0: drain right away."""
+    health = Health(Dependencies())
+    server = _RecordingServer(uvicorn.Config(app=None), health, grace_s=0)
+    server.stopped = asyncio.Event()
+    server._loop = asyncio.get_running_loop()
+    server.handle_exit(signal.SIGTERM, None)
+    assert health.shutting_down
+    assert server.should_exit
+    assert server.stopped.is_set()

@@ -38,9 +38,9 @@ def demo_events() -> EventCatalog:
 
 
 @pytest.mark.unit
-def test_serve_defaults_to_the_services_port() -> None:
+def test_serve_defaults_to_the_settings_address() -> None:
     args = parser(None).parse_args(["serve"])
-    assert (args.host, args.port) == ("127.0.0.1", None)
+    assert (args.host, args.port) == (None, None), "EMPORIUM_HOST / EMPORIUM_PORT apply"
     assert parser(None).parse_args(["serve", "--port", "9001"]).port == 9001
 
 
@@ -49,7 +49,7 @@ def test_event_schemas_only_where_the_service_has_events(tmp_path: Path, capsys:
     with pytest.raises(SystemExit):
         parser(None).parse_args(["event-schemas", str(tmp_path)])
     args = parser(demo_events()).parse_args(["event-schemas", str(tmp_path)])
-    code = run_service_command(args, app="unused", settings=DEMO, port=1, events=demo_events())
+    code = run_service_command(args, app="unused", settings=DEMO, events=demo_events())
     assert code == 0
     written = capsys.readouterr().out.split()
     assert written
@@ -60,7 +60,7 @@ def test_event_schemas_only_where_the_service_has_events(tmp_path: Path, capsys:
 @pytest.mark.unit
 def test_the_services_own_commands_are_left_to_it() -> None:
     args = parser(None).parse_args(["own"])
-    assert run_service_command(args, app="unused", settings=DEMO, port=1) is None
+    assert run_service_command(args, app="unused", settings=DEMO) is None
 
 
 @pytest.mark.integration
@@ -68,7 +68,7 @@ def test_streams_ensure_uses_the_settings_nats(platform: Any) -> None:
     domain = "clitest"
     args = parser(None).parse_args(["streams", "ensure", domain])
     settings = ServiceSettings(service_name="demo", nats_url=platform.nats_url)
-    assert run_service_command(args, app="unused", settings=settings, port=1) == 0
+    assert run_service_command(args, app="unused", settings=settings) == 0
 
     async def stream_exists() -> bool:
         nc = await nats.connect(platform.nats_url)

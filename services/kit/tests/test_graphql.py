@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import emporium_kit.graphql as kit_graphql
+import graphql
 import pytest
 from emporium_kit.graphql import DocumentCache, depth_limit_rule, graphql_app, load_sdl
 from graphql import GraphQLSchema, get_introspection_query, specified_rules
@@ -326,3 +329,36 @@ async def test_no_suggestions_in_production(
     assert production.json()["errors"], production.text
     assert "Did you mean" not in production.text
     assert "mean" not in production.text.replace("meaning", "")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("version", [(3, 2, 4), (3, 3, 0), (3, 3, 1), (4, 0, 0), (2, 9, 9)])
+def test_unsupported_graphql_core_versions_are_refused(version: tuple[int, int, int]) -> None:
+    refused = kit_graphql.UnsupportedGraphQLCoreError
+    with pytest.raises(refused, match=r"\d+\.\d+\.\d+ is installed"):
+        kit_graphql.check_graphql_core(version)
+
+
+@pytest.mark.unit
+def test_importing_the_kit_with_graphql_core_3_3_fails_loudly() -> None:
+    """A fresh interpreter whose graphql-core reports 3.3.0 cannot import the module. Ariadne
+    (which supports 3.3) is imported first, as it would load under a real 3.3."""
+    program = (
+        "import ariadne.asgi, ariadne.asgi.handlers, ariadne.contrib.federation\n"
+        "import graphql\n"
+        "graphql.version_info = graphql.version_info.__class__(3, 3, 0, 'final', 0)\n"
+        "import emporium_kit.graphql\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert "UnsupportedGraphQLCoreError" in result.stderr
+    assert "3.3.0 is installed" in result.stderr
+
+
+@pytest.mark.unit
+def test_the_installed_graphql_core_is_supported() -> None:
+    low, high = kit_graphql.GRAPHQL_CORE_SUPPORTED
+    installed = graphql.version_info
+    assert low <= (installed.major, installed.minor, installed.micro) < high

@@ -40,6 +40,7 @@ def test_environment_variables_override(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("EMPORIUM_REDIS_URL", "redis://cache:6379/3")
     monkeypatch.setenv("EMPORIUM_MONGO_DATABASE", "catalog_test")
     monkeypatch.setenv("EMPORIUM_ENVIRONMENT", "production")
+    monkeypatch.setenv("EMPORIUM_CURSOR_SECRET", "a production secret of 32+ characters")
     monkeypatch.setenv("EMPORIUM_BREAKER_FAIL_MAX", "2")
     settings = CatalogLike(_env_file=None)
     assert settings.redis_url == "redis://cache:6379/3"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,39 @@ def test_search_can_read_what_the_catalog_publishes(spec: EventSpec[Any]) -> Non
     published = {s.subject: s for s in catalog_events.catalog.published}
     assert spec.subject in published
     assert incompatibilities(published[spec.subject], spec) == []
+
+
+def test_search_parses_the_catalogs_wire_events() -> None:
+    """What the catalog serialises for a stored product, search's view reads as the same
+    product (its handlers index from these fields)."""
+    moment = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    doc = {
+        "_id": "p1",
+        "slug": "p1",
+        "name": "Nordlys Pro 5",
+        "name_key": "nordlys pro 5",
+        "description": "",
+        "brand": "Nordlys",
+        "category_id": "c1",
+        "owner_seller_id": None,
+        "sku": "NRD-1",
+        "skus": ["NRD-1"],
+        "price": {"amount": 1999, "currency": "EUR"},
+        "listings": [],
+        "attributes": [{"name": "Colour", "value": "Blue"}],
+        "images": [],
+        "availability": "IN_STOCK",
+        "status": "ACTIVE",
+        "version": 3,
+        "created_at": moment,
+        "updated_at": moment,
+    }
+    wire = catalog_events.product_updated(doc).to_json()
+    product = search_events.ProductUpdated.parse(wire).data
+    assert (product.id, product.version, product.price.amount) == ("p1", 3, 1999)
+    assert product.attributes[0].value == "Blue"
+    archived = search_events.ProductArchived.parse(catalog_events.product_archived(doc).to_json())
+    assert (archived.data.product_id, archived.data.version) == ("p1", 3)
 
 
 def test_the_search_subgraph_composes_with_the_catalog(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 and type check, its production build with the bundle budget, and its end-to-end suite
 (Playwright driving the system Chromium) against the real services: the demo shop of
 :mod:`emporium_platform.shop` on the test platform (``.platform-test/``, ports from
-``EMPORIUM_TEST_SLOT``), each service on a free port, with the demo data.
+``EMPORIUM_TEST_SLOT``): the harness's stack of identity, catalog, search and a gateway, the
+demo data, the production build.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from emporium_platform.harness import Stack
 from emporium_platform.processes import ensure_npm_installed, storefront_dir
 from emporium_platform.shop import DemoShop, demo_shop, shop_environment
 
@@ -44,13 +45,8 @@ def npm() -> Callable[..., str]:
 
 
 @pytest.fixture(scope="session")
-def shop(platform: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoShop]:
-    with demo_shop(
-        platform.env(),
-        mongo_url=platform.mongo_url,
-        opensearch_url=platform.opensearch_url,
-        log_dir=tmp_path_factory.mktemp("shop-logs"),
-    ) as running:
+def shop(stacks: Callable[..., Stack]) -> Iterator[DemoShop]:
+    with stacks("shop") as stack, demo_shop(stack) as running:
         yield running
 
 

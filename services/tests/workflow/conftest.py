@@ -1,15 +1,15 @@
 """Fixtures for the workflow tests: a client talking to the REAL gateway.
 
-Identity, catalog and the gateway run as real processes (``emporium_platform.processes``, as
-the benchmarks use them) on the platform's Redis, NATS and FerretDB, each service in a Mongo
-database and Redis namespace unique to the session. The gateway verifies tokens with
-identity's JWKS and forwards them; catalog verifies them again with the same JWKS. OAuth
-sign-in goes to the identity tests' local OpenID Connect provider (real HTTP, real protocol).
-Nothing is mocked.
+Identity, catalog, search and the gateway run as real processes, started by the test harness
+(the ``stacks`` fixture of ``emporium_platform``) on the platform's Redis, NATS, FerretDB and
+OpenSearch, each service with a Mongo database and names unique to the session. The gateway
+verifies tokens with identity's JWKS and forwards them; catalog verifies them again with the
+same JWKS. OAuth sign-in goes to the identity tests' local OpenID Connect provider (real HTTP,
+real protocol). Nothing is mocked.
 
-argon2id runs with small parameters here (the production ones are measured by
-``loadtests/bench_login.py``); the per-address limits are high because every request of the
-suite comes from 127.0.0.1, and the lockout is short-fused so brute force shows quickly.
+On top of identity's test defaults (cheap argon2id; its registry table's ``test_env``), the
+per-address limits are high because every request of the suite comes from 127.0.0.1, and the
+lockout is short-fused so brute force shows quickly.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import secrets
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,13 +30,8 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from emporium_platform.processes import (
-    ServiceProcess,
-    ensure_gateway_installed,
-    free_port,
-    gateway_process,
-    uvicorn_process,
-)
+from emporium_platform.harness import GraphQLClient, Stack
+from emporium_platform.processes import ServiceProcess
 from pymongo import MongoClient
 from pymongo.database import Database
 
@@ -83,55 +78,6 @@ def header_of(token: str) -> dict[str, Any]:
 # --- the client side ---------------------------------------------------------------------------
 
 
-@dataclass
-class Gateway:
-    """A GraphQL client of one gateway: documents, or persisted operations by name."""
-
-    process: ServiceProcess
-    operations: dict[str, str]
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
-
-    @property
-    def url(self) -> str:
-        return self.process.graphql_url
-
-    def post(
-        self,
-        body: dict[str, Any],
-        *,
-        token: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        all_headers = dict(headers or {})
-        if token is not None:
-            all_headers["authorization"] = f"Bearer {token}"
-        return self.http.post(self.url, json=body, headers=all_headers)
-
-    def query(
-        self,
-        document: str,
-        variables: dict[str, Any] | None = None,
-        *,
-        token: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        return self.post(
-            {"query": document, "variables": variables or {}}, token=token, headers=headers
-        )
-
-    def run(
-        self,
-        operation: str,
-        variables: dict[str, Any] | None = None,
-        *,
-        token: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        """A persisted operation (services/gateway/operations/<operation>.graphql) by id."""
-        body = {"documentId": self.operations[operation], "variables": variables or {}}
-        return self.post(body, token=token, headers=headers)
-
-
 def data(response: httpx.Response) -> dict[str, Any]:
     """The response's data; fails on any error."""
     assert response.status_code == 200, response.text
@@ -164,7 +110,7 @@ def unique_email(label: str = "user") -> str:
     return f"{label}-{uuid.uuid4().hex[:12]}@example.com"
 
 
-def register(gateway: Gateway, email: str | None = None, password: str = PASSWORD) -> Account:
+def register(gateway: GraphQLClient, email: str | None = None, password: str = PASSWORD) -> Account:
     address = email or unique_email()
     payload = data(gateway.run("Register", {"input": {"email": address, "password": password}}))[
         "register"
@@ -172,12 +118,12 @@ def register(gateway: Gateway, email: str | None = None, password: str = PASSWOR
     return Account(payload["user"]["id"], address, payload["accessToken"], payload["refreshToken"])
 
 
-def login(gateway: Gateway, email: str, password: str = PASSWORD) -> Account:
+def login(gateway: GraphQLClient, email: str, password: str = PASSWORD) -> Account:
     payload = data(gateway.run("Login", {"input": {"email": email, "password": password}}))["login"]
     return Account(payload["user"]["id"], email, payload["accessToken"], payload["refreshToken"])
 
 
-def refresh(gateway: Gateway, account: Account) -> Account:
+def refresh(gateway: GraphQLClient, account: Account) -> Account:
     payload = data(gateway.run("RefreshToken", {"refreshToken": account.refresh_token}))[
         "refreshToken"
     ]
@@ -193,11 +139,6 @@ def run_id() -> str:
 
 
 @pytest.fixture(scope="session")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("workflow-logs")
-
-
-@pytest.fixture(scope="session")
 def oidc() -> Iterator[Any]:
     provider = load_oidc_provider().LocalOidcProvider()
     provider.start()
@@ -206,141 +147,71 @@ def oidc() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def identity_database(run_id: str) -> str:
-    return f"workflow_identity_{run_id}"
-
-
-@pytest.fixture(scope="session")
-def catalog_database(run_id: str) -> str:
-    return f"workflow_catalog_{run_id}"
-
-
-@pytest.fixture(scope="session")
-def identity(
-    platform: Any,
-    oidc: Any,
-    run_id: str,
-    identity_database: str,
-    logs: Path,
-) -> Iterator[ServiceProcess]:
-    port = free_port()
-    public_url = f"http://127.0.0.1:{port}"
-    oidc.redirect_uris.add(f"{public_url}/oauth/local/callback")
-    providers = {
-        "local": {
-            "issuer": oidc.issuer,
-            "client_id": oidc.client_id,
-            "client_secret": oidc.client_secret,
-        }
-    }
+def stack(stacks: Callable[..., Stack], oidc: Any) -> Iterator[Stack]:
+    """Identity, catalog and search; the gateways in front of them take identity's JWKS."""
     everyone = "10000/minute"
-    env = {
-        **platform.env(),
-        "EMPORIUM_MONGO_DATABASE": identity_database,
-        "EMPORIUM_IDENTITY_REDIS_NAMESPACE": f"wf-{run_id}",
-        "EMPORIUM_IDENTITY_PUBLIC_URL": public_url,
+    identity_env = {
         "EMPORIUM_IDENTITY_KEY_ENCRYPTION_KEYS": KEY_ENCRYPTION_KEY,
         "EMPORIUM_IDENTITY_KEY_ACTIVATION_DELAY_S": str(KEY_ACTIVATION_DELAY_S),
         "EMPORIUM_IDENTITY_KEY_CACHE_S": "0.5",
-        "EMPORIUM_IDENTITY_ARGON2_TIME_COST": "1",
-        "EMPORIUM_IDENTITY_ARGON2_MEMORY_KIB": "1024",
-        "EMPORIUM_IDENTITY_HASH_CONCURRENCY": "4",
-        "EMPORIUM_IDENTITY_RELAY_POLL_INTERVAL_S": "1",
         "EMPORIUM_IDENTITY_LOGIN_LIMIT_PER_ADDRESS": everyone,
         "EMPORIUM_IDENTITY_REGISTER_LIMIT_PER_ADDRESS": everyone,
         "EMPORIUM_IDENTITY_REFRESH_LIMIT_PER_ADDRESS": everyone,
         "EMPORIUM_IDENTITY_LOCKOUT_THRESHOLD": str(LOCKOUT_THRESHOLD),
         "EMPORIUM_IDENTITY_LOCKOUT_BASE_S": "30",
-        "EMPORIUM_IDENTITY_OAUTH_PROVIDERS": json.dumps(providers),
+        "EMPORIUM_IDENTITY_OAUTH_PROVIDERS": json.dumps(
+            {
+                "local": {
+                    "issuer": oidc.issuer,
+                    "client_id": oidc.client_id,
+                    "client_secret": oidc.client_secret,
+                }
+            }
+        ),
     }
-    process = uvicorn_process("emporium_identity.app:app", env=env, port=port, log_dir=logs)
-    process.start(timeout=120)
-    yield process
-    process.stop()
-    with MongoClient(platform.mongo_url) as client:
-        client.drop_database(identity_database)
+    gateway_env = {"EMPORIUM_JWKS_REFRESH_MS": str(GATEWAY_JWKS_REFRESH_MS)}
+    with stacks("workflow", gateway_env=gateway_env) as stack:
+        identity = stack.start("identity", env=identity_env)
+        oidc.redirect_uris.add(f"{identity.url}/oauth/local/callback")
+        stack.start(
+            "catalog", env={"EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_S": str(CATALOG_JWKS_REFETCH_S)}
+        )
+        stack.start("search")
+        yield stack
 
 
 @pytest.fixture(scope="session")
-def jwks_url(identity: ServiceProcess) -> str:
-    return f"{identity.url}/.well-known/jwks.json"
+def identity(stack: Stack) -> ServiceProcess:
+    return stack["identity"]
 
 
 @pytest.fixture(scope="session")
-def catalog(
-    platform: Any, run_id: str, catalog_database: str, jwks_url: str, logs: Path
-) -> Iterator[ServiceProcess]:
-    env = {
-        **platform.env(),
-        "EMPORIUM_MONGO_DATABASE": catalog_database,
-        "EMPORIUM_CATALOG_CACHE_NAMESPACE": f"wf-{run_id}",
-        "EMPORIUM_JWKS_URL": jwks_url,
-        "EMPORIUM_JWKS_REFETCH_MIN_INTERVAL_S": str(CATALOG_JWKS_REFETCH_S),
-    }
-    process = uvicorn_process("emporium_catalog.app:app", env=env, log_dir=logs)
-    process.start(timeout=120)
-    yield process
-    process.stop()
-    with MongoClient(platform.mongo_url) as client:
-        client.drop_database(catalog_database)
+def catalog(stack: Stack) -> ServiceProcess:
+    return stack["catalog"]
 
 
 @pytest.fixture(scope="session")
-def search(
-    platform: Any, run_id: str, catalog: ServiceProcess, logs: Path
-) -> Iterator[ServiceProcess]:
-    """The search service with its own index alias and durable consumer, indexing the
-    catalog events published from the moment it starts."""
-    alias = f"products_wf{run_id}"
-    env = {
-        **platform.env(),
-        "EMPORIUM_MONGO_DATABASE": f"search_wf_{run_id}",
-        "EMPORIUM_SEARCH_INDEX_ALIAS": alias,
-        "EMPORIUM_SEARCH_CONSUMER_NAME": f"search-wf-{run_id}",
-        "EMPORIUM_SEARCH_CONSUMER_DELIVER": "new",
-        "EMPORIUM_SEARCH_CATALOG_URL": catalog.graphql_url,
-    }
-    process = uvicorn_process("emporium_search.app:app", env=env, log_dir=logs)
-    process.start(timeout=120)
-    yield process
-    process.stop()
-    with MongoClient(platform.mongo_url) as client:
-        client.drop_database(f"search_wf_{run_id}")
-    httpx.delete(f"{platform.opensearch_url}/{alias}*", timeout=30)
+def jwks_url(stack: Stack) -> str:
+    assert stack.jwks_url is not None
+    return stack.jwks_url
 
 
 @pytest.fixture(scope="session")
-def gateway_env(
-    identity: ServiceProcess, catalog: ServiceProcess, search: ServiceProcess, jwks_url: str
-) -> dict[str, str]:
-    return {
-        "EMPORIUM_ENVIRONMENT": "development",
-        "EMPORIUM_JWKS_URL": jwks_url,
-        "EMPORIUM_JWKS_REFRESH_MS": str(GATEWAY_JWKS_REFRESH_MS),
-        "EMPORIUM_SUBGRAPH_IDENTITY_URL": identity.graphql_url,
-        "EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url,
-        "EMPORIUM_SUBGRAPH_SEARCH_URL": search.graphql_url,
-    }
+def identity_database(stack: Stack) -> str:
+    return stack.database("identity")
 
 
 @pytest.fixture(scope="session")
-def persisted_ids() -> dict[str, str]:
-    manifest = json.loads((ensure_gateway_installed() / "persisted-operations.json").read_text())
-    return {op["name"]: op["id"] for op in manifest["operations"]}
+def logs(stack: Stack) -> Path:
+    """Where every process of the suite writes its log."""
+    return stack.log_dir
 
 
 @pytest.fixture(scope="session")
-def gateway(
-    gateway_env: dict[str, str], persisted_ids: dict[str, str], logs: Path
-) -> Iterator[Gateway]:
+def gateway(stack: Stack) -> GraphQLClient:
     """The gateway as `emporium-platform up` runs it: development mode, the committed
     supergraph and persisted operations, default limits."""
-    process = gateway_process(env=gateway_env, name="gateway-workflow", log_dir=logs)
-    process.start(timeout=90)
-    client = Gateway(process, persisted_ids)
-    yield client
-    client.http.close()
-    process.stop()
+    return stack.gateway("gateway-workflow")
 
 
 # --- accounts and catalog data -----------------------------------------------------------------
@@ -372,7 +243,7 @@ def admin_credentials(identity: ServiceProcess, run_id: str) -> tuple[str, str]:
 
 
 @pytest.fixture
-def admin(gateway: Gateway, admin_credentials: tuple[str, str]) -> Account:
+def admin(gateway: GraphQLClient, admin_credentials: tuple[str, str]) -> Account:
     """A fresh admin session (signed with identity's current key)."""
     return login(gateway, *admin_credentials)
 
@@ -384,18 +255,20 @@ class CatalogSeed:
 
 
 @pytest.fixture(scope="session")
-def catalog_seed(gateway: Gateway, admin_credentials: tuple[str, str], run_id: str) -> CatalogSeed:
+def catalog_seed(
+    gateway: GraphQLClient, admin_credentials: tuple[str, str], run_id: str
+) -> CatalogSeed:
     """A category and a seller, created through the gateway by the admin."""
     token = login(gateway, *admin_credentials).access_token
     category = data(
-        gateway.query(
+        gateway.post(
             "mutation($n: String!) { createCategory(input: {name: $n}) { id } }",
             {"n": f"Workflow {run_id}"},
             token=token,
         )
     )["createCategory"]
     seller = data(
-        gateway.query(
+        gateway.post(
             "mutation($n: String!) { createSeller(input: {name: $n}) { id } }",
             {"n": f"Workflow Seller {run_id}"},
             token=token,
@@ -417,6 +290,6 @@ def identity_db(mongo: MongoClient[dict[str, Any]], identity_database: str) -> D
 
 
 @pytest.fixture(scope="session")
-def catalog_db(mongo: MongoClient[dict[str, Any]], catalog_database: str) -> Database[Any]:
+def catalog_db(mongo: MongoClient[dict[str, Any]], stack: Stack) -> Database[Any]:
     """Catalog's database, read directly to check what was (not) written."""
-    return mongo[catalog_database]
+    return mongo[stack.database("catalog")]

@@ -3,19 +3,17 @@ profile and address book, OpenID Connect sign-in, refresh-token theft and brute 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from emporium_platform.processes import gateway_process
+from emporium_platform.harness import GraphQLClient, Stack
 from pymongo.database import Database
 
 from .conftest import (
     LOCKOUT_THRESHOLD,
     PASSWORD,
-    Gateway,
     claims_of,
     code,
     data,
@@ -42,7 +40,7 @@ def address(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def test_register_login_me_refresh_logout(gateway: Gateway) -> None:
+def test_register_login_me_refresh_logout(gateway: GraphQLClient) -> None:
     email = unique_email("flow")
     registered = register(gateway, email.upper())
     assert registered.user_id
@@ -68,14 +66,14 @@ def test_register_login_me_refresh_logout(gateway: Gateway) -> None:
     assert refresh(gateway, registered).user_id == registered.user_id
 
 
-def test_me_needs_a_token_at_the_gateway(gateway: Gateway) -> None:
+def test_me_needs_a_token_at_the_gateway(gateway: GraphQLClient) -> None:
     response = gateway.run("Me")
     assert response.status_code == 401
     assert code(response) == "AUTHENTICATION_REQUIRED"
     assert error(response)["message"] == "Sign in to select Query.me"
 
 
-def test_refresh_token_replay_revokes_the_whole_family(gateway: Gateway) -> None:
+def test_refresh_token_replay_revokes_the_whole_family(gateway: GraphQLClient) -> None:
     account = register(gateway)
     stolen = account.refresh_token
     legitimate = refresh(gateway, account)
@@ -89,7 +87,7 @@ def test_refresh_token_replay_revokes_the_whole_family(gateway: Gateway) -> None
     assert login(gateway, account.email).user_id == account.user_id
 
 
-def test_brute_force_login_is_throttled_with_retry_after(gateway: Gateway) -> None:
+def test_brute_force_login_is_throttled_with_retry_after(gateway: GraphQLClient) -> None:
     account = register(gateway)
     attempts = []
     for _ in range(LOCKOUT_THRESHOLD + 1):
@@ -117,11 +115,7 @@ def session_address(identity_db: Database[Any], response: httpx.Response) -> str
 
 
 def test_identity_sees_the_client_address_the_gateway_determined(
-    gateway: Gateway,
-    gateway_env: dict[str, str],
-    persisted_ids: dict[str, str],
-    identity_db: Database[Any],
-    logs: Path,
+    gateway: GraphQLClient, stack: Stack, identity_db: Database[Any]
 ) -> None:
     """Identity's per-address limits and session records use the address the gateway passes
     on as X-Forwarded-For: a client-sent header is ignored, the hop appended by a trusted
@@ -132,16 +126,15 @@ def test_identity_sees_the_client_address_the_gateway_determined(
     direct = gateway.run("Login", credentials, headers=spoofed)
     assert session_address(identity_db, direct) == "127.0.0.1"
 
-    env = {**gateway_env, "EMPORIUM_TRUST_FORWARDED_FOR": "true"}
-    with gateway_process(env=env, name="gateway-behind-ingress", log_dir=logs) as process:
-        behind_ingress = Gateway(process, persisted_ids)
+    with stack.gateway(
+        "gateway-behind-ingress", EMPORIUM_TRUST_FORWARDED_FOR="true"
+    ) as behind_ingress:
         appended = {"x-forwarded-for": "198.51.100.1, 203.0.113.7"}
         response = behind_ingress.run("Login", credentials, headers=appended)
-        behind_ingress.http.close()
     assert session_address(identity_db, response) == "203.0.113.7"
 
 
-def test_profile_and_address_book(gateway: Gateway) -> None:
+def test_profile_and_address_book(gateway: GraphQLClient) -> None:
     token = register(gateway).access_token
     profile = data(
         gateway.run(
@@ -209,7 +202,7 @@ def test_profile_and_address_book(gateway: Gateway) -> None:
 
 
 def test_openid_connect_sign_in_then_the_gateway(
-    gateway: Gateway, identity: Any, oidc: Any
+    gateway: GraphQLClient, identity: Any, oidc: Any
 ) -> None:
     """Code flow + PKCE at the local provider (REST on identity, where HTTP is the contract);
     the tokens it yields work at the gateway like any other."""

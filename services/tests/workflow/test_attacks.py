@@ -12,13 +12,13 @@ import pytest
 from emporium_identity.keys import KeyRing
 from emporium_identity.store import IdentityDb
 from emporium_kit.testing import TokenMinter
+from emporium_platform.harness import GraphQLClient
 from pymongo import AsyncMongoClient
 from pymongo.database import Database
 
 from .conftest import (
     KEY_ENCRYPTION_KEY,
     Account,
-    Gateway,
     claims_of,
     code,
     data,
@@ -95,7 +95,7 @@ ATTACKS = [
 
 @pytest.mark.parametrize("attack", ATTACKS)
 async def test_forged_tokens_are_refused_and_change_nothing(
-    gateway: Gateway,
+    gateway: GraphQLClient,
     platform: Any,
     identity_database: str,
     identity_db: Database[Any],
@@ -105,7 +105,7 @@ async def test_forged_tokens_are_refused_and_change_nothing(
     forged = (await attack_tokens(victim, platform, identity_database))[attack]
     before = identity_db["users"].find_one({"_id": victim.user_id}, {"roles": 1, "version": 1})
 
-    escalation = gateway.query(GRANT_MYSELF_ADMIN, {"id": victim.user_id}, token=forged)
+    escalation = gateway.post(GRANT_MYSELF_ADMIN, {"id": victim.user_id}, token=forged)
     assert escalation.status_code == 401, escalation.text
     assert error(escalation)["message"] == "Unauthenticated"
     me = gateway.run("Me", token=forged)
@@ -118,7 +118,7 @@ async def test_forged_tokens_are_refused_and_change_nothing(
 
 
 async def test_identity_key_ring_signatures_are_accepted_when_fresh(
-    gateway: Gateway, platform: Any, identity_database: str
+    gateway: GraphQLClient, platform: Any, identity_database: str
 ) -> None:
     """The control for the "expired" attack: the same signing path with a current `exp`
     passes, so that refusal is about expiry alone."""
@@ -140,9 +140,9 @@ def parent_chain(levels: int) -> str:
     return f'{{ category(slug: "no-such-category") {{ {inner} }} }}'
 
 
-def test_over_deep_query_is_refused(gateway: Gateway) -> None:
-    assert data(gateway.query(parent_chain(8))) == {"category": None}
-    too_deep = gateway.query(parent_chain(9))
+def test_over_deep_query_is_refused(gateway: GraphQLClient) -> None:
+    assert data(gateway.post(parent_chain(8))) == {"category": None}
+    too_deep = gateway.post(parent_chain(9))
     assert too_deep.json().get("data") is None
     assert error(too_deep)["message"].endswith("Query depth limit of 10 exceeded, found 11.")
 
@@ -156,28 +156,28 @@ COSTLY = """query($first: Int) {
 }"""
 
 
-def test_over_costly_query_is_refused_by_the_list_size_annotations(gateway: Gateway) -> None:
+def test_over_costly_query_is_refused_by_the_list_size_annotations(gateway: GraphQLClient) -> None:
     """@listSize on the catalog's lists: the page size multiplies every field of a node, and
     each nested list counts its assumed size (1 + 63 per product here)."""
-    affordable = gateway.query(COSTLY, {"first": 10})
+    affordable = gateway.post(COSTLY, {"first": 10})
     assert affordable.status_code == 200
     assert "errors" not in affordable.json(), affordable.text
     assert affordable.json()["extensions"]["cost"] == {"estimated": 631, "max": 5000}
 
-    costly = gateway.query(COSTLY, {"first": 100})
+    costly = gateway.post(COSTLY, {"first": 100})
     refusal = error(costly)
     assert refusal["extensions"]["code"] == "COST_ESTIMATED_TOO_EXPENSIVE"
     assert refusal["extensions"]["cost"] == {"estimated": 6301, "max": 5000}
 
 
-def test_admin_user_listing_is_costed_by_page_size(gateway: Gateway, admin: Account) -> None:
+def test_admin_user_listing_is_costed_by_page_size(gateway: GraphQLClient, admin: Account) -> None:
     listing = "query($n: Int) { users(first: $n) { edges { node { id addresses { id } } } } }"
-    response = gateway.query(listing, {"n": 100}, token=admin.access_token)
+    response = gateway.post(listing, {"n": 100}, token=admin.access_token)
     assert response.status_code == 200, response.text
     assert response.json()["extensions"]["cost"]["estimated"] == 1 + 100 * (1 + 1 + 20)
 
 
-def test_oversized_request_is_refused(gateway: Gateway) -> None:
-    response = gateway.query("query($pad: String) { __typename }", {"pad": "x" * 70_000})
+def test_oversized_request_is_refused(gateway: GraphQLClient) -> None:
+    response = gateway.post("query($pad: String) { __typename }", {"pad": "x" * 70_000})
     assert response.status_code == 413
     assert code(response) == "REQUEST_TOO_LARGE"

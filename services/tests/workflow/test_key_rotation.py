@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from emporium_platform.harness import GraphQLClient
 from emporium_platform.processes import ServiceProcess
 
 from .conftest import (
     KEY_ACTIVATION_DELAY_S,
     Account,
-    Gateway,
     data,
     header_of,
     identity_cli,
@@ -39,7 +39,7 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 def test_rotation_keeps_old_tokens_valid_and_new_kids_are_fetched(
-    gateway: Gateway,
+    gateway: GraphQLClient,
     identity: ServiceProcess,
     jwks_url: str,
     admin: Account,
@@ -84,7 +84,7 @@ def test_rotation_keeps_old_tokens_valid_and_new_kids_are_fetched(
     # catalog verifies the forwarded new-kid token itself, and the old token still works
     for label, token in (("new", session.access_token), ("old", admin.access_token)):
         name = f"Rotation {label} {new_kid[-6:]}"
-        created = data(gateway.query(CREATE_CATEGORY, {"n": name}, token=token))
+        created = data(gateway.post(CREATE_CATEGORY, {"n": name}, token=token))
         assert created["createCategory"]["name"] == name
 
     keys = identity_cli(identity, "keys")

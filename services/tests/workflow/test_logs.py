@@ -19,10 +19,11 @@ import nats
 import orjson
 import pytest
 from emporium_kit.testing import BlackHole
-from emporium_platform.processes import ServiceProcess, free_port, gateway_process
+from emporium_platform.harness import GraphQLClient, Stack
+from emporium_platform.processes import ServiceProcess, free_port
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from .conftest import Gateway, data, login, refresh, register, unique_email
+from .conftest import data, login, refresh, register, unique_email
 
 pytestmark = pytest.mark.workflow
 
@@ -87,7 +88,7 @@ async def reset_token(nats_url: str, user_id: str, since: datetime) -> str:
 
 
 def test_client_flows_log_no_secrets(
-    gateway: Gateway, identity: ServiceProcess, platform: Any, logs: Path
+    gateway: GraphQLClient, identity: ServiceProcess, platform: Any, logs: Path
 ) -> None:
     since = datetime.now(UTC)
     password = passphrase()
@@ -98,10 +99,10 @@ def test_client_flows_log_no_secrets(
     # catalog verifies the forwarded token too
     data(gateway.run("ProductList", {"first": 1}, token=renewed.access_token))
 
-    assert data(gateway.query(REQUEST_RESET, {"e": email})) == {"requestPasswordReset": True}
+    assert data(gateway.post(REQUEST_RESET, {"e": email})) == {"requestPasswordReset": True}
     token = asyncio.run(reset_token(platform.nats_url, registered.user_id, since))
     new_password = passphrase()
-    assert data(gateway.query(RESET, {"t": token, "p": new_password})) == {"resetPassword": True}
+    assert data(gateway.post(RESET, {"t": token, "p": new_password})) == {"resetPassword": True}
     signed_in = login(gateway, email, new_password)
     assert data(gateway.run("Logout", {"refreshToken": signed_in.refresh_token})) == {
         "logout": True
@@ -131,9 +132,7 @@ def test_client_flows_log_no_secrets(
 
 
 @pytest.fixture
-def identity_unavailable(
-    gateway_env: dict[str, str], persisted_ids: dict[str, str], logs: Path
-) -> Iterator[list[Gateway]]:
+def identity_unavailable(stack: Stack) -> Iterator[list[GraphQLClient]]:
     """Two gateways at debug level whose identity fails: one whose identity is down (nothing
     listens on its port), one whose identity accepts the connection and never answers (the
     gateway times out)."""
@@ -142,30 +141,27 @@ def identity_unavailable(
         "gateway-identity-down": f"http://127.0.0.1:{free_port()}/graphql",
         "gateway-identity-hangs": f"{hole.url}/graphql",
     }
-    processes = [
-        gateway_process(
-            env={
-                **gateway_env,
-                "EMPORIUM_SUBGRAPH_IDENTITY_URL": url,
-                "EMPORIUM_SUBGRAPH_TIMEOUT_MS": "500",
-                "EMPORIUM_LOG_LEVEL": "debug",
-            },
-            name=name,
-            log_dir=logs,
-        )
-        for name, url in urls.items()
-    ]
+    gateways: list[GraphQLClient] = []
     try:
-        for process in processes:
-            process.start(timeout=90)
-        yield [Gateway(process, persisted_ids) for process in processes]
+        for name, url in urls.items():
+            gateways.append(
+                stack.gateway(
+                    name,
+                    EMPORIUM_SUBGRAPH_IDENTITY_URL=url,
+                    EMPORIUM_SUBGRAPH_TIMEOUT_MS="500",
+                    EMPORIUM_LOG_LEVEL="debug",
+                )
+            )
+        yield gateways
     finally:
-        for process in processes:
-            process.stop()
+        for gateway in gateways:
+            gateway.close()
         hole.close()
 
 
-def test_identity_failures_log_no_secrets(identity_unavailable: list[Gateway], logs: Path) -> None:
+def test_identity_failures_log_no_secrets(
+    identity_unavailable: list[GraphQLClient], logs: Path
+) -> None:
     used: list[str] = []
     for gateway in identity_unavailable:
         password, new_password, refresh_token, token = (
@@ -180,7 +176,7 @@ def test_identity_failures_log_no_secrets(identity_unavailable: list[Gateway], l
             gateway.run("Login", {"input": {"email": unique_email(), "password": password}}),
             gateway.run("Register", {"input": {"email": unique_email(), "password": password}}),
             gateway.run("RefreshToken", {"refreshToken": refresh_token}),
-            gateway.query(RESET, {"t": token, "p": new_password}),
+            gateway.post(RESET, {"t": token, "p": new_password}),
         ]
         for response in calls:
             body = response.json()

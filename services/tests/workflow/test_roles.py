@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from emporium_platform.harness import GraphQLClient
 from pymongo.database import Database
 
-from .conftest import Account, CatalogSeed, Gateway, claims_of, code, data, error, refresh, register
+from .conftest import Account, CatalogSeed, claims_of, code, data, error, refresh, register
 
 pytestmark = pytest.mark.workflow
 
@@ -29,7 +30,7 @@ def catalog_snapshot(catalog_db: Database[Any]) -> list[tuple[str, int]]:
 
 
 def test_admin_grants_seller_role_and_the_seller_creates_a_product(
-    gateway: Gateway, admin: Account, catalog_seed: CatalogSeed, run_id: str
+    gateway: GraphQLClient, admin: Account, catalog_seed: CatalogSeed, run_id: str
 ) -> None:
     user = register(gateway)
     granted = data(
@@ -71,7 +72,7 @@ def test_admin_grants_seller_role_and_the_seller_creates_a_product(
 
 
 def test_customer_gets_a_clear_authorization_error_and_nothing_is_written(
-    gateway: Gateway, catalog_seed: CatalogSeed, catalog_db: Database[Any], run_id: str
+    gateway: GraphQLClient, catalog_seed: CatalogSeed, catalog_db: Database[Any], run_id: str
 ) -> None:
     customer = register(gateway)
     before = catalog_snapshot(catalog_db)
@@ -94,7 +95,7 @@ def test_customer_gets_a_clear_authorization_error_and_nothing_is_written(
     assert catalog_snapshot(catalog_db) == before
 
 
-def test_only_admins_manage_roles(gateway: Gateway, identity_db: Database[Any]) -> None:
+def test_only_admins_manage_roles(gateway: GraphQLClient, identity_db: Database[Any]) -> None:
     customer = register(gateway)
     victim = register(gateway)
     stored_before = identity_db["users"].find_one(
@@ -109,11 +110,11 @@ def test_only_admins_manage_roles(gateway: Gateway, identity_db: Database[Any]) 
         {"_id": victim.user_id}, {"roles": 1, "version": 1}
     )
     assert stored_after == stored_before
-    users = gateway.query("{ users(first: 5) { totalCount } }", token=customer.access_token)
+    users = gateway.post("{ users(first: 5) { totalCount } }", token=customer.access_token)
     assert code(users) == "MISSING_SCOPE"
 
 
-def test_admin_lists_and_revokes_roles(gateway: Gateway, admin: Account) -> None:
+def test_admin_lists_and_revokes_roles(gateway: GraphQLClient, admin: Account) -> None:
     user = register(gateway)
     data(
         gateway.run(
@@ -121,7 +122,7 @@ def test_admin_lists_and_revokes_roles(gateway: Gateway, admin: Account) -> None
         )
     )
     listed = data(
-        gateway.query(
+        gateway.post(
             "query($first: Int) { users(first: $first, role: ADMIN) { edges { node { id } } } }",
             {"first": 100},
             token=admin.access_token,

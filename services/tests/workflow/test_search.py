@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 import redis
+from emporium_platform.harness import GraphQLClient
+from emporium_platform.processes import ServiceProcess
 
-from .conftest import CatalogSeed, Gateway, data, login
+from .conftest import CatalogSeed, data, login
 
 pytestmark = pytest.mark.workflow
 
@@ -21,7 +23,9 @@ CREATE = """
 mutation($i: CreateProductInput!) { createProduct(input: $i) { id name } }"""
 
 
-def create_product(gateway: Gateway, token: str, seed: CatalogSeed, name: str, sku: str) -> str:
+def create_product(
+    gateway: GraphQLClient, token: str, seed: CatalogSeed, name: str, sku: str
+) -> str:
     variables = {
         "i": {
             "name": name,
@@ -31,13 +35,13 @@ def create_product(gateway: Gateway, token: str, seed: CatalogSeed, name: str, s
             "price": {"amount": 1999, "currency": "USD"},
         }
     }
-    return data(gateway.query(CREATE, variables, token=token))["createProduct"]["id"]
+    return data(gateway.post(CREATE, variables, token=token))["createProduct"]["id"]
 
 
-def search_until(gateway: Gateway, query: str, count: int, timeout_s: float = 60.0) -> Any:
+def search_until(gateway: GraphQLClient, query: str, count: int, timeout_s: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
-        result = data(gateway.query(SEARCH, {"q": query}))["search"]
+        result = data(gateway.post(SEARCH, {"q": query}))["search"]
         if result["totalCount"] >= count or time.monotonic() > deadline:
             return result
         time.sleep(0.2)
@@ -45,10 +49,11 @@ def search_until(gateway: Gateway, query: str, count: int, timeout_s: float = 60
 
 def test_a_hit_the_catalog_cannot_resolve_never_fails_the_page(
     *,
-    gateway: Gateway,
+    gateway: GraphQLClient,
     admin_credentials: tuple[str, str],
     catalog_seed: CatalogSeed,
     catalog_db: Any,
+    catalog: ServiceProcess,
     platform: Any,
     run_id: str,
 ) -> None:
@@ -62,9 +67,10 @@ def test_a_hit_the_catalog_cannot_resolve_never_fails_the_page(
     # the catalog no longer has one of them (as after a lost event or a foreign publisher)
     catalog_db["products"].delete_one({"_id": lost})
     with redis.Redis.from_url(platform.redis_url) as cache:
-        cache.delete(*cache.keys(f"catalog:wf-{run_id}:product:{lost}"))
+        namespace = catalog.env["EMPORIUM_CATALOG_CACHE_NAMESPACE"]
+        cache.delete(*cache.keys(f"catalog:{namespace}:product:{lost}"))
 
-    response = gateway.query(SEARCH, {"q": word})
+    response = gateway.post(SEARCH, {"q": word})
     assert response.status_code == 200, response.text
     page = response.json()["data"]["search"]
     nodes = {e["node"]["id"] if e["node"] else None for e in page["edges"]}

@@ -1,12 +1,12 @@
-"""Run one service process on a free loopback port, for tests and benchmarks.
+"""Run one process serving HTTP on a free loopback port, for tests and benchmarks.
 
 `emporium-platform up` runs each service on its fixed port under supervisord. Tests and
 benchmarks need their own instance next to it (own port, own environment), started and
-stopped by the test::
+stopped by the test. A suite that runs services uses the harness
+(:mod:`emporium_platform.harness`), which builds on these::
 
-    with uvicorn_process("emporium_catalog.app:app", env=platform.env()) as catalog:
-        with gateway_process(env={"EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url}) as gw:
-            httpx.post(gw.graphql_url, json={"query": "{ __typename }"})
+    with gateway_process(env={"EMPORIUM_SUBGRAPH_CATALOG_URL": catalog.graphql_url}) as gw:
+        httpx.post(gw.graphql_url, json={"query": "{ __typename }"})
 
 A process inherits this process's environment minus every `EMPORIUM_*` variable (a stray
 setting in the developer's shell must not change what a test exercises) but
@@ -173,21 +173,6 @@ class ServiceProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def uvicorn_process(
-    app: str,
-    *,
-    env: Mapping[str, str] | None = None,
-    port: int | None = None,
-    name: str | None = None,
-    log_dir: Path | None = None,
-) -> ServiceProcess:
-    """A uvicorn server for ``module:attribute`` (a service's ``emporium_<name>.app:app``)."""
-    port = port or free_port()
-    command = [sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port)]
-    default_name = app.split(".", 1)[0].removeprefix("emporium_")
-    return ServiceProcess(name or default_name, command, port=port, env=env, log_dir=log_dir)
 
 
 def gateway_dir(root: Path | None = None) -> Path:

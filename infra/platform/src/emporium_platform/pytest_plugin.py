@@ -1,4 +1,5 @@
-"""Pytest plugin: the session fixture `platform` gives tests the real local components.
+"""Pytest plugin: the session fixture `platform` gives tests the real local components, and
+`stacks` runs services on them as real processes (:mod:`emporium_platform.harness`).
 
 Tests get their own instance (:meth:`Platform.for_tests`: `.platform-test/`, own ports), never
 the developer's running platform. The plugin points every `EMPORIUM_*` connection setting of
@@ -16,16 +17,18 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from emporium_platform import installers
-from emporium_platform.config import HOST, Ports, default_cache_dir
+from emporium_platform.config import HOST, PlatformConfig, Ports, default_cache_dir
 from emporium_platform.core import Platform
+from emporium_platform.harness import Stack
 
 CLUSTER_KUBECONFIG_ENV = "EMPORIUM_CLUSTER_KUBECONFIG"
 CLUSTER_MARKER = "cluster"
@@ -36,6 +39,10 @@ class PlatformHandle:
     """What tests need: connection URLs and a way to take a component down and back."""
 
     platform: Platform
+
+    @property
+    def config(self) -> PlatformConfig:
+        return self.platform.config
 
     @property
     def mongo_url(self) -> str:
@@ -89,6 +96,27 @@ def platform() -> Iterator[PlatformHandle]:
     for name in instance.infra:
         if not instance.is_ready(name):
             instance.start(name)
+
+
+@pytest.fixture(scope="session")
+def stacks(
+    platform: PlatformHandle, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Stack]]:
+    """``stacks(label, *, jwks_url=None, env=None, gateway_env=None) -> Stack``: services of
+    one suite as real processes on the test platform, with gateways in front. Use the stack
+    as a context manager in the suite's fixture, so it stops when the suite's fixtures
+    finalize; any stack still open is closed at the end of the session (processes stopped,
+    its databases and indices deleted)."""
+    made: list[Stack] = []
+
+    def make(label: str, **options: Any) -> Stack:
+        stack = Stack(platform, label=label, log_dir=tmp_path_factory.mktemp(label), **options)
+        made.append(stack)
+        return stack
+
+    yield make
+    for stack in reversed(made):
+        stack.close()
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ KINDS = {
         Kind(
             name="subgraph",
             chart_kind="subgraph",
-            runtime="uvicorn",
+            runtime="python",
             container_port=8080,
             dockerfile="services/python.Dockerfile",
             build_args={"SERVICE": "{name}"},
@@ -140,6 +140,7 @@ KEYS = {
     "metrics_port",
     "links",
     "env",
+    "test_env",
     "note",
 }
 
@@ -171,6 +172,10 @@ class Service:
     links: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     note: str | None = None  # one line printed under the service's links after `up`
+    # What a test stack (emporium_platform.harness) adds to `env`: names unique to the session
+    # and test defaults; {session}, {host}, {port} and {url[NAME]} (a service started earlier in
+    # the stack).
+    test_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def directory(self) -> Path:
@@ -498,7 +503,7 @@ def _command(
         problems.append(f"{where}: a {kind.name} needs a command")
         return ("",)
     command = tuple(word.replace("{name}", name) for word in kind.command)
-    if kind.runtime == "uvicorn" and command[0] not in project.get("scripts", {}):
+    if kind.runtime == "python" and command[0] not in project.get("scripts", {}):
         problems.append(
             f"{where}: the console script {command[0]} is missing from [project.scripts]"
         )
@@ -567,8 +572,9 @@ def _parse(
         if not isinstance(path, str) or not path.startswith("/"):
             problems.append(f"{where}: {path!r} must be a path starting with '/'")
     env = _mapping(table.get("env"), f"{where}: env", problems)
-    if bad := sorted(key for key in env if not ENV_NAME.match(key)):
-        problems.append(f"{where}: env names must be upper-case: {bad}")
+    test_env = _mapping(table.get("test_env"), f"{where}: test_env", problems)
+    if bad := sorted(key for key in (*env, *test_env) if not ENV_NAME.match(key)):
+        problems.append(f"{where}: env and test_env names must be upper-case: {bad}")
     note = table.get("note")
     if note is not None and not isinstance(note, str):
         problems.append(f"{where}: note must be a string")
@@ -588,6 +594,7 @@ def _parse(
         metrics_port=metrics_port,
         links=links,
         env=env,
+        test_env=test_env,
         note=note,
     )
     return service, problems

@@ -8,26 +8,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import partial
 
-from ariadne import convert_schema_names
 from emporium_catalog import events, products, store
 from emporium_catalog.cache import ProductCache
+from emporium_catalog.domain import PRODUCT_CURSORS
 from emporium_catalog.relay import writers_lock
-from emporium_catalog.resolvers import CatalogContext, bindables, request_context
+from emporium_catalog.resolvers import Catalog, bindables, request_context
 from emporium_catalog.settings import CatalogSettings
 from emporium_kit import clients
 from emporium_kit.app import build_app
+from emporium_kit.cursors import Cursors
 from emporium_kit.documents import LeasePruner
-from emporium_kit.graphql import load_sdl, make_federated_schema
+from emporium_kit.graphql import build_schema
 from emporium_kit.workers import OutboxWorker
 from fastapi import FastAPI
-from graphql import GraphQLSchema
-
-
-def build_schema() -> GraphQLSchema:
-    schema = make_federated_schema(load_sdl("emporium_catalog"), *bindables)
-    # resolvers and inputs speak snake_case (argument `productId` arrives as `product_id`)
-    convert_schema_names(schema, None)
-    return schema
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
@@ -57,10 +50,11 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         poll_interval_s=settings.catalog_relay_poll_interval_s,
         settle_s=settings.catalog_relay_settle_s,
     )
-    catalog = CatalogContext(db=db, cache=cache, cursor_secret=settings.cursor_secret)
+    cursors = Cursors.from_settings(settings, PRODUCT_CURSORS)
+    catalog = Catalog(db=db, cache=cache, cursors=cursors)
     app = build_app(
         settings=settings,
-        schema=build_schema(),
+        schema=build_schema("emporium_catalog", *bindables),
         clients=[mongo, redis, bus],
         context=request_context(catalog),
         on_startup=[

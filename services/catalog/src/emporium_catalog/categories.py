@@ -121,8 +121,7 @@ def _category_change(
     overrides what the event reports (a tombstone reports the old name)."""
     changes = {**changes, "updated_at": now()}
     after = {**doc, **changes, "version": doc["version"] + 1}
-    reported = CategoryRead.from_doc({**after, **(event_view or {})})
-    return changes, [events.category_changed(reported, change=change)]
+    return changes, [events.category_changed({**after, **(event_view or {})}, change=change)]
 
 
 async def _write(db: CatalogDb, category_id: str, change: Any, *, name: str) -> CategoryRead:
@@ -196,7 +195,7 @@ async def create_category(*, db: CatalogDb, data: CategoryCreate) -> CategoryRea
         }
         category = CategoryRead.from_doc(doc)
         try:
-            await db.categories.insert(doc, [events.category_changed(category, change="CREATED")])
+            await db.categories.insert(doc, [events.category_changed(doc, change="CREATED")])
         except DuplicateKeyError:
             raise await _duplicate(db, category.id, category.name) from None
         return category

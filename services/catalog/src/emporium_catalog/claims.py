@@ -8,6 +8,11 @@ page by slug is two ``_id`` reads).
 
 Claim first, then write the product, release on failure. A crash in between leaves a claim
 whose product does not hold the value; it is taken over once older than :data:`CLAIM_GRACE`.
+FerretDB 1.24 applies a conditional update as an unguarded read-modify-write, so a
+compare-and-set takeover would let several concurrent claimants win one stale claim. A takeover
+therefore holds the claim's lease (the kit's, the same that guards every product write) while
+it re-reads the claim, re-checks it and rewrites it: one claimant at a time decides, and the
+first one's takeover makes the claim fresh for every one after it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from emporium_kit.documents import Leases
 from emporium_kit.errors import Conflict
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -43,44 +49,63 @@ class UniqueClaims:
     taken: Callable[[list[str | int]], Conflict]
     now: Callable[[], datetime]
 
-    async def claim(self, db: Db, value: str, product_id: str, *, field: list[str | int]) -> bool:
+    async def claim(
+        self, db: Db, value: str, product_id: str, *, field: list[str | int], leases: Leases
+    ) -> bool:
         """Reserve ``value`` for ``product_id`` before the product write that uses it.
 
         ``True`` when this call made the claim (the caller releases it if its write fails),
         ``False`` when the product already held it; raises ``taken`` when another product
-        holds it or may be about to.
+        holds it or may be about to. ``leases`` are the store's, for the takeover.
         """
         claims = db[self.collection]
         for _ in range(_ATTEMPTS):
-            moment = self.now()
             try:
                 await claims.insert_one(
-                    {"_id": value, "product_id": product_id, "claimed_at": moment}
+                    {"_id": value, "product_id": product_id, "claimed_at": self.now()}
                 )
                 return True
             except DuplicateKeyError:
                 claim = await claims.find_one({"_id": value})
             if claim is None:
                 continue  # released in between: try again
-            if claim["product_id"] == product_id:
+            if not await self._may_take_over(db, claim, value, product_id, field):
                 return False
-            holder = await db[self.products].find_one(
-                {"_id": claim["product_id"]}, dict(self.projection)
-            )
-            held = holder is not None and self.holds(holder, value)
-            if held or claim["claimed_at"] > moment - CLAIM_GRACE:
-                raise self.taken(field)
-            taken = await claims.find_one_and_update(
-                {
-                    "_id": value,
-                    "product_id": claim["product_id"],
-                    "claimed_at": claim["claimed_at"],
-                },
-                {"$set": {"product_id": product_id, "claimed_at": moment}},
-            )
-            if taken is not None:
-                return True
+            lease_name = f"{self.collection}:{value}"
+            async with leases.hold(lease_name, busy=lambda: self.taken(field)) as lease:
+                claim = await claims.find_one({"_id": value})
+                if claim is None:
+                    continue
+                if not await self._may_take_over(db, claim, value, product_id, field):
+                    return False
+                lease.check()
+                taken = await claims.update_one(
+                    {
+                        "_id": value,
+                        "product_id": claim["product_id"],
+                        "claimed_at": claim["claimed_at"],
+                    },
+                    {"$set": {"product_id": product_id, "claimed_at": self.now()}},
+                )
+                if taken.modified_count == 1:
+                    return True
         raise self.taken(field)
+
+    async def _may_take_over(
+        self, db: Db, claim: Mapping[str, Any], value: str, product_id: str, field: list[str | int]
+    ) -> bool:
+        """Whether ``claim`` may be taken over: ``False`` when it is ``product_id``'s own,
+        raises ``taken`` when its product holds the value or its write may be in flight."""
+        if claim["product_id"] == product_id:
+            return False
+        holder = await db[self.products].find_one(
+            {"_id": claim["product_id"]}, dict(self.projection)
+        )
+        if holder is not None and self.holds(holder, value):
+            raise self.taken(field)
+        if claim["claimed_at"] > self.now() - CLAIM_GRACE:
+            raise self.taken(field)
+        return True
 
     async def release(self, db: Db, values: Iterable[str], product_id: str) -> None:
         """Drop ``product_id``'s claims on ``values`` (after a failed write, or values it no

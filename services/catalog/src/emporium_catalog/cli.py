@@ -111,7 +111,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args,
         app="emporium_catalog.app",
         settings=settings,
-        port=settings.catalog_port,
         events=events.catalog,
     )
     if shared is not None:

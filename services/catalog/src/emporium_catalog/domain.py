@@ -6,10 +6,6 @@ layer only orchestrates reads and writes around these functions.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -18,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import orjson
+from emporium_kit.cursors import CursorMismatchError, Cursors
 from emporium_kit.errors import ValidationFailed
 
 Field = list[str | int]
@@ -86,7 +82,8 @@ def keyset_filter(sort: ProductSort, key: Any, last_id: str) -> dict[str, Any]:
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
-_CURSOR_MAC_BYTES = 12
+# the product list's cursors (emporium_kit.cursors): [sort, key, id]
+PRODUCT_CURSORS = "catalog.products"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +93,6 @@ class Cursor:
     sort: ProductSort
     key: Any
     id: str
-
-
-def _mac(secret: bytes, payload: bytes) -> bytes:
-    return hmac.new(secret, payload, hashlib.sha256).digest()[:_CURSOR_MAC_BYTES]
 
 
 def _key_to_json(sort: ProductSort, key: Any) -> Any:
@@ -124,42 +117,26 @@ def _key_from_json(sort: ProductSort, raw: Any) -> Any:
     return raw
 
 
-def encode_cursor(cursor: Cursor, *, secret: bytes) -> str:
-    payload = orjson.dumps([cursor.sort.value, _key_to_json(cursor.sort, cursor.key), cursor.id])
-    token = payload + _mac(secret, payload)
-    return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
+def encode_cursor(cursor: Cursor, *, cursors: Cursors) -> str:
+    return cursors.encode([cursor.sort.value, _key_to_json(cursor.sort, cursor.key), cursor.id])
 
 
 def decode_cursor(
-    text: str, *, sort: ProductSort, secret: bytes, field: Field | None = None
+    text: str, *, sort: ProductSort, cursors: Cursors, field: Field | None = None
 ) -> Cursor:
-    """Decode and authenticate a cursor; anything tampered, truncated or foreign is rejected.
+    """A cursor the product list issued, for ``sort``: anything tampered, truncated or
+    foreign is rejected, and a NAME cursor makes no sense in a PRICE_ASC listing."""
 
-    The MAC binds the cursor to this service's secret, and the embedded sort must match the
-    requested one: a NAME cursor makes no sense in a PRICE_ASC listing.
-    """
-    field = field or ["after"]
-    if not isinstance(text, str) or not 0 < len(text) <= 512:
-        raise invalid("INVALID_CURSOR", "cursor is malformed", field=field)
-    try:
-        token = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise invalid("INVALID_CURSOR", "cursor is malformed", field=field) from None
-    payload, mac = token[:-_CURSOR_MAC_BYTES], token[-_CURSOR_MAC_BYTES:]
-    if len(token) <= _CURSOR_MAC_BYTES or not hmac.compare_digest(mac, _mac(secret, payload)):
-        raise invalid("INVALID_CURSOR", "cursor was not issued by this service", field=field)
-    try:
-        raw_sort, raw_key, raw_id = orjson.loads(payload)
+    def position(raw: Any) -> Cursor:
+        raw_sort, raw_key, raw_id = raw
         cursor_sort = ProductSort(raw_sort)
         if cursor_sort is not sort:
-            raise ValueError("sort mismatch")
+            raise CursorMismatchError("cursor does not belong to this sort order")
         if not isinstance(raw_id, str) or not raw_id:
             raise ValueError("bad id")
         return Cursor(sort=cursor_sort, key=_key_from_json(cursor_sort, raw_key), id=raw_id)
-    except (ValueError, TypeError, orjson.JSONDecodeError):
-        raise invalid(
-            "INVALID_CURSOR", "cursor does not belong to this sort order", field=field
-        ) from None
+
+    return cursors.decode(text, field=field or ["after"], parse=position)
 
 
 def page_size(first: int | None) -> int:

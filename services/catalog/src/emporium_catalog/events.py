@@ -5,8 +5,15 @@ carries the aggregate's ``version`` (the product's or category's document versio
 change), so a consumer keeps the highest version it has applied and drops anything older or
 equal: redelivery, replays and out-of-order arrival all become no-ops.
 
+The payloads are integration events, not the API: the ``*Data`` models below are their own
+contract, built from the stored document (``from_doc``), never from the GraphQL read models,
+so a change to a GraphQL field does not change what consumers receive. Each spec states its
+payload ``version``; ``services/catalog/contracts/`` holds the published JSON schemas
+(``emporium-catalog event-schemas``) and ``tests/test_event_contract.py`` pins them. Adding
+an optional field keeps a version; anything else is a new version (``docs/events.md``).
+
 Events never leave on their own: the service puts them in the same single-document write as
-the state change (the kit's ``with_outbox`` / ``with_events``) and the kit's ``OutboxRelay``
+the state change (``Documents.insert`` / ``Documents.update``) and the kit's outbox worker
 publishes them.
 """
 
@@ -16,17 +23,106 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from emporium_catalog.models import CategoryRead, MoneyRead, ProductRead
+from emporium_catalog.domain import Availability, ProductStatus
 from emporium_kit.events.envelope import Event, EventCatalog, EventSpec
 from pydantic import BaseModel, ConfigDict
 
 DOMAIN = "catalog"
 
+Doc = Mapping[str, Any]
 CategoryChange = Literal["CREATED", "UPDATED", "MOVED", "DELETED"]
 
 
 class _Payload(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class MoneyData(_Payload):
+    """Integer minor units and an ISO 4217 code."""
+
+    amount: int
+    currency: str
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> MoneyData:
+        return cls(amount=doc["amount"], currency=doc["currency"])
+
+
+class ListingData(_Payload):
+    """One seller's offer of the product."""
+
+    seller_id: str
+    sku: str
+    price: MoneyData
+    availability: Availability
+    updated_at: datetime
+
+
+class AttributeData(_Payload):
+    name: str
+    value: str
+
+
+class ImageData(_Payload):
+    url: str
+    alt: str = ""
+
+
+class ProductData(_Payload):
+    """The whole product after the change (v1 of ``ProductCreated`` / ``ProductUpdated``):
+    consumers (the search indexer, the recommendation builder) rebuild their documents from
+    it without calling back."""
+
+    id: str
+    slug: str
+    name: str
+    description: str
+    brand: str
+    category_id: str
+    owner_seller_id: str | None
+    sku: str
+    price: MoneyData
+    listings: list[ListingData]
+    attributes: list[AttributeData]
+    images: list[ImageData]
+    availability: Availability
+    status: ProductStatus
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_doc(cls, doc: Doc) -> ProductData:
+        return cls(
+            id=doc["_id"],
+            slug=doc["slug"],
+            name=doc["name"],
+            description=doc["description"],
+            brand=doc["brand"],
+            category_id=doc["category_id"],
+            owner_seller_id=doc.get("owner_seller_id"),
+            sku=doc["sku"],
+            price=MoneyData.from_doc(doc["price"]),
+            listings=[
+                ListingData(
+                    seller_id=listing["seller_id"],
+                    sku=listing["sku"],
+                    price=MoneyData.from_doc(listing["price"]),
+                    availability=listing["availability"],
+                    updated_at=listing["updated_at"],
+                )
+                for listing in doc.get("listings", [])
+            ],
+            attributes=[
+                AttributeData(name=a["name"], value=a["value"]) for a in doc.get("attributes", [])
+            ],
+            images=[ImageData(url=i["url"], alt=i.get("alt", "")) for i in doc.get("images", [])],
+            availability=doc["availability"],
+            status=doc["status"],
+            version=doc["version"],
+            created_at=doc["created_at"],
+            updated_at=doc["updated_at"],
+        )
 
 
 class ProductArchivedData(_Payload):
@@ -38,8 +134,8 @@ class ProductArchivedData(_Payload):
 class PriceChangedData(_Payload):
     product_id: str
     version: int
-    old_price: MoneyRead
-    new_price: MoneyRead
+    old_price: MoneyData
+    new_price: MoneyData
     changed_at: datetime
 
 
@@ -55,67 +151,72 @@ class CategoryChangedData(_Payload):
 
 catalog = EventCatalog("catalog")
 
-# ProductCreated / ProductUpdated carry the whole product (the search indexer and the
-# recommendation builder rebuild their documents from it without calling back).
-ProductCreated = catalog.publishes(EventSpec(DOMAIN, "ProductCreated", ProductRead))
-ProductUpdated = catalog.publishes(EventSpec(DOMAIN, "ProductUpdated", ProductRead))
-PriceChanged = catalog.publishes(EventSpec(DOMAIN, "PriceChanged", PriceChangedData))
-ProductArchived = catalog.publishes(EventSpec(DOMAIN, "ProductArchived", ProductArchivedData))
-CategoryChanged = catalog.publishes(EventSpec(DOMAIN, "CategoryChanged", CategoryChangedData))
+ProductCreated = catalog.publishes(EventSpec(DOMAIN, "ProductCreated", ProductData, version=1))
+ProductUpdated = catalog.publishes(EventSpec(DOMAIN, "ProductUpdated", ProductData, version=1))
+PriceChanged = catalog.publishes(EventSpec(DOMAIN, "PriceChanged", PriceChangedData, version=1))
+ProductArchived = catalog.publishes(
+    EventSpec(DOMAIN, "ProductArchived", ProductArchivedData, version=1)
+)
+CategoryChanged = catalog.publishes(
+    EventSpec(DOMAIN, "CategoryChanged", CategoryChangedData, version=1)
+)
+
+# The builders below take the product or category document as it is stored after the change.
 
 
-def product_created(
-    product: ProductRead, *, occurred_at: datetime | None = None
-) -> Event[ProductRead]:
+def product_created(doc: Doc, *, occurred_at: datetime | None = None) -> Event[ProductData]:
     return catalog.new(
         ProductCreated,
-        product,
-        aggregate_id=product.id,
-        occurred_at=occurred_at or product.updated_at,
+        ProductData.from_doc(doc),
+        aggregate_id=doc["_id"],
+        occurred_at=occurred_at or doc["updated_at"],
     )
 
 
-def product_updated(product: ProductRead) -> Event[ProductRead]:
+def product_updated(doc: Doc) -> Event[ProductData]:
     return catalog.new(
-        ProductUpdated, product, aggregate_id=product.id, occurred_at=product.updated_at
+        ProductUpdated,
+        ProductData.from_doc(doc),
+        aggregate_id=doc["_id"],
+        occurred_at=doc["updated_at"],
     )
 
 
-def product_archived(product: ProductRead) -> Event[ProductArchivedData]:
+def product_archived(doc: Doc) -> Event[ProductArchivedData]:
     data = ProductArchivedData(
-        product_id=product.id, version=product.version, archived_at=product.updated_at
+        product_id=doc["_id"], version=doc["version"], archived_at=doc["updated_at"]
     )
     return catalog.new(
-        ProductArchived, data, aggregate_id=product.id, occurred_at=product.updated_at
+        ProductArchived, data, aggregate_id=doc["_id"], occurred_at=doc["updated_at"]
     )
 
 
-def price_changed(product: ProductRead, *, old_price: Mapping[str, Any]) -> Event[PriceChangedData]:
+def price_changed(doc: Doc, *, old_price: Doc) -> Event[PriceChangedData]:
     data = PriceChangedData(
-        product_id=product.id,
-        version=product.version,
-        old_price=MoneyRead.model_validate(old_price),
-        new_price=product.price,
-        changed_at=product.updated_at,
+        product_id=doc["_id"],
+        version=doc["version"],
+        old_price=MoneyData.from_doc(old_price),
+        new_price=MoneyData.from_doc(doc["price"]),
+        changed_at=doc["updated_at"],
     )
-    return catalog.new(PriceChanged, data, aggregate_id=product.id, occurred_at=product.updated_at)
+    return catalog.new(PriceChanged, data, aggregate_id=doc["_id"], occurred_at=doc["updated_at"])
 
 
 def category_changed(
-    category: CategoryRead, *, change: CategoryChange, occurred_at: datetime | None = None
+    doc: Doc, *, change: CategoryChange, occurred_at: datetime | None = None
 ) -> Event[CategoryChangedData]:
     data = CategoryChangedData(
-        category_id=category.id,
+        category_id=doc["_id"],
         change=change,
-        version=category.version,
-        name=category.name,
-        slug=category.slug,
-        parent_id=category.parent_id,
-        ancestors=category.ancestors,
+        version=doc["version"],
+        name=doc["name"],
+        slug=doc["slug"],
+        parent_id=doc.get("parent_id"),
+        ancestors=list(doc.get("ancestors", [])),
     )
     return catalog.new(
         CategoryChanged,
         data,
-        aggregate_id=category.id,
-        occurred_at=occurred_at or category.updated_at,
+        aggregate_id=doc["_id"],
+        occurred_at=occurred_at or doc["updated_at"],
     )

@@ -64,7 +64,9 @@ async def upsert_listing(
         if current is not None and {key: current[key] for key in listing} == listing:
             return None
         if not claimed:
-            claimed = await SKUS.claim(db.raw, data.sku, product_id, field=["input", "sku"])
+            claimed = await SKUS.claim(
+                db.raw, data.sku, product_id, field=["input", "sku"], leases=db.leases
+            )
         replaced[:] = [current] if current is not None else []
         updated = sorted(
             [*others, {**listing, "updated_at": now()}], key=lambda item: item["seller_id"]

@@ -252,15 +252,14 @@ def _skus(doc: Doc) -> list[str]:
 
 
 def product_change(
-    doc: Doc, changes: dict[str, Any], make_events: Callable[[ProductRead], list[Event[Any]]]
+    doc: Doc, changes: dict[str, Any], make_events: Callable[[Doc], list[Event[Any]]]
 ) -> ChangeResult:
     """What ``db.products.update`` writes for ``changes`` to ``doc``: the fields, the derived
-    ones, and the events, which describe the product as it will be after the write."""
+    ones, and the events, built from the document as it will be stored after the write."""
     changes = {**changes, "updated_at": now()}
     if "listings" in changes:
         changes["skus"] = _skus({**doc, **changes})
-    after = ProductRead.from_doc({**doc, **changes, "version": doc["version"] + 1})
-    return changes, make_events(after)
+    return changes, make_events({**doc, **changes, "version": doc["version"] + 1})
 
 
 ProductChange = Callable[[Doc], ChangeResult | Awaitable[ChangeResult]]
@@ -315,9 +314,9 @@ async def create_product(
     )
     product = ProductRead.from_doc(doc)
     try:
-        await SKUS.claim(db.raw, data.sku, product_id, field=["input", "sku"])
+        await SKUS.claim(db.raw, data.sku, product_id, field=["input", "sku"], leases=db.leases)
         try:
-            await db.products.insert(doc, [events.product_created(product)])
+            await db.products.insert(doc, [events.product_created(doc)])
         except DuplicateKeyError:
             # the slug index of a product written before slug claims existed
             await asyncio.shield(SKUS.release(db.raw, [data.sku], product_id))
@@ -336,14 +335,14 @@ async def create_product(
 async def _claim_new_slug(db: CatalogDb, data: ProductCreate, product_id: str) -> str:
     """The requested slug, or one made from the name (with the id's tail when taken)."""
     if data.slug is not None:
-        await SLUGS.claim(db.raw, data.slug, product_id, field=["input", "slug"])
+        await SLUGS.claim(db.raw, data.slug, product_id, field=["input", "slug"], leases=db.leases)
         return data.slug
     slug = slugify(data.name) or product_id.lower()
     try:
-        await SLUGS.claim(db.raw, slug, product_id, field=["input", "name"])
+        await SLUGS.claim(db.raw, slug, product_id, field=["input", "name"], leases=db.leases)
     except Conflict:
         slug = f"{slug[:100]}-{product_id[-8:].lower()}"
-        await SLUGS.claim(db.raw, slug, product_id, field=["input", "name"])
+        await SLUGS.claim(db.raw, slug, product_id, field=["input", "name"], leases=db.leases)
     return slug
 
 
@@ -407,7 +406,9 @@ async def update_product(
             return None
         new_slug = changes.get("slug")
         if new_slug is not None and not claimed:
-            await SLUGS.claim(db.raw, new_slug, product_id, field=["input", "slug"])
+            await SLUGS.claim(
+                db.raw, new_slug, product_id, field=["input", "slug"], leases=db.leases
+            )
             claimed.append(new_slug)
         old_slug[:] = [doc["slug"]]
         return product_change(doc, changes, lambda after: [events.product_updated(after)])

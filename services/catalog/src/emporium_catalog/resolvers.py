@@ -5,19 +5,18 @@ Errors are GraphQL errors with ``extensions: {code, kind, field}`` (the kit's fo
 ``["input", "price", "amount"]``; a VALIDATION_FAILED error lists every problem under
 ``extensions.errors``.
 
-Per request the context carries a :class:`CatalogContext` (stores) and :class:`Loaders`
-(DataLoaders), so ``_entities`` for N products, or the categories and sellers of a page of
-products, cost one batched lookup each instead of N.
+Per request the context carries a :class:`CatalogContext`: the stores and keyed loaders, so
+``_entities`` for N products, or the categories and sellers of a page of products, cost one
+batched lookup each instead of N.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from aiodataloader import DataLoader
 from ariadne import MutationType, ObjectType, QueryType, ScalarType
 from ariadne.contrib.federation import FederatedObjectType
 from emporium_catalog import categories, listings, products, sellers
@@ -50,66 +49,58 @@ from emporium_catalog.models import (
 )
 from emporium_catalog.store import CatalogDb
 from emporium_kit.auth import principal_from, require_roles
+from emporium_kit.context import RequestContext
+from emporium_kit.cursors import Cursors
 from emporium_kit.errors import ValidationFailed, parse_input
+from emporium_kit.loaders import Loader, keyed_loader
 from graphql import GraphQLResolveInfo
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
-K = TypeVar("K")
-V = TypeVar("V")
 
 ADMIN = "admin"
 SELLER = "seller"
 
 
 @dataclass(frozen=True, slots=True)
-class CatalogContext:
+class Catalog:
+    """The catalog's long-lived parts, shared by every request."""
+
     db: CatalogDb
     cache: ProductCache | None
-    cursor_secret: bytes
+    cursors: Cursors
 
 
-def _loader(fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]]) -> DataLoader[K, V | None]:
-    async def batch(keys: list[K]) -> list[V | None]:
-        found = await fetch(keys)
-        return [found.get(key) for key in keys]
+@dataclass(frozen=True, slots=True)
+class CatalogContext(RequestContext):
+    """What a resolver reads (``CatalogContext.of(info)``): the stores and this request's
+    loaders, so every ``load(id)`` made in one tick becomes one lookup."""
 
-    return DataLoader(batch_load_fn=batch)
-
-
-@dataclass
-class Loaders:
-    """Per-request DataLoaders: every ``load(id)`` made in one tick becomes one lookup."""
-
-    catalog: CatalogContext
-    products: DataLoader[str, ProductRead | None] = field(init=False)
-    categories: DataLoader[str, CategoryRead | None] = field(init=False)
-    sellers: DataLoader[str, SellerRead | None] = field(init=False)
-    children: DataLoader[str, list[CategoryRead] | None] = field(init=False)
-
-    def __post_init__(self) -> None:
-        db, cache = self.catalog.db, self.catalog.cache
-        self.products = _loader(lambda ids: products.get_products(db=db, cache=cache, ids=ids))
-        self.categories = _loader(lambda ids: categories.get_categories(db=db, ids=ids))
-        self.sellers = _loader(lambda ids: sellers.get_sellers(db=db, ids=ids))
-        self.children = _loader(lambda ids: categories.children_of(db=db, parent_ids=ids))
+    db: CatalogDb
+    cache: ProductCache | None
+    cursors: Cursors
+    products: Loader[str, ProductRead]
+    categories: Loader[str, CategoryRead]
+    sellers: Loader[str, SellerRead]
+    children: Loader[str, list[CategoryRead]]
 
 
-def request_context(catalog: CatalogContext) -> Callable[[Any], dict[str, Any]]:
+def request_context(catalog: Catalog) -> Callable[[Any], CatalogContext]:
     """The ``context`` factory for ``build_app``: fresh loaders per request."""
+    db, cache = catalog.db, catalog.cache
 
-    def build(_request: Any) -> dict[str, Any]:
-        return {"catalog": catalog, "loaders": Loaders(catalog)}
+    def build(_request: Any) -> CatalogContext:
+        return CatalogContext(
+            db=db,
+            cache=cache,
+            cursors=catalog.cursors,
+            products=keyed_loader(lambda ids: products.get_products(db=db, cache=cache, ids=ids)),
+            categories=keyed_loader(lambda ids: categories.get_categories(db=db, ids=ids)),
+            sellers=keyed_loader(lambda ids: sellers.get_sellers(db=db, ids=ids)),
+            children=keyed_loader(lambda ids: categories.children_of(db=db, parent_ids=ids)),
+        )
 
     return build
-
-
-def _catalog(info: GraphQLResolveInfo) -> CatalogContext:
-    return info.context["catalog"]
-
-
-def _loaders(info: GraphQLResolveInfo) -> Loaders:
-    return info.context["loaders"]
 
 
 def parse(model: type[M], value: Any, *, at: Sequence[str | int]) -> M:
@@ -172,7 +163,7 @@ def _as_seen_by(info: GraphQLResolveInfo, product: ProductRead | None) -> Produc
 
 @query.field("product")
 async def resolve_product(_: Any, info: GraphQLResolveInfo, id: str) -> ProductRead | None:
-    return _as_seen_by(info, await _loaders(info).products.load(_id(id)))
+    return _as_seen_by(info, await CatalogContext.of(info).products.load(_id(id)))
 
 
 @query.field("productBySlug")
@@ -180,7 +171,7 @@ async def resolve_product_by_slug(
     _: Any, info: GraphQLResolveInfo, slug: str
 ) -> ProductRead | None:
     slug = _slug(slug)
-    ctx = _catalog(info)
+    ctx = CatalogContext.of(info)
     product = await products.get_product_by_slug(db=ctx.db, cache=ctx.cache, slug=slug)
     return _as_seen_by(info, product)
 
@@ -191,13 +182,13 @@ class ProductConnection:
 
     page: products.ProductPage
     sort: ProductSort
-    secret: bytes
+    cursors: Cursors
     db: CatalogDb
     has_previous: bool
 
     def cursor_of(self, product: ProductRead) -> str:
         key = sort_key_of(self.sort, product)
-        return encode_cursor(Cursor(self.sort, key, product.id), secret=self.secret)
+        return encode_cursor(Cursor(self.sort, key, product.id), cursors=self.cursors)
 
 
 connection = ObjectType("ProductConnection")
@@ -234,13 +225,13 @@ async def _products_connection(
 ) -> ProductConnection:
     if flt.status is ProductStatus.ARCHIVED:
         require_roles(info, SELLER, ADMIN)
-    ctx = _catalog(info)
+    ctx = CatalogContext.of(info)
     order = ProductSort(sort)
     size = page_size(first)
-    position = decode_cursor(after, sort=order, secret=ctx.cursor_secret) if after else None
+    position = decode_cursor(after, sort=order, cursors=ctx.cursors) if after else None
     page = await products.list_products(db=ctx.db, flt=flt, sort=order, first=size, after=position)
     return ProductConnection(
-        page=page, sort=order, secret=ctx.cursor_secret, db=ctx.db, has_previous=after is not None
+        page=page, sort=order, cursors=ctx.cursors, db=ctx.db, has_previous=after is not None
     )
 
 
@@ -264,9 +255,9 @@ async def resolve_category(
     if (id is None) == (slug is None):
         raise ValidationFailed("INVALID_ARGUMENTS", "give exactly one of id and slug", ["id"])
     if id is not None:
-        return await _loaders(info).categories.load(_id(id))
+        return await CatalogContext.of(info).categories.load(_id(id))
     slug = _slug(slug)
-    return await categories.get_category_by_slug(db=_catalog(info).db, slug=slug)
+    return await categories.get_category_by_slug(db=CatalogContext.of(info).db, slug=slug)
 
 
 @query.field("categories")
@@ -274,17 +265,17 @@ async def resolve_categories(
     _: Any, info: GraphQLResolveInfo, parent_id: str | None = None
 ) -> list[CategoryRead]:
     parent = _id(parent_id, "parentId") if parent_id is not None else None
-    return await categories.list_children(db=_catalog(info).db, parent_id=parent)
+    return await categories.list_children(db=CatalogContext.of(info).db, parent_id=parent)
 
 
 @query.field("rootCategories")
 async def resolve_root_categories(_: Any, info: GraphQLResolveInfo) -> list[CategoryRead]:
-    return await categories.list_children(db=_catalog(info).db, parent_id=None)
+    return await categories.list_children(db=CatalogContext.of(info).db, parent_id=None)
 
 
 @query.field("sellers")
 async def resolve_sellers(_: Any, info: GraphQLResolveInfo) -> list[SellerRead]:
-    return await sellers.list_sellers(db=_catalog(info).db)
+    return await sellers.list_sellers(db=CatalogContext.of(info).db)
 
 
 # ---------------------------------------------------------------------------------- entities
@@ -296,14 +287,14 @@ product_type = FederatedObjectType("Product")
 async def resolve_product_reference(
     _: Any, info: GraphQLResolveInfo, representation: dict[str, Any]
 ) -> ProductRead | None:
-    return _as_seen_by(info, await _loaders(info).products.load(str(representation["id"])))
+    return _as_seen_by(info, await CatalogContext.of(info).products.load(str(representation["id"])))
 
 
 @product_type.field("category")
 async def resolve_product_category(
     product: ProductRead, info: GraphQLResolveInfo
 ) -> CategoryRead | None:
-    return await _loaders(info).categories.load(product.category_id)
+    return await CatalogContext.of(info).categories.load(product.category_id)
 
 
 listing_type = ObjectType("Listing")
@@ -311,7 +302,7 @@ listing_type = ObjectType("Listing")
 
 @listing_type.field("seller")
 async def resolve_listing_seller(listing: Any, info: GraphQLResolveInfo) -> SellerRead | None:
-    return await _loaders(info).sellers.load(listing.seller_id)
+    return await CatalogContext.of(info).sellers.load(listing.seller_id)
 
 
 money_type = ObjectType("Money")
@@ -329,7 +320,7 @@ category_type = FederatedObjectType("Category")
 async def resolve_category_reference(
     _: Any, info: GraphQLResolveInfo, representation: dict[str, Any]
 ) -> CategoryRead | None:
-    return await _loaders(info).categories.load(str(representation["id"]))
+    return await CatalogContext.of(info).categories.load(str(representation["id"]))
 
 
 @category_type.field("parent")
@@ -338,14 +329,14 @@ async def resolve_category_parent(
 ) -> CategoryRead | None:
     if category.parent_id is None:
         return None
-    return await _loaders(info).categories.load(category.parent_id)
+    return await CatalogContext.of(info).categories.load(category.parent_id)
 
 
 @category_type.field("ancestors")
 async def resolve_category_ancestors(
     category: CategoryRead, info: GraphQLResolveInfo
 ) -> list[CategoryRead]:
-    found = await _loaders(info).categories.load_many(category.ancestors)
+    found = await CatalogContext.of(info).categories.load_many(category.ancestors)
     return [c for c in found if c is not None]
 
 
@@ -353,7 +344,7 @@ async def resolve_category_ancestors(
 async def resolve_category_children(
     category: CategoryRead, info: GraphQLResolveInfo
 ) -> list[CategoryRead]:
-    return await _loaders(info).children.load(category.id) or []
+    return await CatalogContext.of(info).children.load(category.id) or []
 
 
 @category_type.field("depth")
@@ -384,7 +375,7 @@ async def resolve_create_product(
 ) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
     data = parse(ProductCreate, input, at=["input"])
-    ctx = _catalog(info)
+    ctx = CatalogContext.of(info)
     return await products.create_product(db=ctx.db, cache=ctx.cache, data=data, principal=principal)
 
 
@@ -394,7 +385,7 @@ async def resolve_update_product(
 ) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
     data = parse(ProductUpdate, input, at=["input"])
-    ctx = _catalog(info)
+    ctx = CatalogContext.of(info)
     return await products.update_product(
         db=ctx.db, cache=ctx.cache, product_id=_id(id), data=data, principal=principal
     )
@@ -403,7 +394,7 @@ async def resolve_update_product(
 @mutation.field("archiveProduct")
 async def resolve_archive_product(_: Any, info: GraphQLResolveInfo, id: str) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
-    ctx = _catalog(info)
+    ctx = CatalogContext.of(info)
     return await products.archive_product(
         db=ctx.db, cache=ctx.cache, product_id=_id(id), principal=principal
     )
@@ -415,7 +406,7 @@ async def resolve_set_price(
 ) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
     money = parse(MoneyInput, price, at=["price"])
-    ctx = _catalog(info)
+    ctx = CatalogContext.of(info)
     return await products.set_price(
         db=ctx.db, cache=ctx.cache, product_id=_id(id), price=money, principal=principal
     )
@@ -427,7 +418,7 @@ async def resolve_upsert_listing(
 ) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
     data = parse(ListingInput, input, at=["input"])
-    ctx = _catalog(info)
+    ctx = CatalogContext.of(info)
     return await listings.upsert_listing(
         db=ctx.db,
         cache=ctx.cache,
@@ -442,7 +433,7 @@ async def resolve_remove_listing(
     _: Any, info: GraphQLResolveInfo, product_id: str, seller_id: str
 ) -> ProductRead:
     principal = require_roles(info, SELLER, ADMIN)
-    ctx = _catalog(info)
+    ctx = CatalogContext.of(info)
     return await listings.remove_listing(
         db=ctx.db,
         cache=ctx.cache,
@@ -458,7 +449,7 @@ async def resolve_create_category(
 ) -> CategoryRead:
     require_roles(info, ADMIN)
     data = parse(CategoryCreate, input, at=["input"])
-    return await categories.create_category(db=_catalog(info).db, data=data)
+    return await categories.create_category(db=CatalogContext.of(info).db, data=data)
 
 
 @mutation.field("updateCategory")
@@ -467,7 +458,9 @@ async def resolve_update_category(
 ) -> CategoryRead:
     require_roles(info, ADMIN)
     data = parse(CategoryUpdate, input, at=["input"])
-    return await categories.update_category(db=_catalog(info).db, category_id=_id(id), data=data)
+    return await categories.update_category(
+        db=CatalogContext.of(info).db, category_id=_id(id), data=data
+    )
 
 
 @mutation.field("moveCategory")
@@ -477,14 +470,14 @@ async def resolve_move_category(
     require_roles(info, ADMIN)
     parent = _id(parent_id, "parentId") if parent_id is not None else None
     return await categories.move_category(
-        db=_catalog(info).db, category_id=_id(id), parent_id=parent
+        db=CatalogContext.of(info).db, category_id=_id(id), parent_id=parent
     )
 
 
 @mutation.field("deleteCategory")
 async def resolve_delete_category(_: Any, info: GraphQLResolveInfo, id: str) -> str:
     require_roles(info, ADMIN)
-    return await categories.delete_category(db=_catalog(info).db, category_id=_id(id))
+    return await categories.delete_category(db=CatalogContext.of(info).db, category_id=_id(id))
 
 
 @mutation.field("createSeller")
@@ -493,7 +486,7 @@ async def resolve_create_seller(
 ) -> SellerRead:
     require_roles(info, ADMIN)
     data = parse(SellerCreate, input, at=["input"])
-    return await sellers.create_seller(db=_catalog(info).db, data=data)
+    return await sellers.create_seller(db=CatalogContext.of(info).db, data=data)
 
 
 bindables = [

@@ -24,11 +24,9 @@ from emporium_catalog import events
 from emporium_catalog.domain import Availability, slugify
 from emporium_catalog.models import (
     AttributeInput,
-    CategoryRead,
     ImageInput,
     MoneyInput,
     ProductCreate,
-    ProductRead,
 )
 from emporium_catalog.products import SKUS, SLUGS, product_document
 from emporium_catalog.store import (
@@ -291,11 +289,7 @@ async def load(*, db: CatalogDb, catalog: DemoCatalog) -> SeedResult:
     categories = [
         with_outbox(
             doc,
-            [
-                events.category_changed(
-                    CategoryRead.from_doc(doc), change="CREATED", occurred_at=occurred
-                )
-            ],
+            [events.category_changed(doc, change="CREATED", occurred_at=occurred)],
         )
         for doc in await _missing(raw, CATEGORIES, catalog.categories)
     ]
@@ -333,9 +327,7 @@ async def _ensure_batch_events(
     """Write the batch's ProductCreated events once (their document is the marker)."""
     if not products or await db[SEED_BATCHES].count_documents({"_id": batch_id}, limit=1):
         return
-    batch_events = [
-        events.product_created(ProductRead.from_doc(doc), occurred_at=occurred) for doc in products
-    ]
+    batch_events = [events.product_created(doc, occurred_at=occurred) for doc in products]
     document = {
         "_id": batch_id,
         "product_ids": [doc["_id"] for doc in products],

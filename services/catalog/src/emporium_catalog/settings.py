@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from emporium_kit.settings import ServiceSettings
-from pydantic import Field, SecretStr, model_validator
-
-_DEV_CURSOR_SECRET = "emporium-catalog-development-cursor-secret"
+from pydantic import Field
 
 
 class CatalogSettings(ServiceSettings):
     service_name: str = "catalog"
-    catalog_port: int = Field(default=8002, ge=1, le=65535)
-
-    # HMAC key of the opaque pagination cursors; production must set its own.
-    catalog_cursor_secret: SecretStr = SecretStr(_DEV_CURSOR_SECRET)
+    port: int = Field(default=8002, ge=1, le=65535)
 
     # Product cache: keys are catalog:<namespace>:product:<id>. Bump the namespace when the
     # cached shape changes (old entries then simply expire); tests use a unique one each.
@@ -31,16 +26,3 @@ class CatalogSettings(ServiceSettings):
     # FerretDB 1.24 sorts and filters listings in memory after reading the whole collection
     # (~0.6 s for 2,000 products here); the kit's 2 s default leaves too little headroom.
     mongo_timeout_s: float = Field(default=5.0, gt=0)
-
-    @model_validator(mode="after")
-    def _production_secret(self) -> CatalogSettings:
-        if (
-            self.is_production
-            and self.catalog_cursor_secret.get_secret_value() == _DEV_CURSOR_SECRET
-        ):
-            raise ValueError("EMPORIUM_CATALOG_CURSOR_SECRET must be set in production")
-        return self
-
-    @property
-    def cursor_secret(self) -> bytes:
-        return self.catalog_cursor_secret.get_secret_value().encode()

@@ -14,15 +14,13 @@ from collections.abc import Iterable
 from functools import partial
 
 import httpx
-from ariadne import convert_schema_names
 from emporium_kit import clients
 from emporium_kit.app import build_app
 from emporium_kit.auth import TokenVerifier
 from emporium_kit.documents import LeasePruner, document_lock
-from emporium_kit.graphql import load_sdl, make_federated_schema
+from emporium_kit.graphql import build_schema
 from emporium_kit.workers import OutboxWorker, PeriodicTask
 from fastapi import FastAPI
-from graphql import GraphQLSchema
 
 from emporium_identity import events, sessions
 from emporium_identity.browser import SessionCookie, SessionCors, session_router
@@ -38,13 +36,6 @@ log = logging.getLogger(__name__)
 
 # A name only: the verifier's HTTP client is wired to the key ring, never to the network.
 _LOCAL_JWKS_URL = f"http://identity.local{JWKS_PATH}"
-
-
-def build_schema() -> GraphQLSchema:
-    schema = make_federated_schema(load_sdl("emporium_identity"), *bindables)
-    # resolvers and inputs speak snake_case (argument `userId` arrives as `user_id`)
-    convert_schema_names(schema, None)
-    return schema
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
@@ -100,7 +91,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     )
     app = build_app(
         settings=settings,
-        schema=build_schema(),
+        schema=build_schema("emporium_identity", *bindables),
         clients=[mongo, redis, bus],
         dependencies=[p.dependency for p in providers.values()],
         context=request_context(identity),

@@ -219,7 +219,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args,
         app="emporium_identity.app",
         settings=settings,
-        port=settings.identity_port,
         events=events.identity,
     )
     if shared is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emporium_kit.clients import RedisStore
+from emporium_kit.cursors import Cursors
 
 from emporium_identity.domain import PasswordPolicy
 from emporium_identity.keys import KeyRing
@@ -13,6 +14,7 @@ from emporium_identity.passwords import Passwords
 from emporium_identity.ratelimit import Lockout, RateLimits, limits_from_settings
 from emporium_identity.settings import IdentitySettings
 from emporium_identity.store import IdentityDb
+from emporium_identity.users import USER_CURSORS
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Identity:
     policy: PasswordPolicy
     limits: RateLimits
     lockout: Lockout
+    cursors: Cursors  # of the user list
 
     @classmethod
     def from_settings(
@@ -69,6 +72,7 @@ class Identity:
                 max_s=settings.identity_lockout_max_s,
                 memory_s=settings.identity_lockout_memory_s,
             ),
+            cursors=Cursors.from_settings(settings, USER_CURSORS),
         )
 
 

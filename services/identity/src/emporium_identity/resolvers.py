@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from aiodataloader import DataLoader
 from ariadne import EnumType, MutationType, ObjectType, QueryType, ScalarType
 from ariadne.contrib.federation import FederatedObjectType
 from emporium_kit.auth import Principal, require_principal, require_roles
+from emporium_kit.context import RequestContext, request_of
+from emporium_kit.cursors import Cursors
 from emporium_kit.errors import Forbidden, ValidationFailed, parse_input
+from emporium_kit.loaders import Loader, keyed_loader
 from graphql import GraphQLResolveInfo
 from pydantic import BaseModel, ValidationError
 
@@ -41,6 +43,7 @@ from emporium_identity.models import (
     RegisterInput,
     UserRead,
 )
+from emporium_identity.tokens import ClientInfo
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,38 +51,33 @@ R = TypeVar("R")
 ADMIN = Role.ADMIN.value
 
 
-@dataclass
-class Loaders:
-    """Per-request DataLoaders: every ``load(id)`` of one tick becomes one query."""
+@dataclass(frozen=True, slots=True)
+class IdentityContext(RequestContext):
+    """What a resolver reads (``IdentityContext.of(info)``): the service and this request's
+    user loader, so every ``load(id)`` of one tick becomes one query."""
 
     identity: Identity
-    users: DataLoader[str, UserRead | None] = field(init=False)
-
-    def __post_init__(self) -> None:
-        db = self.identity.db
-
-        async def batch(ids: list[str]) -> list[UserRead | None]:
-            found = await users.get_users(db=db, ids=ids)
-            return [found.get(i) for i in ids]
-
-        self.users = DataLoader(batch_load_fn=batch)
+    users: Loader[str, UserRead]
 
 
-def request_context(identity: Identity) -> Callable[[Any], dict[str, Any]]:
-    """The ``context`` factory for ``build_app``."""
+def request_context(identity: Identity) -> Callable[[Any], IdentityContext]:
+    """The ``context`` factory for ``build_app``: a fresh loader per request."""
+    db = identity.db
 
-    def build(_request: Any) -> dict[str, Any]:
-        return {"identity": identity, "loaders": Loaders(identity)}
+    def build(_request: Any) -> IdentityContext:
+        return IdentityContext(
+            identity=identity, users=keyed_loader(lambda ids: users.get_users(db=db, ids=ids))
+        )
 
     return build
 
 
 def _identity(info: GraphQLResolveInfo) -> Identity:
-    return info.context["identity"]
+    return IdentityContext.of(info).identity
 
 
-def _loaders(info: GraphQLResolveInfo) -> Loaders:
-    return info.context["loaders"]
+def _client(info: GraphQLResolveInfo) -> ClientInfo:
+    return client_info(request_of(info))
 
 
 class _IdArg(BaseModel):
@@ -121,7 +119,7 @@ def throttled(
             return await resolver(*args, **kwargs)
         except TooManyRequests as exc:
             info: GraphQLResolveInfo = args[1]  # type: ignore[assignment]
-            hints = hints_of(info.context["request"])
+            hints = hints_of(request_of(info))
             if hints is not None:
                 hints.note(exc)
             raise
@@ -160,7 +158,7 @@ async def resolve_user_reference(
     principal = require_principal(info)
     user_id = _id(representation.get("id"))
     _self_or_admin(principal, user_id)
-    return await _loaders(info).users.load(user_id)
+    return await IdentityContext.of(info).users.load(user_id)
 
 
 def _address_view(user: UserRead, address: Any) -> dict[str, Any]:
@@ -193,6 +191,10 @@ class UserConnection:
     page: users.UserPage
     has_previous: bool
     count: Callable[[], Awaitable[int]]
+    cursors: Cursors
+
+    def cursor_of(self, user: UserRead) -> str:
+        return users.encode_cursor(user.id, cursors=self.cursors)
 
 
 connection_type = ObjectType("UserConnection")
@@ -200,7 +202,7 @@ connection_type = ObjectType("UserConnection")
 
 @connection_type.field("edges")
 def resolve_edges(conn: UserConnection, _info: GraphQLResolveInfo) -> list[dict[str, Any]]:
-    return [{"cursor": users.encode_cursor(u.id), "node": u} for u in conn.page.users]
+    return [{"cursor": conn.cursor_of(u), "node": u} for u in conn.page.users]
 
 
 @connection_type.field("pageInfo")
@@ -209,8 +211,8 @@ def resolve_page_info(conn: UserConnection, _info: GraphQLResolveInfo) -> dict[s
     return {
         "has_next_page": conn.page.has_next,
         "has_previous_page": conn.has_previous,
-        "start_cursor": users.encode_cursor(page[0].id) if page else None,
-        "end_cursor": users.encode_cursor(page[-1].id) if page else None,
+        "start_cursor": conn.cursor_of(page[0]) if page else None,
+        "end_cursor": conn.cursor_of(page[-1]) if page else None,
     }
 
 
@@ -227,13 +229,13 @@ query = QueryType()
 @query.field("me")
 async def resolve_me(_: Any, info: GraphQLResolveInfo) -> UserRead | None:
     principal = require_principal(info)
-    return await _loaders(info).users.load(principal.subject)
+    return await IdentityContext.of(info).users.load(principal.subject)
 
 
 @query.field("user")
 async def resolve_user(_: Any, info: GraphQLResolveInfo, id: str) -> UserRead | None:
     require_roles(info, ADMIN)
-    return await _loaders(info).users.load(_id(id))
+    return await IdentityContext.of(info).users.load(_id(id))
 
 
 @query.field("users")
@@ -245,12 +247,15 @@ async def resolve_users(
     role: Role | None = None,
 ) -> UserConnection:
     require_roles(info, ADMIN)
-    db = _identity(info).db
-    page = await users.list_users(db=db, first=first, after=after, role=role)
+    identity = _identity(info)
+    db, cursors = identity.db, identity.cursors
+    last = users.decode_cursor(after, cursors=cursors) if after is not None else None
+    page = await users.list_users(db=db, first=first, after=last, role=role)
     return UserConnection(
         page=page,
         has_previous=after is not None,
         count=lambda: users.count_users(db=db, role=role),
+        cursors=cursors,
     )
 
 
@@ -263,9 +268,7 @@ mutation = MutationType()
 @throttled
 async def resolve_register(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> AuthResult:
     data = parse_input(RegisterInput, input, at=["input"])
-    return await accounts.register(
-        identity=_identity(info), data=data, client=client_info(info.context["request"])
-    )
+    return await accounts.register(identity=_identity(info), data=data, client=_client(info))
 
 
 @mutation.field("login")
@@ -276,7 +279,7 @@ async def resolve_login(_: Any, info: GraphQLResolveInfo, input: dict[str, Any])
         identity=_identity(info),
         email=data.email,
         password=data.password,
-        client=client_info(info.context["request"]),
+        client=_client(info),
     )
 
 
@@ -286,7 +289,7 @@ async def resolve_refresh_token(_: Any, info: GraphQLResolveInfo, refresh_token:
     return await sessions.refresh(
         identity=_identity(info),
         refresh_token=_bounded(refresh_token, "refreshToken"),
-        client=client_info(info.context["request"]),
+        client=_client(info),
     )
 
 
@@ -309,7 +312,7 @@ async def resolve_logout_everywhere(_: Any, info: GraphQLResolveInfo) -> bool:
 @throttled
 async def resolve_request_password_reset(_: Any, info: GraphQLResolveInfo, email: str) -> bool:
     await recovery.request_password_reset(
-        identity=_identity(info), email=_email(email), client=client_info(info.context["request"])
+        identity=_identity(info), email=_email(email), client=_client(info)
     )
     return True
 
@@ -325,7 +328,7 @@ async def resolve_reset_password(
         identity=_identity(info),
         token=_bounded(token, "token"),
         new_password=new_password,
-        client=client_info(info.context["request"]),
+        client=_client(info),
     )
     return True
 
@@ -337,7 +340,7 @@ async def resolve_request_email_verification(_: Any, info: GraphQLResolveInfo) -
     return await recovery.request_email_verification(
         identity=_identity(info),
         user_id=principal.subject,
-        client=client_info(info.context["request"]),
+        client=_client(info),
     )
 
 

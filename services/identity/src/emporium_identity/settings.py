@@ -44,7 +44,7 @@ class OAuthProvider(BaseModel):
 
 class IdentitySettings(ServiceSettings):
     service_name: str = "identity"
-    identity_port: int = Field(default=8001, ge=1, le=65535)
+    port: int = Field(default=8001, ge=1, le=65535)
     # Where browsers reach this service: OAuth redirect URIs are built from it.
     identity_public_url: str = "http://127.0.0.1:8001"
 

@@ -9,12 +9,12 @@ other; none is lost, on FerretDB as on MongoDB.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from emporium_kit.cursors import Cursors
 from emporium_kit.documents import ChangeResult
 from emporium_kit.errors import ValidationFailed
 from ulid import ULID
@@ -26,6 +26,8 @@ from emporium_identity.models import USER_PROJECTION, UserRead
 from emporium_identity.store import Doc, IdentityDb
 
 MAX_PAGE = 100
+# the user list's cursors (emporium_kit.cursors): the last user's id
+USER_CURSORS = "identity.users"
 
 # change(user) -> (fields to $set or an update document, events) | None for "no change";
 # it may raise a DomainError to refuse
@@ -80,29 +82,32 @@ class UserPage:
     has_next: bool
 
 
-def encode_cursor(user_id: str) -> str:
-    return base64.urlsafe_b64encode(user_id.encode()).decode().rstrip("=")
+def encode_cursor(user_id: str, *, cursors: Cursors) -> str:
+    return cursors.encode(user_id)
 
 
-def decode_cursor(cursor: str) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = base64.urlsafe_b64decode(padded.encode()).decode()
-        ULID.from_str(value)
-    except ValueError:
-        raise ValidationFailed("INVALID_CURSOR", "not a valid cursor", ["after"]) from None
-    return value
+def decode_cursor(text: str, *, cursors: Cursors) -> str:
+    """The id of the last user of the page a cursor of the user list ends."""
+
+    def user_id(raw: Any) -> str:
+        if not isinstance(raw, str):
+            raise TypeError("not a user id")
+        ULID.from_str(raw)
+        return raw
+
+    return cursors.decode(text, parse=user_id)
 
 
 async def list_users(
     *, db: IdentityDb, first: int, after: str | None, role: Role | None
 ) -> UserPage:
-    """Users in id (= creation) order; keyset pagination on ``_id``."""
+    """Users in id (= creation) order, after the user id ``after``; keyset pagination on
+    ``_id``."""
     if not 1 <= first <= MAX_PAGE:
         raise ValidationFailed("INVALID_PAGE_SIZE", f"first must be 1..{MAX_PAGE}", ["first"])
     flt: dict[str, Any] = {}
     if after is not None:
-        flt["_id"] = {"$gt": decode_cursor(after)}
+        flt["_id"] = {"$gt": after}
     if role is not None:
         flt["roles"] = role.value
     docs = await db.users.find(flt, USER_PROJECTION, sort=[("_id", 1)], limit=first + 1)

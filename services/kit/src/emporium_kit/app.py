@@ -5,32 +5,37 @@
     def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         settings = settings or CatalogSettings()
         mongo, redis = clients.mongo(settings), clients.redis(settings)
+        db = CatalogDb.connect(mongo, settings)
         return build_app(
             settings=settings,
-            schema=make_federated_schema(load_sdl("emporium_catalog"), *bindables),
+            schema=build_schema("emporium_catalog", *bindables),
             clients=[mongo, redis],
-            context=lambda request: {"db": mongo.db, "loaders": Loaders(mongo)},
-            on_startup=[partial(ensure_indexes, db=mongo.db)],
+            context=request_context(Catalog(db=db, cache=cache, cursors=cursors)),
+            on_startup=[partial(ensure_indexes, db=db)],
             workers=[outbox],
         )
 
 What it wires:
 
 - JSON logging and tracing (:mod:`emporium_kit.logging`, :mod:`emporium_kit.telemetry`);
-- ``/graphql`` (:func:`emporium_kit.graphql.graphql_app`) whose context is
-  ``{"request", "settings", "principal", "auth_error", **context(request)}``: the bearer
-  token is verified once per request when present (read it with
-  :func:`emporium_kit.auth.principal_from`); ``context`` may be async and builds the
-  per-request objects (DataLoaders...);
+- ``/graphql`` (:func:`emporium_kit.graphql.graphql_app`) whose context holds the request,
+  the settings, the caller (the bearer token is verified once per request when present; read
+  it with :func:`emporium_kit.auth.principal_from`) and what ``context(request)`` returns: the
+  service's :class:`~emporium_kit.context.RequestContext` with its stores and fresh
+  per-request loaders, read by resolvers with ``CatalogContext.of(info)``. ``context`` may be
+  async;
 - ``/livez``, ``/readyz`` (every client's dependency plus ``dependencies``), ``/metrics``;
 - lifespan: start clients -> prefetch JWKS -> ``on_startup`` hooks -> start ``workers``
   (objects with ``async start()`` / ``async stop()``: :mod:`emporium_kit.workers`) -> freeze
   the startup heap for the garbage collector; on exit in reverse: readiness 503 -> stop
   workers -> ``on_shutdown`` hooks -> close clients.
 
-Graceful shutdown with :func:`serve`: on SIGTERM ``/readyz`` answers 503 at once while
-requests are still served for ``settings.shutdown_grace_s`` (so endpoints drop the pod),
-then uvicorn stops accepting, drains in-flight requests and runs the lifespan exit.
+:func:`serve` is how every service runs, locally, in tests and in its image (each service's
+``emporium-<name> serve``): uvicorn (uvloop + httptools) on ``settings.host:settings.port``
+with graceful shutdown. On SIGTERM ``/readyz`` answers 503 at once while requests are still
+served for ``settings.shutdown_grace_s`` (so load balancers drop the instance), then uvicorn
+stops accepting, waits up to ``settings.shutdown_drain_s`` for in-flight requests and runs the
+lifespan exit.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import asyncio
 import gc
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -53,6 +58,7 @@ from starlette.requests import Request
 
 from emporium_kit.auth import AUTH_ERROR_KEY, PRINCIPAL_KEY, TokenVerifier, authenticate
 from emporium_kit.clients import Client
+from emporium_kit.context import REQUEST_KEY, SERVICE_KEY, SETTINGS_KEY, RequestContext
 from emporium_kit.graphql import graphql_app
 from emporium_kit.health import Health
 from emporium_kit.logging import configure_logging
@@ -63,7 +69,7 @@ from emporium_kit.telemetry import instrument_app, setup_tracing, shutdown_traci
 
 log = logging.getLogger(__name__)
 
-ContextFactory = Callable[[Request], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
+ContextFactory = Callable[[Request], RequestContext | Awaitable[RequestContext]]
 Hook = Callable[[], Awaitable[Any]]
 
 
@@ -145,16 +151,20 @@ def _context_factory(
     async def context_value(request: Request, _data: Any) -> dict[str, Any]:
         principal, auth_error = await authenticate(verifier, request.headers.get("authorization"))
         ctx: dict[str, Any] = {
-            "request": request,
-            "settings": settings,
+            REQUEST_KEY: request,
+            SETTINGS_KEY: settings,
             PRINCIPAL_KEY: principal,
             AUTH_ERROR_KEY: auth_error,
         }
         if context is not None:
-            extra = context(request)
-            if inspect.isawaitable(extra):
-                extra = await extra
-            ctx.update(extra)
+            service = context(request)
+            if inspect.isawaitable(service):
+                service = await service
+            if not isinstance(service, RequestContext):
+                raise TypeError(
+                    f"context() returned {type(service).__name__}, not a RequestContext"
+                )
+            ctx[SERVICE_KEY] = service
         return ctx
 
     return context_value
@@ -232,7 +242,8 @@ async def _quietly(awaitable: Awaitable[Any], what: str) -> None:
 
 
 class _GracefulServer(uvicorn.Server):
-    """First SIGTERM/SIGINT: readiness 503 now, stop after the grace period."""
+    """SIGTERM/SIGINT: readiness 503 now, stop after the grace period (a second signal, or no
+    grace period, stops at once)."""
 
     def __init__(self, config: uvicorn.Config, health: Health, grace_s: float) -> None:
         super().__init__(config)
@@ -246,6 +257,7 @@ class _GracefulServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._health.shutting_down or self._loop is None or self._grace_s <= 0:
+            self._health.begin_shutdown()
             super().handle_exit(sig, frame)
             return
         self._health.begin_shutdown()
@@ -255,19 +267,22 @@ class _GracefulServer(uvicorn.Server):
         )
 
 
-def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int) -> None:
-    """Run ``app`` under uvicorn (uvloop + httptools) with the graceful shutdown above."""
+def serve(app: FastAPI, *, host: str | None = None, port: int | None = None) -> None:
+    """Run ``app`` under uvicorn with the graceful shutdown above; ``host`` and ``port``
+    default to the app's settings (``EMPORIUM_HOST``, ``EMPORIUM_PORT``)."""
     settings: ServiceSettings = app.state.settings
     config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
+        host=host or settings.host,
+        port=port or settings.port,
         loop="uvloop",
         http="httptools",
         log_config=None,
-        access_log=False,
+        access_log=settings.access_log,
+        server_header=False,
         proxy_headers=True,
-        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_s)),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=settings.shutdown_drain_s,  # type: ignore[arg-type]
     )
     server = _GracefulServer(config, app.state.health, settings.shutdown_grace_s)
     server.run()

@@ -2,7 +2,8 @@
 
 ::
 
-    emporium-<service> serve [--host 127.0.0.1] [--port N]   # graceful shutdown on SIGTERM
+    emporium-<service> serve [--host H] [--port N]   # the service process: the kit's graceful
+                                                     # server (emporium_kit.app.serve)
     emporium-<service> event-schemas DIR                     # services that publish events
     emporium-<service> dlq list|replay|discard ...           # the event bus's commands
     emporium-<service> streams ensure DOMAIN...
@@ -30,11 +31,11 @@ def add_service_commands(
 ) -> None:
     """``serve``, ``event-schemas`` (when the service has an event catalog), ``dlq`` and
     ``streams`` on an argparse subparsers object."""
-    serve = commands.add_parser("serve", help="run the subgraph (graceful shutdown on SIGTERM)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument(
-        "--port", type=int, default=None, help=f"default: EMPORIUM_{service.upper()}_PORT"
+    serve = commands.add_parser(
+        "serve", help=f"run the {service} service (graceful shutdown on SIGTERM)"
     )
+    serve.add_argument("--host", default=None, help="default: EMPORIUM_HOST")
+    serve.add_argument("--port", type=int, default=None, help="default: EMPORIUM_PORT")
     if events is not None:
         schemas = commands.add_parser("event-schemas", help="write the events' JSON schemas")
         schemas.add_argument("directory", type=Path)
@@ -46,13 +47,12 @@ def run_service_command(
     *,
     app: str,
     settings: ServiceSettings,
-    port: int,
     events: EventCatalog | None = None,
 ) -> int | None:
     """Run a shared command and return its exit code; ``None`` for the service's own.
 
     ``app`` is the module holding the service's module-level ``app``, imported only by
-    ``serve`` (it builds the app from the environment); ``port`` is the default port.
+    ``serve`` (it builds the app, and its settings, from the environment).
     The event-bus commands use ``settings.nats_url`` unless the parser set ``nats_url``, and
     ``streams ensure`` uses ``settings.nats_stream_replicas`` unless given ``--replicas``.
     """
@@ -68,6 +68,6 @@ def run_service_command(
     if args.command == "serve":
         from emporium_kit.app import serve
 
-        serve(importlib.import_module(app).app, host=args.host, port=args.port or port)
+        serve(importlib.import_module(app).app, host=args.host, port=args.port)
         return 0
     return None

@@ -1,6 +1,8 @@
 """Schema-first federated GraphQL: SDL loading, Federation v2 schema, the ASGI app.
 
 - :func:`load_sdl` reads a package's ``schema/*.graphql`` (sorted, joined).
+- :func:`build_schema` is a service's schema: its SDL, its bindables, and field and
+  argument names converted to snake_case for the resolvers.
 - :func:`make_federated_schema` is Ariadne's ``ariadne.contrib.federation`` schema
   builder. Federation v2 is chosen by the SDL itself: Ariadne looks for
   ``extend schema @link(url: "https://specs.apollo.dev/federation/v2.x", import: [...])``
@@ -18,6 +20,11 @@
   and :func:`format_error` (``extensions: {code, kind, field}`` for
   :class:`~emporium_kit.errors.DomainError`, internals hidden in production), and
   :class:`DirectExecutionContext` for cheap completion of resolver-free selections.
+
+:class:`DirectExecutionContext` overrides graphql-core 3.2's execution internals
+(``complete_value``, ``collect_subfields``), which 3.3 reworked. The kit's pyproject pins
+graphql-core to 3.2 and importing this module fails with :class:`UnsupportedGraphQLCoreError` when
+another version is installed, instead of completing results wrongly at run time.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from importlib import resources
 from typing import Any, cast
 
 import orjson
+from ariadne import convert_schema_names
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLHTTPHandler
 from ariadne.contrib.federation import make_federated_schema as _ariadne_federated_schema
@@ -69,6 +77,7 @@ from graphql import (
     is_object_type,
     parse,
     validate,
+    version_info,
 )
 from graphql.pyutils import AwaitableOrValue, Path
 from pydantic import ValidationError
@@ -80,6 +89,31 @@ from emporium_kit.responses import OrjsonResponse
 from emporium_kit.text import find_forbidden, forbidden_character, invalid_characters
 
 log = logging.getLogger(__name__)
+
+# graphql-core versions whose execution internals DirectExecutionContext overrides: [low, high)
+GRAPHQL_CORE_SUPPORTED = ((3, 2, 5), (3, 3, 0))
+
+
+class UnsupportedGraphQLCoreError(ImportError):
+    """The installed graphql-core is outside :data:`GRAPHQL_CORE_SUPPORTED`."""
+
+
+def check_graphql_core(installed: Sequence[int]) -> None:
+    """Raise :class:`UnsupportedGraphQLCoreError` unless ``installed`` (major, minor, micro) is
+    a version the execution fast path was written against."""
+    low, high = GRAPHQL_CORE_SUPPORTED
+    version = tuple(installed[:3])
+    if not low <= version < high:
+        shown = ".".join(map(str, version))
+        raise UnsupportedGraphQLCoreError(
+            f"emporium_kit.graphql supports graphql-core >={'.'.join(map(str, low))},"
+            f"<{'.'.join(map(str, high))}; {shown} is installed. DirectExecutionContext"
+            " overrides its execution internals: check them against this version before"
+            " widening the pin in services/kit/pyproject.toml."
+        )
+
+
+check_graphql_core((version_info.major, version_info.minor, version_info.micro))
 
 MAX_BODY_BYTES = 256 * 1024
 # Operations arrive as JSON only (GraphQL over HTTP). A form, multipart or text/plain body is
@@ -118,6 +152,19 @@ def make_federated_schema(
         if re.search(rf"@{name}\b", sdl) and not re.search(rf"directive\s+@{name}\b", sdl)
     ]
     return _ariadne_federated_schema([sdl, *missing], *bindables, directives=directives)
+
+
+def build_schema(
+    package: str, *bindables: SchemaBindable | Sequence[SchemaBindable], folder: str = "schema"
+) -> GraphQLSchema:
+    """The federated schema of ``package``'s SDL (:func:`load_sdl`) bound to ``bindables``.
+
+    Resolvers and inputs speak snake_case: an argument ``productId`` arrives as
+    ``product_id``, and a field ``totalCount`` is read from ``total_count``.
+    """
+    schema = make_federated_schema(load_sdl(package, folder), *bindables)
+    convert_schema_names(schema, None)
+    return schema
 
 
 class _CachedDocument:

@@ -18,10 +18,14 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_FILE = os.environ.get("EMPORIUM_ENV_FILE", ".platform/env")
+
+# Used only when no cursor secret is configured; production refuses to start with it.
+DEV_CURSOR_SECRET = "emporium-development-cursor-secret"
+MIN_CURSOR_SECRET_CHARS = 32
 
 
 class ServiceSettings(BaseSettings):
@@ -37,6 +41,14 @@ class ServiceSettings(BaseSettings):
 
     service_name: str
     environment: Literal["development", "production"] = "development"
+
+    # Where `emporium-<service> serve` listens (services default their local port; the image
+    # listens on 0.0.0.0:8080), and the proxies whose X-Forwarded-For it applies.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    forwarded_allow_ips: str = "127.0.0.1"
+    # one JSON line per request (path without its query string); benchmarks turn it off
+    access_log: bool = True
 
     mongo_url: str = "mongodb://127.0.0.1:27117/"
     mongo_database: str | None = None
@@ -78,7 +90,15 @@ class ServiceSettings(BaseSettings):
     breaker_fail_max: int = Field(default=5, ge=1)
     breaker_reset_timeout_s: float = Field(default=10.0, gt=0)
 
+    # HMAC key of every service's pagination cursors (emporium_kit.cursors): one secret for
+    # all services, each list's cursors bound to the list by name
+    cursor_secret: SecretStr = SecretStr(DEV_CURSOR_SECRET)
+
+    # `serve` on SIGTERM: readiness 503 and requests still served for shutdown_grace_s (0 where
+    # a preStop hook already took the pod out of the endpoints), then it stops accepting and
+    # waits up to shutdown_drain_s for in-flight requests
     shutdown_grace_s: float = Field(default=5.0, ge=0)
+    shutdown_drain_s: float = Field(default=10.0, gt=0)
     graphql_max_depth: int = Field(default=12, ge=1)
     graphql_max_query_chars: int = Field(default=20_000, ge=100)
     graphql_document_cache_size: int = Field(default=1024, ge=0)
@@ -88,6 +108,19 @@ class ServiceSettings(BaseSettings):
         if self.mongo_database is None:
             # frozen model: set through __dict__ once, during validation
             self.__dict__["mongo_database"] = self.service_name
+        return self
+
+    @model_validator(mode="after")
+    def _cursor_secret_in_production(self) -> ServiceSettings:
+        if not self.is_production:
+            return self
+        cursor_secret = self.cursor_secret.get_secret_value()
+        if cursor_secret == DEV_CURSOR_SECRET:
+            raise ValueError("EMPORIUM_CURSOR_SECRET must be set in production")
+        if len(cursor_secret) < MIN_CURSOR_SECRET_CHARS:
+            raise ValueError(
+                f"EMPORIUM_CURSOR_SECRET must be at least {MIN_CURSOR_SECRET_CHARS} characters"
+            )
         return self
 
     @property

@@ -8,6 +8,12 @@ JWKS and mints access tokens the kit's :class:`~emporium_kit.auth.TokenVerifier`
     headers = {"Authorization": f"Bearer {token}"}
     settings = CatalogSettings(jwt_public_key=minter.public_key_pem())  # or serve minter.jwks()
 
+``JwksServer`` publishes minters' keys over HTTP as identity's JWKS endpoint does, for
+processes that fetch them (the gateway, a subgraph started by the test harness)::
+
+    with JwksServer(minter) as jwks:
+        stack = stacks("gateway", jwks_url=jwks.url)
+
 ``BlackHole`` plays a dependency that hangs: it accepts connections and never answers, so a
 client's timeout is what ends the call::
 
@@ -17,12 +23,14 @@ client's timeout is what ends the call::
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
@@ -114,6 +122,62 @@ class TokenMinter:
         signing_key = key or self.key
         jws_header = {"alg": self.alg, "kid": signing_key.kid, "typ": "JWT", **(header or {})}
         return jwt.encode(jws_header, payload, signing_key, algorithms=[jws_header["alg"]])
+
+
+class _JwksHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        owner: JwksServer = self.server.owner  # type: ignore[attr-defined]
+        owner.requests += 1
+        if not owner.available:
+            self.send_error(503)
+            return
+        body = json.dumps(owner.document()).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class JwksServer:
+    """An HTTP server on a free loopback port publishing the current keys of every minter
+    (rotations included) as one JWKS, but the ``withdrawn`` kids; it answers 503 while
+    ``available`` is false, and ``requests`` counts the fetches."""
+
+    def __init__(self, *minters: TokenMinter) -> None:
+        self.minters = minters
+        self.requests = 0
+        self.available = True
+        self.withdrawn: set[str] = set()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _JwksHandler)
+        self._httpd.owner = self  # type: ignore[attr-defined]
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_port}/.well-known/jwks.json"
+
+    def document(self) -> dict[str, Any]:
+        keys = [key for minter in self.minters for key in minter.jwks()["keys"]]
+        return {"keys": [key for key in keys if key["kid"] not in self.withdrawn]}
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> JwksServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class BlackHole:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -27,6 +27,7 @@ from nats.js import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 pytestmark = pytest.mark.integration
@@ -275,8 +276,44 @@ async def test_processed_store_claims_leases_and_takeover(
     assert released.token is not None
     await store.release("c", "e2", released.token)
     assert (await store.claim("c", "e2", lease_s=30)).outcome is ClaimOutcome.CLAIMED
-    assert await store.prune(older_than=timedelta(0)) == 1  # only the done e1
+    # the done e1 and the record of its takeover; the live e2 claim stays
+    assert await store.prune(older_than=timedelta(0)) == 2
     assert not await store.is_done("c", "e1")
+    assert await mongo["processed_events"].find_one({"_id": "claim:c:e2"}) is not None
+
+
+async def test_of_many_replicas_taking_over_one_expired_claim_exactly_one_wins(
+    *, platform: Any, mongo: AsyncDatabase[dict[str, Any]], wait: Any
+) -> None:
+    """FerretDB applies a conditional update as an unguarded read-modify-write, so with a
+    compare-and-set takeover several replicas would believe they owned the event. Replicas on
+    independent clients take over one crashed claim at once, round after round."""
+    clients = [AsyncMongoClient(platform.mongo_url, tz_aware=True) for _ in range(8)]
+    try:
+        for round_ in range(5):
+            event_id = f"e{round_}"
+            collection = mongo["processed_events"]
+            crashed = await ProcessedEvents(collection).claim("c", event_id, lease_s=0.05)
+            assert crashed.outcome is ClaimOutcome.CLAIMED
+            stale = await collection.find_one({"_id": f"claim:c:{event_id}"})
+
+            async def lapsed(stale: dict[str, Any] = stale) -> bool:
+                return datetime.now(UTC) > stale["lease_until"]
+
+            await wait(lapsed, what="the crashed owner's lease to lapse")
+            replicas = [
+                ProcessedEvents(clients[n % len(clients)][mongo.name]["processed_events"])
+                for n in range(40)
+            ]
+            claims = await asyncio.gather(*(r.claim("c", event_id, lease_s=30) for r in replicas))
+            winners = [c for c in claims if c.outcome is ClaimOutcome.CLAIMED]
+            assert len(winners) == 1, [c.outcome.value for c in claims]
+            assert {c.outcome for c in claims} == {ClaimOutcome.CLAIMED, ClaimOutcome.BUSY}
+            owner = await collection.find_one({"_id": f"claim:c:{event_id}"})
+            assert owner["owner"] == winners[0].token
+    finally:
+        for client in clients:
+            await client.close()
 
 
 async def _claimed(pending: Any) -> Any:

@@ -14,30 +14,24 @@ import logging
 from functools import partial
 
 import httpx
-from ariadne import convert_schema_names
 from emporium_kit import clients
 from emporium_kit.app import build_app
+from emporium_kit.cursors import Cursors
 from emporium_kit.events import ProcessedEvents
-from emporium_kit.graphql import load_sdl, make_federated_schema
+from emporium_kit.graphql import build_schema
 from emporium_kit.resilience import Dependency
 from emporium_kit.workers import ConsumerWorker, Outage
 from fastapi import FastAPI
-from graphql import GraphQLSchema
 
 from emporium_search import events
 from emporium_search.catalog_client import CatalogClient
 from emporium_search.indexer import Indexer
 from emporium_search.indices import IndexNames
+from emporium_search.query import RESULT_CURSORS
 from emporium_search.resolvers import SearchContext, bindables, request_context
 from emporium_search.settings import SearchSettings
 
 PROCESSED_EVENTS = "processed_events"
-
-
-def build_schema() -> GraphQLSchema:
-    schema = make_federated_schema(load_sdl("emporium_search"), *bindables)
-    convert_schema_names(schema, None)
-    return schema
 
 
 def catalog_client(settings: SearchSettings, http: httpx.AsyncClient) -> CatalogClient:
@@ -96,11 +90,12 @@ def create_app(
         if catalog_http is None:
             await http.aclose()
 
-    context = SearchContext(store=opensearch, names=names, cursor_secret=settings.cursor_secret)
+    cursors = Cursors.from_settings(settings, RESULT_CURSORS)
+    context = SearchContext(store=opensearch, names=names, cursors=cursors)
     indexing = settings.search_indexing_enabled
     app = build_app(
         settings=settings,
-        schema=build_schema(),
+        schema=build_schema("emporium_search", *bindables),
         clients=[opensearch, mongo, bus] if indexing else [opensearch],
         dependencies=[catalog.dependency],
         context=request_context(context),

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import orjson
-from aiodataloader import DataLoader
+from emporium_kit.loaders import Loader, keyed_loader
 from emporium_kit.resilience import Dependency, DependencyUnavailable
 
 from emporium_search.models import CategoryView, ProductView
@@ -92,11 +92,22 @@ def _tree_query(levels: int) -> str:
 TREE_QUERY = _tree_query(6)
 MAX_BATCH = 100
 PAGE_TIMEOUT_S = 30.0
-PAGE_ATTEMPTS = 3
+PAGE_ATTEMPTS = 5
 
 
 class CatalogError(RuntimeError):
     """The catalog answered with GraphQL errors."""
+
+
+class CatalogBusyError(CatalogError):
+    """The catalog answered, but only that one of its own dependencies was unavailable, slow or
+    saturated: the same request may well succeed a moment later."""
+
+
+# the kit's codes for a dependency that failed transiently (emporium_kit.resilience)
+TRANSIENT_CODES = frozenset(
+    {"DEPENDENCY_UNAVAILABLE", "DEPENDENCY_TIMEOUT", "DEPENDENCY_SATURATED"}
+)
 
 
 def _category(raw: dict[str, Any]) -> CategoryView:
@@ -112,7 +123,7 @@ class CatalogClient:
         self.url = url
         self.dependency = dependency
         self._http = http
-        self._loader: DataLoader[str, ProductView | None] | None = None
+        self._loader: Loader[str, ProductView] | None = None
 
     async def _post(
         self, query: str, variables: dict[str, Any], *, timeout_s: float | None = None
@@ -127,9 +138,11 @@ class CatalogClient:
         if response.status_code >= 500:
             response.raise_for_status()
         body = orjson.loads(response.content)
-        if body.get("errors"):
-            messages = "; ".join(str(e.get("message")) for e in body["errors"])
-            raise CatalogError(f"catalog query failed: {messages}")
+        if errors := body.get("errors"):
+            messages = "; ".join(str(e.get("message")) for e in errors)
+            codes = {(e.get("extensions") or {}).get("code") for e in errors}
+            busy = codes <= TRANSIENT_CODES
+            raise (CatalogBusyError if busy else CatalogError)(f"catalog query failed: {messages}")
         return body["data"]
 
     async def products(self, ids: Sequence[str]) -> dict[str, ProductView]:
@@ -146,19 +159,13 @@ class CatalogClient:
                     found[product.id] = product
         return found
 
-    async def _load_batch(self, ids: list[str]) -> list[ProductView | None]:
-        found = await self.products(ids)
-        return [found.get(i) for i in ids]
-
     async def load_product(self, product_id: str) -> ProductView | None:
         """One product; concurrent calls are batched into one ``_entities`` request."""
         # a DataLoader schedules its batch on the loop it was created with: make it on the
         # running loop (the client itself is built before the server's loop exists)
         loop = asyncio.get_running_loop()
         if self._loader is None or self._loader.loop is not loop:
-            self._loader = DataLoader(
-                batch_load_fn=self._load_batch, cache=False, max_batch_size=MAX_BATCH, loop=loop
-            )
+            self._loader = keyed_loader(self.products, cache=False, max_batch_size=MAX_BATCH)
         return await self._loader.load(product_id)
 
     async def categories(self, ids: Sequence[str]) -> dict[str, CategoryView]:
@@ -195,7 +202,7 @@ class CatalogClient:
                 try:
                     data = await self._post(PAGE_QUERY, variables, timeout_s=PAGE_TIMEOUT_S)
                     break
-                except (DependencyUnavailable, httpx.TransportError) as exc:
+                except (DependencyUnavailable, CatalogBusyError, httpx.TransportError) as exc:
                     if attempt == PAGE_ATTEMPTS:
                         raise
                     log.warning("catalog page failed (attempt %d): %r; retrying", attempt, exc)

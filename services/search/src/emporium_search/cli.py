@@ -104,9 +104,7 @@ async def _status(settings: SearchSettings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     settings = SearchSettings()
     args = build_parser(settings).parse_args(argv)
-    shared = run_service_command(
-        args, app="emporium_search.app", settings=settings, port=settings.search_port
-    )
+    shared = run_service_command(args, app="emporium_search.app", settings=settings)
     if shared is not None:
         return shared
     if args.command == "rebuild":

@@ -20,16 +20,13 @@ the shape of the query.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from emporium_kit.errors import ValidationFailed
+from emporium_kit.cursors import CursorMismatchError, Cursors
 
 from emporium_search.models import SearchFilterInput, SearchInput, SearchSort
 
@@ -410,8 +407,8 @@ def parse_did_you_mean(response: Mapping[str, Any]) -> str | None:
 
 # ---------------------------------------------------------------------------------- cursors
 
-_MAC_BYTES = 12
-_INVALID = "INVALID_CURSOR"
+# the result list's cursors (emporium_kit.cursors): [fingerprint, search_after values]
+RESULT_CURSORS = "search.results"
 
 
 def fingerprint(request: SearchInput) -> str:
@@ -423,15 +420,10 @@ def fingerprint(request: SearchInput) -> str:
     return hashlib.sha256(canonical).hexdigest()[:16]
 
 
-def _mac(secret: bytes, payload: bytes) -> bytes:
-    return hmac.new(secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
-
-
-def encode_cursor(bound_to: str, sort_values: Sequence[Any], *, secret: bytes) -> str:
+def encode_cursor(bound_to: str, sort_values: Sequence[Any], *, cursors: Cursors) -> str:
     """A cursor for the hit with these sort values; ``bound_to`` is the request's
     :func:`fingerprint` (computed once per page, not per hit)."""
-    payload = orjson.dumps([bound_to, list(sort_values)])
-    return base64.urlsafe_b64encode(payload + _mac(secret, payload)).rstrip(b"=").decode("ascii")
+    return cursors.encode([bound_to, list(sort_values)])
 
 
 def _is_int(value: Any) -> bool:
@@ -451,23 +443,15 @@ def _valid_values(sort: SearchSort, values: Any) -> bool:
     return _is_int(keys[0])
 
 
-def decode_cursor(text: str, request: SearchInput, *, secret: bytes) -> list[Any]:
+def decode_cursor(text: str, request: SearchInput, *, cursors: Cursors) -> list[Any]:
     """The search_after values of a cursor issued for this same query, filter and sort."""
-    try:
-        token = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise ValidationFailed(_INVALID, "cursor is malformed", ["after"]) from None
-    payload, mac = token[:-_MAC_BYTES], token[-_MAC_BYTES:]
-    if len(token) <= _MAC_BYTES or not hmac.compare_digest(mac, _mac(secret, payload)):
-        raise ValidationFailed(_INVALID, "cursor was not issued by this service", ["after"])
-    try:
-        bound_to, values = orjson.loads(payload)
-    except (ValueError, TypeError):
-        raise ValidationFailed(_INVALID, "cursor is malformed", ["after"]) from None
-    if bound_to != fingerprint(request):
-        raise ValidationFailed(
-            _INVALID, "cursor belongs to a different query, filter or sort", ["after"]
-        )
-    if not _valid_values(request.sort, values):
-        raise ValidationFailed(_INVALID, "cursor is malformed", ["after"])
-    return values
+
+    def search_after(raw: Any) -> list[Any]:
+        bound_to, values = raw
+        if bound_to != fingerprint(request):
+            raise CursorMismatchError("cursor belongs to a different query, filter or sort")
+        if not _valid_values(request.sort, values):
+            raise ValueError("not this sort's values")
+        return values
+
+    return cursors.decode(text, parse=search_after)

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 from ariadne import QueryType
 from emporium_kit.clients import OpenSearchStore
+from emporium_kit.context import RequestContext
+from emporium_kit.cursors import Cursors
 from emporium_kit.errors import parse_input
 from graphql import (
     FieldNode,
@@ -33,21 +35,20 @@ M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
-class SearchContext:
+class SearchContext(RequestContext):
+    """What a resolver reads (``SearchContext.of(info)``). Search keeps no per-request
+    state, so every request shares one."""
+
     store: OpenSearchStore
     names: IndexNames
-    cursor_secret: bytes
+    cursors: Cursors
 
 
-def request_context(search: SearchContext) -> Callable[[Any], dict[str, Any]]:
-    def build(_request: Any) -> dict[str, Any]:
-        return {"search": search}
+def request_context(search: SearchContext) -> Callable[[Any], SearchContext]:
+    def build(_request: Any) -> SearchContext:
+        return search
 
     return build
-
-
-def _ctx(info: GraphQLResolveInfo) -> SearchContext:
-    return info.context["search"]
 
 
 def parse(model: type[M], value: dict[str, Any]) -> M:
@@ -129,12 +130,12 @@ async def resolve_search(
         _present({"query": query, "filter": filter, "sort": sort, "first": first, "after": after}),
     )
     wanted = selected_fields(info)
-    ctx = _ctx(info)
+    ctx = SearchContext.of(info)
     page = await service.search(
         store=ctx.store,
         names=ctx.names,
         request=request,
-        secret=ctx.cursor_secret,
+        cursors=ctx.cursors,
         facets="facets" in wanted,
         did_you_mean="didYouMean" in wanted,
     )
@@ -160,7 +161,7 @@ async def resolve_suggest(
     _: Any, info: GraphQLResolveInfo, prefix: str, first: int | None = None
 ) -> list[dict[str, Any]]:
     request = parse(SuggestInput, _present({"prefix": prefix, "first": first}))
-    ctx = _ctx(info)
+    ctx = SearchContext.of(info)
     suggestions = await service.suggest(store=ctx.store, names=ctx.names, request=request)
     return [
         {

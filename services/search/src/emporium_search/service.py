@@ -12,6 +12,7 @@ from typing import Any
 
 import opensearchpy
 from emporium_kit.clients import OpenSearchStore
+from emporium_kit.cursors import Cursors
 from emporium_kit.errors import Unavailable
 
 from emporium_search import query as q
@@ -65,12 +66,12 @@ async def search(
     store: OpenSearchStore,
     names: IndexNames,
     request: SearchInput,
-    secret: bytes,
+    cursors: Cursors,
     facets: bool = True,
     did_you_mean: bool = True,
 ) -> SearchPage:
     """One page of results; ``facets`` / ``did_you_mean`` only when the client asked."""
-    after = q.decode_cursor(request.after, request, secret=secret) if request.after else None
+    after = q.decode_cursor(request.after, request, cursors=cursors) if request.after else None
     body = q.search_body(request, after=after, facets=facets)
     response = await _search(store, names.alias, body)
     hits, has_next = q.parse_hits(response, request.first)
@@ -83,7 +84,8 @@ async def search(
     bound_to = q.fingerprint(request)
     return SearchPage(
         hits=[
-            SearchHit(h.id, h.score, q.encode_cursor(bound_to, h.sort, secret=secret)) for h in hits
+            SearchHit(h.id, h.score, q.encode_cursor(bound_to, h.sort, cursors=cursors))
+            for h in hits
         ],
         has_next=has_next,
         has_previous=after is not None,

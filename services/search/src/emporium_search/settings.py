@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Literal
 
 from emporium_kit.settings import ServiceSettings
-from pydantic import Field, SecretStr, model_validator
-
-_DEV_CURSOR_SECRET = "emporium-search-development-cursor-secret"
+from pydantic import Field
 
 
 class SearchSettings(ServiceSettings):
     service_name: str = "search"
-    search_port: int = Field(default=8003, ge=1, le=65535)
+    port: int = Field(default=8003, ge=1, le=65535)
 
     # Every index name derives from the alias: products_<timestamp> behind `products`,
     # products_building while a rebuild runs, products_categories for the category table.
@@ -23,9 +21,6 @@ class SearchSettings(ServiceSettings):
 
     # The catalog subgraph, read for partial events and by `emporium-search rebuild`.
     search_catalog_url: str = "http://127.0.0.1:8002/graphql"
-
-    # HMAC key of the opaque search_after cursors; production must set its own.
-    search_cursor_secret: SecretStr = SecretStr(_DEV_CURSOR_SECRET)
 
     # The indexer: a durable consumer of the catalog stream inside the service process.
     # Query-only replicas (scaled apart from indexing) turn it off.
@@ -50,16 +45,3 @@ class SearchSettings(ServiceSettings):
     # small, which matters on FerretDB (it scans the collection for these lookups).
     search_processed_retention_s: float = Field(default=3600.0, ge=60)
     search_prune_interval_s: float = Field(default=300.0, gt=0)
-
-    @model_validator(mode="after")
-    def _production_secret(self) -> SearchSettings:
-        if (
-            self.is_production
-            and self.search_cursor_secret.get_secret_value() == _DEV_CURSOR_SECRET
-        ):
-            raise ValueError("EMPORIUM_SEARCH_CURSOR_SECRET must be set in production")
-        return self
-
-    @property
-    def cursor_secret(self) -> bytes:
-        return self.search_cursor_secret.get_secret_value().encode()

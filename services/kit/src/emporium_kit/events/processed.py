@@ -10,12 +10,18 @@ handler, inserts the done mark and deletes its claim:
   replicas never run the same event concurrently;
 * a handler that raised releases its claim, so the retry runs it again;
 * a process that died mid-handler leaves a claim whose lease runs out; the redelivery takes
-  it over (compare-and-set on the old owner) and runs the handler again.
+  it over and runs the handler again. FerretDB 1.24 applies a compare-and-set update as an
+  unguarded read-modify-write (every concurrent taker would see it succeed), so the takeover
+  is decided by an insert instead: a *takeover* record keyed by the claim and the owner it
+  replaces. Of any number of replicas taking over one expired claim, exactly one inserts it
+  and only that one rewrites the claim's owner; the others see the claim busy. Takeover
+  records are pruned with the done marks.
 
 Keying everything by ``_id`` is deliberate: FerretDB 1.24 (SQLite) answers only a lone
 ``{"_id": value}`` filter from an index and decodes the whole collection for anything else,
 so the per-event path (check, claim, mark, delete) uses ``_id`` lookups and primary-key
-inserts only; compound filters remain on the rare paths (takeover, release, lease extension).
+inserts only; compound filters remain on the rare paths (the takeover's owner change,
+release, lease extension).
 
 So the handler runs at least once per event id and its completion is recorded once. Without
 multi-document transactions the handler's own write and the done mark cannot be atomic:
@@ -39,6 +45,7 @@ from emporium_kit.events._guard import Guard, or_unguarded
 PRUNE_INDEX = "status_done_at"
 PROCESSING = "processing"
 DONE = "done"
+TAKEN_OVER = "taken_over"
 
 
 class ClaimOutcome(enum.Enum):
@@ -64,6 +71,10 @@ def _claim_id(consumer: str, event_id: str) -> str:
 
 def _done_id(consumer: str, event_id: str) -> str:
     return f"done:{consumer}:{event_id}"
+
+
+def _takeover_id(consumer: str, event_id: str, owner: str) -> str:
+    return f"takeover:{consumer}:{event_id}:{owner}"
 
 
 class ProcessedEvents:
@@ -117,6 +128,8 @@ class ProcessedEvents:
             lease_until = _utc(doc["lease_until"])
             if lease_until > now:
                 return Claim(ClaimOutcome.BUSY, retry_after_s=(lease_until - now).total_seconds())
+            if not await self._take_over(consumer, event_id, doc["owner"], now):
+                continue  # another replica took it: read its fresh lease
             async with self._guard():
                 taken = await self.collection.update_one(
                     {"_id": claim_id, "status": PROCESSING, "owner": doc["owner"]},
@@ -130,7 +143,26 @@ class ProcessedEvents:
                 )
             if taken.modified_count == 1:
                 return Claim(ClaimOutcome.CLAIMED, token)
+            # the stale owner finished or released in between: read again
         return Claim(ClaimOutcome.BUSY, retry_after_s=1.0)
+
+    async def _take_over(self, consumer: str, event_id: str, owner: str, now: datetime) -> bool:
+        """Win the right to replace ``owner``'s expired claim: an ``_id`` insert, so exactly
+        one of any number of takers wins it."""
+        try:
+            async with self._guard():
+                await self.collection.insert_one(
+                    {
+                        "_id": _takeover_id(consumer, event_id, owner),
+                        "consumer": consumer,
+                        "event_id": event_id,
+                        "status": TAKEN_OVER,
+                        "done_at": now,  # pruned with the done marks
+                    }
+                )
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def extend(self, consumer: str, event_id: str, token: str, lease_s: float) -> bool:
         until = datetime.now(UTC) + timedelta(seconds=lease_s)
@@ -174,9 +206,11 @@ class ProcessedEvents:
         return await self._get(_done_id(consumer, event_id)) is not None
 
     async def prune(self, *, older_than: timedelta) -> int:
-        """Delete done marks older than the streams keep messages (no TTL indexes on
-        FerretDB); run it from a periodic job. Returns how many were deleted."""
+        """Delete done marks and takeover records older than the streams keep messages (no
+        TTL indexes on FerretDB); run it from a periodic job. Returns how many were deleted."""
         cutoff = datetime.now(UTC) - older_than
         async with self._guard():
-            result = await self.collection.delete_many({"status": DONE, "done_at": {"$lt": cutoff}})
+            result = await self.collection.delete_many(
+                {"status": {"$in": [DONE, TAKEN_OVER]}, "done_at": {"$lt": cutoff}}
+            )
         return result.deleted_count

@@ -149,6 +149,8 @@ def test_platform_shop() -> Iterator[DemoShop]:
     """A demo shop on the test platform's infrastructure (started when it is not running)."""
     platform = Platform.for_tests()
     platform.up(infra_only=True)
+    # as in a test session: the services' settings never fall back to the developer's platform
+    os.environ["EMPORIUM_ENV_FILE"] = str(platform.config.env_file)
     logs = Path(tempfile.mkdtemp(prefix="emporium-shop-"))
     with (
         Stack(_TestPlatform(platform), label="shop", log_dir=logs) as stack,

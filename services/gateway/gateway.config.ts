@@ -9,7 +9,9 @@
 import { readFile } from 'node:fs/promises';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { defineConfig, extractFromHeader, Logger } from '@graphql-hive/gateway';
+import { unifiedGraphHandler as rustQueryPlanner } from '@graphql-hive/router-runtime';
 import { Registry } from 'prom-client';
+import { useParsedDocumentForExecution } from './src/documents.ts';
 import { useClientSafeErrors } from './src/errors.ts';
 import { JwksKeyStore } from './src/keystore.ts';
 import { RedactingJSONLogWriter } from './src/logging.ts';
@@ -57,6 +59,9 @@ export const gatewayConfig = defineConfig({
   // Read on start and again every poll: a recomposed supergraph is served without a restart.
   supergraph: () => readFile(settings.supergraphPath, 'utf8'),
   pollingInterval: settings.supergraphPollMs,
+  // The Rust query planner of Hive Router (docs/gateway.md, "Query planning"); `javascript`
+  // keeps Hive Gateway's own planner, for comparison and as a fallback.
+  unifiedGraphHandler: settings.queryPlanner === 'rust' ? rustQueryPlanner : undefined,
   transportEntries: Object.fromEntries(
     Object.entries(settings.subgraphUrls).map(([name, url]) => [name, { location: url }]),
   ),
@@ -182,6 +187,7 @@ export const gatewayConfig = defineConfig({
   openTelemetry: tracing ? { traces: true } : undefined,
 
   plugins: () => [
+    useParsedDocumentForExecution(),
     useClientSafeErrors({ production }),
     metricsServer,
     useRequiredClaims(),

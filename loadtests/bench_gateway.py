@@ -4,8 +4,9 @@ candidate vs the same document sent straight to the catalog subgraph.
 Targets, all in one run on one machine, in front of one catalog process:
 
 - the catalog subgraph, direct (the baseline);
-- Hive Gateway with its JavaScript query planner (``EMPORIUM_QUERY_PLANNER=javascript``);
-- Hive Gateway with the Rust query planner of ``@graphql-hive/router-runtime`` (the default);
+- Hive Gateway with its JavaScript query planner (the default);
+- Hive Gateway with the Rust query planner of ``@graphql-hive/router-runtime``
+  (``EMPORIUM_QUERY_PLANNER=rust``);
 - Hive Router (Rust, crates.io ``hive-router``) when its binary is installed
   (``--hive-router PATH``, default ``~/.cache/emporium/hive-router/0.3.10/bin/hive_router``).
 

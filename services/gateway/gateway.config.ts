@@ -59,8 +59,8 @@ export const gatewayConfig = defineConfig({
   // Read on start and again every poll: a recomposed supergraph is served without a restart.
   supergraph: () => readFile(settings.supergraphPath, 'utf8'),
   pollingInterval: settings.supergraphPollMs,
-  // The Rust query planner of Hive Router (docs/gateway.md, "Query planning"); `javascript`
-  // keeps Hive Gateway's own planner, for comparison and as a fallback.
+  // Hive Gateway's own planner by default; `rust` plugs in Hive Router's (docs/gateway.md,
+  // "Query planning"), which does not yet answer errors and label metrics as clients expect.
   unifiedGraphHandler: settings.queryPlanner === 'rust' ? rustQueryPlanner : undefined,
   transportEntries: Object.fromEntries(
     Object.entries(settings.subgraphUrls).map(([name, url]) => [name, { location: url }]),
@@ -89,7 +89,8 @@ export const gatewayConfig = defineConfig({
   // directives below decide what an anonymous caller may select.
   jwt: keyStore
     ? {
-        signingKeyProviders: [keyStore.signingKey],
+        // jsonwebtoken takes a KeyObject wherever the plugin's type says PEM text
+        signingKeyProviders: [keyStore.signingKey as unknown as (kid?: string) => Promise<string>],
         tokenLookupLocations: [extractFromHeader({ name: 'authorization', prefix: 'Bearer' })],
         tokenVerification: {
           algorithms: ['ES256', 'RS256'],

@@ -88,7 +88,7 @@ export function loadSettings(env: Env = process.env): Settings {
   if (!['trace', 'debug', 'info', 'warn', 'error'].includes(logLevel)) {
     throw new Error(`EMPORIUM_LOG_LEVEL=${logLevel}: expected debug, info, warn or error`);
   }
-  const queryPlanner = text(env, 'QUERY_PLANNER', 'rust');
+  const queryPlanner = text(env, 'QUERY_PLANNER', 'javascript');
   if (queryPlanner !== 'rust' && queryPlanner !== 'javascript') {
     throw new Error(`EMPORIUM_QUERY_PLANNER=${queryPlanner}: expected rust or javascript`);
   }

@@ -152,8 +152,8 @@ def hive_router_process(
 @contextlib.contextmanager
 def targets(
     env: dict[str, str], database: str, router: Path | None, manifest: Path
-) -> Iterator[dict[str, int]]:
-    """Every target's port, their processes running until the block ends."""
+) -> Iterator[dict[str, ServiceProcess]]:
+    """Every target's process (for direct: the catalog), running until the block ends."""
     with contextlib.ExitStack() as stack:
         identity = stack.enter_context(bench_service("identity", env))
         catalog_env = {**env, "EMPORIUM_MONGO_DATABASE": database}
@@ -168,22 +168,52 @@ def targets(
             "EMPORIUM_LOG_LEVEL": "warn",
             "EMPORIUM_PERSISTED_OPERATIONS_PATH": str(manifest),
         }
-        ports = {DIRECT: catalog.port}
+        processes = {DIRECT: catalog}
         for name, planner in ((GATEWAY_JS, "javascript"), (GATEWAY_RUST, "rust")):
             gateway = gateway_process(
                 env={**gateway_env, "EMPORIUM_QUERY_PLANNER": planner}, name=f"bench-{planner}"
             )
-            ports[name] = stack.enter_context(gateway).port
+            processes[name] = stack.enter_context(gateway)
         if router is not None:
-            ports[ROUTER] = stack.enter_context(
+            processes[ROUTER] = stack.enter_context(
                 hive_router_process(
                     router, manifest.parent, catalog.graphql_url, jwks_url, manifest
                 )
-            ).port
-        yield ports
+            )
+        yield processes
 
 
-async def measure(args: argparse.Namespace) -> tuple[list[Result], list[tuple[float, Result]]]:
+def cpu_seconds(process: ServiceProcess) -> float:
+    """User + system CPU time the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def saturate(
+    name: str,
+    process: ServiceProcess,
+    catalog: ServiceProcess,
+    requests: list[Request],
+    args: argparse.Namespace,
+) -> tuple[Result, float, float]:
+    """A closed-loop run, with the CPU milliseconds per request of the target's own process
+    and of the catalog behind it (for direct, both are the catalog's): CPU time is what a
+    target costs whatever else the shared machine runs."""
+    own, behind = cpu_seconds(process), cpu_seconds(catalog)
+    result = await run_load(
+        name, "127.0.0.1", process.port, requests, total=args.total, concurrency=args.concurrency
+    )
+    per_request = 1000 / max(1, result.requests)
+    return (
+        result,
+        (cpu_seconds(process) - own) * per_request,
+        (cpu_seconds(catalog) - behind) * per_request,
+    )
+
+
+async def measure(
+    args: argparse.Namespace,
+) -> tuple[list[Result], dict[str, tuple[float, float]], list[tuple[float, Result]]]:
     env = {**platform_env(test=args.test_platform), "EMPORIUM_LOG_LEVEL": "WARNING"}
     database = BENCH_DATABASE if args.test_platform else "catalog"
     ids = ensure_catalog(env, database, args.products)
@@ -194,37 +224,34 @@ async def measure(args: argparse.Namespace) -> tuple[list[Result], list[tuple[fl
     router = args.hive_router if args.hive_router.exists() else None
     saturation: list[Result] = []
     fixed: list[tuple[float, Result]] = []
-    with targets(env, database, router, manifest) as ports:
-        requests = dict.fromkeys(ports, persisted) | {DIRECT: direct}
+    cpu: dict[str, list[tuple[float, float]]] = {}
+    with targets(env, database, router, manifest) as processes:
+        requests = dict.fromkeys(processes, persisted) | {DIRECT: direct}
+        catalog = processes[DIRECT]
         for _ in range(args.rounds):
-            for name, port in ports.items():
-                saturation.append(
-                    await run_load(
-                        name,
-                        "127.0.0.1",
-                        port,
-                        requests[name],
-                        total=args.total,
-                        concurrency=args.concurrency,
-                    )
-                )
+            for name, process in processes.items():
+                result, own, behind = await saturate(name, process, catalog, requests[name], args)
+                saturation.append(result)
+                cpu.setdefault(name, []).append((own, behind))
         capacity = next(r.rps for r in best(saturation) if r.name == DIRECT)
         for fraction in LOAD_FRACTIONS:
             rounds: list[Result] = []
             for _ in range(args.rounds):
-                for name, port in ports.items():
+                for name, process in processes.items():
                     rounds.append(
                         await run_open_loop(
                             name,
                             "127.0.0.1",
-                            port,
+                            process.port,
                             requests[name],
                             rate=capacity * fraction,
                             seconds=args.seconds,
                         )
                     )
             fixed += [(fraction, r) for r in least_p99(rounds)]
-    return best(saturation), fixed
+    # the least CPU of the rounds: contention only ever adds to it
+    least = {name: min(rounds) for name, rounds in cpu.items()}
+    return best(saturation), least, fixed
 
 
 def least_p99(results: list[Result]) -> list[Result]:
@@ -243,7 +270,12 @@ def persisted_request(operation_id: str, product_id: str) -> Request:
     return Request("POST", "/graphql", body, {"Content-Type": "application/json"})
 
 
-def report(args: argparse.Namespace, saturation: list[Result], fixed: list[tuple[float, Result]]):
+def report(
+    args: argparse.Namespace,
+    saturation: list[Result],
+    cpu: dict[str, tuple[float, float]],
+    fixed: list[tuple[float, Result]],
+) -> None:
     direct = next(r for r in saturation if r.name == DIRECT)
     print(
         f"{dt.date.today()} · {machine()} · saturation: {args.total} requests x {args.rounds} "
@@ -252,9 +284,11 @@ def report(args: argparse.Namespace, saturation: list[Result], fixed: list[tuple
     )
     print("Saturation (closed loop, best round):\n")
     header, rule = TABLE_HEADER.split("\n")
-    print(f"{header} x direct |\n{rule}---:|")
+    print(f"{header} x direct | own CPU ms/req | catalog CPU ms/req |\n{rule}---:|---:|---:|")
     for r in saturation:
-        print(f"{r.row()} {r.rps / direct.rps:.2f} |")
+        own, behind = cpu[r.name]
+        own_text = "-" if r.name == DIRECT else f"{own:.2f}"
+        print(f"{r.row()} {r.rps / direct.rps:.2f} | {own_text} | {behind:.2f} |")
     for fraction in LOAD_FRACTIONS:
         rows = [r for f, r in fixed if f == fraction]
         base = next(r for r in rows if r.name == DIRECT)
@@ -305,8 +339,8 @@ def main() -> None:
         parser.error("--total must be 1..100000 and --concurrency 1..256")
     if not 1 <= args.rounds <= 10 or not 1 <= args.seconds <= 120:
         parser.error("--rounds must be 1..10 and --seconds 1..120")
-    saturation, fixed = asyncio.run(measure(args))
-    report(args, saturation, fixed)
+    saturation, cpu, fixed = asyncio.run(measure(args))
+    report(args, saturation, cpu, fixed)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ export interface KeyStoreOptions {
 export class JwksKeyStore {
   readonly #options: KeyStoreOptions;
   // Key objects, not PEM text: given text, jsonwebtoken parses the key again for every token,
-  // which took several times as long as checking the signature.
+  // which made each verification several times slower.
   #keys = new Map<string, KeyObject>();
   #loaded = false;
   #inflight: Promise<void> | null = null;

@@ -121,13 +121,14 @@ def hive_router_process(
     binary: Path, state: Path, catalog_url: str, jwks_url: str, manifest: Path
 ) -> ServiceProcess:
     """Hive Router on a free port with the committed supergraph, the catalog's URL, JWT
-    verification against identity's JWKS and persisted documents required."""
+    verification against identity's JWKS and persisted documents required. The configuration
+    keys follow hive-router 0.3.10's configuration types; no build of it has run here yet."""
     port = free_port()
     config = {
         "supergraph": {"source": "file", "path": str(GATEWAY_DIR / "supergraph.graphql")},
         "http": {"host": "127.0.0.1", "port": port},
         "log": {"level": "warn"},
-        "override_subgraph_urls": {"catalog": {"url": catalog_url}},
+        "override_subgraph_urls": {"subgraphs": {"catalog": {"url": catalog_url}}},
         "jwt": {
             "require_authentication": False,
             "jwks_providers": [{"source": "remote", "url": jwks_url}],

@@ -48,7 +48,7 @@ def settings(platform: Any, minter: TokenMinter) -> InventorySettings:
 @pytest.fixture(scope="module")
 async def app(settings: InventorySettings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=120):
         await asyncio.wait_for(application.state.outbox.ready.wait(), timeout=60)
         yield application
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)

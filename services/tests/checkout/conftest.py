@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -93,7 +94,10 @@ def wait_for(check: Callable[[], Any], *, within_s: float = 90.0) -> Any:
 def shop(gateway: GraphQLClient, minter: TokenMinter) -> Shop:
     """A category, a seller and a product at €25.00 created through the gateway; the
     inventory learns its SKU from the catalog's event."""
-    admin = minter.mint("admin-1", ["admin"], scopes=["role:admin", "catalog:write"])
+    # the suite outlives a default token: the admin's lasts the session
+    admin = minter.mint(
+        "admin-1", ["admin"], scopes=["role:admin", "catalog:write"], ttl=timedelta(hours=2)
+    )
     run = str(ULID()).lower()
     category = data(
         gateway.post(

@@ -277,9 +277,10 @@ class Stack:
             process.stop()
         needs = {need for name in self.services for need in self._registry[name].needs}
         if "ferretdb" in needs:
-            with MongoClient(self.platform.mongo_url) as client:
+            mongo: MongoClient[dict[str, Any]]
+            with MongoClient(self.platform.mongo_url) as mongo:
                 for name in self.services:
-                    client.drop_database(self.database(name))
+                    mongo.drop_database(self.database(name))
         if "opensearch" in needs:
             httpx.delete(f"{self.platform.opensearch_url}/*{self.session}*", timeout=30)
         self.services.clear()

@@ -13,6 +13,10 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from emporium_kit.documents import ChangeResult, Lease
+from emporium_kit.errors import Conflict, NotFound
+from pymongo.errors import DuplicateKeyError
+
 from emporium_catalog import events
 from emporium_catalog.domain import (
     TreeNode,
@@ -24,9 +28,6 @@ from emporium_catalog.domain import (
 )
 from emporium_catalog.models import CategoryCreate, CategoryRead, CategoryUpdate
 from emporium_catalog.store import CatalogDb, new_id, now
-from emporium_kit.documents import ChangeResult, Lease
-from emporium_kit.errors import Conflict, NotFound
-from pymongo.errors import DuplicateKeyError
 
 Doc = dict[str, Any]
 

@@ -20,14 +20,15 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from emporium_catalog import categories, events, seed
-from emporium_catalog.relay import writers_lock
-from emporium_catalog.settings import CatalogSettings
-from emporium_catalog.store import OUTBOX_COLLECTIONS, CatalogDb
 from emporium_kit.cli import add_service_commands, run_service_command
 from emporium_kit.documents import LeaseConfig
 from emporium_kit.workers import drain_outbox
 from pymongo import AsyncMongoClient
+
+from emporium_catalog import categories, events, seed
+from emporium_catalog.relay import writers_lock
+from emporium_catalog.settings import CatalogSettings
+from emporium_catalog.store import OUTBOX_COLLECTIONS, CatalogDb
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +77,7 @@ async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
             f"in {time.perf_counter() - started:.1f}s"
         )
         if not args.no_publish:
-            result = await drain_outbox(
+            drained = await drain_outbox(
                 settings,
                 [db.raw[name] for name in OUTBOX_COLLECTIONS],
                 catalog=events.catalog,
@@ -84,7 +85,7 @@ async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
                 settle_s=settings.catalog_relay_settle_s,
                 document_lock=writers_lock(db),
             )
-            print(f"{result} ({time.perf_counter() - started:.1f}s in all)")
+            print(f"{drained} ({time.perf_counter() - started:.1f}s in all)")
     finally:
         await client.close()
     return 0

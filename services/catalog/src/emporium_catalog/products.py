@@ -21,6 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from emporium_kit.auth import Principal
+from emporium_kit.documents import ChangeResult
+from emporium_kit.errors import Conflict, Forbidden, NotFound
+from emporium_kit.events.envelope import Event
+from pymongo.errors import DuplicateKeyError
+
 from emporium_catalog import events
 from emporium_catalog.cache import MISSING, ProductCache
 from emporium_catalog.categories import LIVE, subtree_ids
@@ -49,11 +55,6 @@ from emporium_catalog.store import (
     new_id,
     now,
 )
-from emporium_kit.auth import Principal
-from emporium_kit.documents import ChangeResult
-from emporium_kit.errors import Conflict, Forbidden, NotFound
-from emporium_kit.events.envelope import Event
-from pymongo.errors import DuplicateKeyError
 
 Doc = dict[str, Any]
 

@@ -19,6 +19,14 @@ from typing import Any, TypeVar
 
 from ariadne import MutationType, ObjectType, QueryType, ScalarType
 from ariadne.contrib.federation import FederatedObjectType
+from emporium_kit.auth import principal_from, require_roles
+from emporium_kit.context import RequestContext
+from emporium_kit.cursors import Cursors
+from emporium_kit.errors import ValidationFailed, parse_input
+from emporium_kit.loaders import Loader, keyed_loader
+from graphql import GraphQLResolveInfo
+from pydantic import BaseModel, ValidationError
+
 from emporium_catalog import categories, listings, products, sellers
 from emporium_catalog.cache import ProductCache
 from emporium_catalog.domain import (
@@ -48,13 +56,6 @@ from emporium_catalog.models import (
     Slug,
 )
 from emporium_catalog.store import CatalogDb
-from emporium_kit.auth import principal_from, require_roles
-from emporium_kit.context import RequestContext
-from emporium_kit.cursors import Cursors
-from emporium_kit.errors import ValidationFailed, parse_input
-from emporium_kit.loaders import Loader, keyed_loader
-from graphql import GraphQLResolveInfo
-from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -45,8 +45,8 @@ _GENERATORS: dict[str, Callable[[], Key]] = {
     "RS256": lambda: RSAKey.generate_key(2048, {"alg": "RS256", "use": "sig"}, auto_kid=True),
 }
 _IMPORTERS: dict[str, Callable[[dict[str, Any]], Key]] = {
-    "ES256": ECKey.import_key,  # type: ignore[dict-item]
-    "RS256": RSAKey.import_key,  # type: ignore[dict-item]
+    "ES256": ECKey.import_key,
+    "RS256": RSAKey.import_key,
 }
 
 

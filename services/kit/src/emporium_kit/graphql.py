@@ -43,8 +43,8 @@ from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLHTTPHandler
 from ariadne.contrib.federation import make_federated_schema as _ariadne_federated_schema
 from ariadne.exceptions import HttpBadRequestError
+from ariadne.executable_schema import SchemaBindables
 from ariadne.explorer import ExplorerGraphiQL, ExplorerHttp405
-from ariadne.types import SchemaBindable
 from ariadne.utils import unwrap_graphql_error
 from graphql import (
     ASTValidationRule,
@@ -55,6 +55,7 @@ from graphql import (
     GraphQLError,
     GraphQLLeafType,
     GraphQLList,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
@@ -70,7 +71,6 @@ from graphql import (
     StringValueNode,
     TypeNode,
     default_field_resolver,
-    get_nullable_type,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
@@ -80,6 +80,7 @@ from graphql import (
     version_info,
 )
 from graphql.pyutils import AwaitableOrValue, Path
+from graphql.utilities import TypeInfo
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -141,7 +142,7 @@ _DEMAND_CONTROL_DIRECTIVES = {
 
 def make_federated_schema(
     type_defs: str | list[str],
-    *bindables: SchemaBindable | Sequence[SchemaBindable],
+    *bindables: SchemaBindables,
     directives: dict[str, Any] | None = None,
 ) -> GraphQLSchema:
     """Ariadne's federated schema builder (see the module doc for Federation v2)."""
@@ -155,7 +156,7 @@ def make_federated_schema(
 
 
 def build_schema(
-    package: str, *bindables: SchemaBindable | Sequence[SchemaBindable], folder: str = "schema"
+    package: str, *bindables: SchemaBindables, folder: str = "schema"
 ) -> GraphQLSchema:
     """The federated schema of ``package``'s SDL (:func:`load_sdl`) bound to ``bindables``.
 
@@ -242,16 +243,16 @@ class DocumentCache:
         document_ast: DocumentNode,
         rules: Collection[type[ASTValidationRule]] | None = None,
         max_errors: int | None = None,
-        **kwargs: Any,
+        type_info: TypeInfo | None = None,
     ) -> list[GraphQLError]:
         """Ariadne ``query_validator``: ``graphql.validate`` once per document and rules."""
         entry = self._by_id.get(id(document_ast))
         if entry is None or entry.document is not document_ast:
-            return validate(schema, document_ast, rules=rules, max_errors=max_errors, **kwargs)
+            return validate(schema, document_ast, rules, max_errors, type_info)
         key = (id(schema), tuple(rules or ()))
         errors = entry.validated.get(key)
         if errors is None:
-            errors = validate(schema, document_ast, rules=rules, max_errors=max_errors, **kwargs)
+            errors = validate(schema, document_ast, rules, max_errors, type_info)
             entry.validated[key] = errors
         return errors
 
@@ -370,7 +371,7 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     return formatted
 
 
-class _ErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _ErrorLog(logging.LoggerAdapter[logging.Logger]):
     """Ariadne logs every error at ERROR with a stack; only unexpected ones deserve it."""
 
     def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
@@ -487,7 +488,7 @@ class DirectExecutionContext(ExecutionContext):
     def _completer(
         self, return_type: GraphQLOutputType, field_nodes: list[FieldNode]
     ) -> _Completer | None:
-        inner = get_nullable_type(return_type)
+        inner = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
         completer: _Completer | None
         if is_leaf_type(inner):
             completer = _leaf_completer(cast("GraphQLLeafType", inner))

@@ -339,7 +339,7 @@ class Indexer:
         asked_catalog: set[str] = set()
         extra = list(popularity_of)
         while ask := sorted(wanted - snapshot.stamps.keys()):
-            docs = [{"_index": self.names.categories, "_id": i} for i in ask]
+            docs: list[dict[str, Any]] = [{"_index": self.names.categories, "_id": i} for i in ask]
             docs += [
                 {"_index": self.names.alias, "_id": p, "_source": ["popularity"]} for p in extra
             ]

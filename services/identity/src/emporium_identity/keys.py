@@ -247,7 +247,7 @@ class KeyRing:
         return jwt.encode(header, dict(claims), key.private, algorithms=[key.alg])
 
     def key_set(self) -> KeySet:
-        return KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]
+        return KeySet.import_key_set({"keys": self.jwks()["keys"]})
 
 
 class LocalJwksTransport(httpx.AsyncBaseTransport):

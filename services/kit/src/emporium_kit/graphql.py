@@ -618,6 +618,12 @@ class _InvalidUnicodeError(Exception):
     """The body holds a lone surrogate: not Unicode, so not JSON (RFC 8259 section 8.2)."""
 
 
+class CachedGraphQL(GraphQL):
+    """Ariadne's ASGI app, with the document cache it parses and validates through."""
+
+    document_cache: DocumentCache
+
+
 def graphql_app(
     schema: GraphQLSchema,
     *,
@@ -628,14 +634,14 @@ def graphql_app(
     document_cache_size: int = 1024,
     validation_rules: Sequence[type[ASTValidationRule]] = (),
     max_body_bytes: int = MAX_BODY_BYTES,
-) -> GraphQL:
+) -> CachedGraphQL:
     """Ariadne ASGI app with the document cache, limits and error formatting.
 
     Production: no introspection, no explorer, error internals hidden. ``context_value``
     is Ariadne's ``(request, data) -> context`` (may be async).
     """
     cache = DocumentCache(max_size=document_cache_size, max_chars=max_query_chars)
-    app = GraphQL(
+    app = CachedGraphQL(
         schema,
         context_value=context_value,
         query_parser=cache.parse,
@@ -649,5 +655,5 @@ def graphql_app(
         http_handler=OrjsonGraphQLHandler(max_body_bytes=max_body_bytes),
         execution_context_class=DirectExecutionContext,
     )
-    app.document_cache = cache  # type: ignore[attr-defined]
+    app.document_cache = cache
     return app

@@ -126,9 +126,17 @@ class TokenMinter:
         return jwt.encode(jws_header, payload, signing_key, algorithms=[jws_header["alg"]])
 
 
+class _JwksHTTPServer(ThreadingHTTPServer):
+    def __init__(self, owner: JwksServer) -> None:
+        super().__init__(("127.0.0.1", 0), _JwksHandler)
+        self.owner = owner
+
+
 class _JwksHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        owner: JwksServer = self.server.owner  # type: ignore[attr-defined]
+        if not isinstance(self.server, _JwksHTTPServer):
+            raise TypeError("_JwksHandler serves a JwksServer only")
+        owner = self.server.owner
         owner.requests += 1
         if not owner.available:
             self.send_error(503)
@@ -154,8 +162,7 @@ class JwksServer:
         self.requests = 0
         self.available = True
         self.withdrawn: set[str] = set()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _JwksHandler)
-        self._httpd.owner = self  # type: ignore[attr-defined]
+        self._httpd = _JwksHTTPServer(self)
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
 
     @property

@@ -9,7 +9,7 @@ change (or ``emporium-catalog repair-tree``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -125,7 +125,9 @@ def _category_change(
     return changes, [events.category_changed({**after, **(event_view or {})}, change=change)]
 
 
-async def _write(db: CatalogDb, category_id: str, change: Any, *, name: str) -> CategoryRead:
+async def _write(
+    db: CatalogDb, category_id: str, change: Callable[[Doc], ChangeResult], *, name: str
+) -> CategoryRead:
     try:
         written = await db.categories.update(category_id, change)
     except DuplicateKeyError:
@@ -133,7 +135,7 @@ async def _write(db: CatalogDb, category_id: str, change: Any, *, name: str) -> 
     return CategoryRead.from_doc(written)
 
 
-def _live(change: Any) -> Any:
+def _live(change: Callable[[Doc], ChangeResult]) -> Callable[[Doc], ChangeResult]:
     """``change`` for a category that must not be a tombstone."""
 
     def guarded(doc: Doc) -> ChangeResult:

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from emporium_kit.cli import add_service_commands, run_service_command
 from emporium_kit.documents import LeaseConfig
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _db(client: AsyncMongoClient[dict], settings: CatalogSettings) -> CatalogDb:
+def _db(client: AsyncMongoClient[dict[str, Any]], settings: CatalogSettings) -> CatalogDb:
     """The store for one command (no breaker to feed)."""
     return CatalogDb(
         client[str(settings.mongo_database)], leases=LeaseConfig.from_settings(settings)
@@ -63,7 +64,7 @@ def _db(client: AsyncMongoClient[dict], settings: CatalogSettings) -> CatalogDb:
 async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
     started = time.perf_counter()
     catalog = seed.generate(products=args.products, seed=args.seed)
-    client: AsyncMongoClient[dict] = AsyncMongoClient(
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongo_url, tz_aware=True, maxPoolSize=settings.mongo_max_pool_size
     )
     try:
@@ -92,7 +93,7 @@ async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
 
 
 async def _repair_tree(settings: CatalogSettings) -> int:
-    client: AsyncMongoClient[dict] = AsyncMongoClient(
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongo_url, tz_aware=True, maxPoolSize=settings.mongo_max_pool_size
     )
     try:

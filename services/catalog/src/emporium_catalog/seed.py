@@ -62,7 +62,8 @@ _AVAILABILITY = (
 
 def word_lists() -> dict[str, Any]:
     text = resources.files("emporium_catalog").joinpath("data/seed_catalog.json").read_text()
-    return json.loads(text)
+    words: dict[str, Any] = json.loads(text)
+    return words
 
 
 def _ulid(rng: random.Random, moment: datetime) -> str:

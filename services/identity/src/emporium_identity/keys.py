@@ -33,10 +33,11 @@ from typing import Any
 import httpx
 import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from emporium_kit.documents import Doc
 from joserfc import jwt
 from joserfc.jwk import ECKey, Key, KeySet, RSAKey
 
-from emporium_identity.store import Doc, IdentityDb
+from emporium_identity.store import IdentityDb
 
 log = logging.getLogger(__name__)
 

@@ -130,7 +130,8 @@ class CatalogClient:
         if body.get("errors"):
             messages = "; ".join(str(e.get("message")) for e in body["errors"])
             raise CatalogError(f"catalog query failed: {messages}")
-        return body["data"]
+        data: dict[str, Any] = body["data"]
+        return data
 
     async def products(self, ids: Sequence[str]) -> dict[str, ProductView]:
         """Products by id (archived ones included); ids the catalog does not know are absent."""

@@ -383,7 +383,8 @@ class Indexer:
     async def _mget(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         async with self.store.dependency.guard():
             response = await self.client.mget(body={"docs": docs}, params={"realtime": "true"})
-        return response["docs"]
+        found: list[dict[str, Any]] = response["docs"]
+        return found
 
     # -- bulk ---------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ NotifyTarget = Notifier | Callable[[str, Iterable[Any]], None]
 def _notifier(target: NotifyTarget | None) -> Callable[[str, Iterable[Any]], None]:
     if target is None:
         return lambda _collection, _ids: None
-    notify = getattr(target, "notify", None)
+    notify: Callable[[str, Iterable[Any]], None] | None = getattr(target, "notify", None)
     if callable(notify):
         return notify
     if callable(target):

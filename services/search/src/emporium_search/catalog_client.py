@@ -1,8 +1,7 @@
 """The catalog subgraph, read over HTTP: never the catalog's database.
 
-- :meth:`CatalogClient.products` / :meth:`load_product`: products by id through the
-  federation ``_entities`` field (one request per batch; the DataLoader merges the ids
-  asked for in the same event-loop tick into one call).
+- :meth:`CatalogClient.products`: products by id through the federation ``_entities``
+  field (one request per 100 ids; the indexer asks for a whole batch's ids at once).
 - :meth:`CatalogClient.product_pages`: the paginated ``products`` connection (active
   products, ``NEWEST`` order: keyed on creation time, so concurrent updates never move a
   product between pages) for ``emporium-search rebuild``.
@@ -21,7 +20,6 @@ from typing import Any
 
 import httpx
 import orjson
-from emporium_kit.loaders import Loader, keyed_loader
 from emporium_kit.resilience import Dependency, DependencyUnavailable
 
 from emporium_search.models import CategoryView, ProductView
@@ -112,7 +110,6 @@ class CatalogClient:
         self.url = url
         self.dependency = dependency
         self._http = http
-        self._loader: Loader[str, ProductView] | None = None
 
     async def _post(
         self, query: str, variables: dict[str, Any], *, timeout_s: float | None = None
@@ -145,15 +142,6 @@ class CatalogClient:
                     product = ProductView.model_validate(raw)
                     found[product.id] = product
         return found
-
-    async def load_product(self, product_id: str) -> ProductView | None:
-        """One product; concurrent calls are batched into one ``_entities`` request."""
-        # a DataLoader schedules its batch on the loop it was created with: make it on the
-        # running loop (the client itself is built before the server's loop exists)
-        loop = asyncio.get_running_loop()
-        if self._loader is None or self._loader.loop is not loop:
-            self._loader = keyed_loader(self.products, cache=False, max_batch_size=MAX_BATCH)
-        return await self._loader.load(product_id)
 
     async def categories(self, ids: Sequence[str]) -> dict[str, CategoryView]:
         found: dict[str, CategoryView] = {}

@@ -38,7 +38,7 @@ from emporium_kit.events import metrics
 from emporium_kit.events import tracing as tr
 from emporium_kit.events._guard import Guard, JetStreamSource, or_unguarded
 from emporium_kit.events.envelope import Event
-from emporium_kit.events.publisher import DEFAULT_PUBLISH_TIMEOUT_S, EventPublisher
+from emporium_kit.events.publisher import DEFAULT_PUBLISH_TIMEOUT_S, EventPublisher, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ OUTBOX_INDEX = "outbox_id"
 PENDING_FILTER: dict[str, Any] = {f"{OUTBOX_FIELD}.id": {"$exists": True}}
 DEFAULT_SETTLE_S = 2.0
 PUBLISHED_MEMORY_S = 600.0
+LOOKUP_CONCURRENCY = 32  # concurrent `_id` lookups and removals of one pass
 
 # (collection name, document id) -> a context held while the relay removes entries from
 # that document: the writers' own lock, where a service serialises writes per aggregate
@@ -259,45 +260,65 @@ class OutboxRelay:
         targets = {(name, i) for name, ids in self._hints.items() for i in ids}
         targets |= {key for key, due in self._settling.items() if due <= now}
         self._hints = {}
-        published, failed = 0, False
+        by_collection: dict[str, list[Any]] = {}
         for name, doc_id in sorted(targets, key=str):
-            if self._stopping.is_set():
-                break
+            by_collection.setdefault(name, []).append(doc_id)
+        published, failed = 0, False
+        for name, ids in by_collection.items():
             collection = self._collections[name]
-            try:
-                async with self._mongo_guard():
-                    doc = await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
-            except Exception:
-                self._hints.setdefault(name, set()).add(doc_id)  # try again next pass
-                raise
-            if doc is None:
-                self._settling.pop((name, doc_id), None)
-                continue
-            count, error = await self._relay_documents(collection, [doc])
-            published += count
-            failed = failed or error
+            for start in range(0, len(ids), self._batch_size):
+                if self._stopping.is_set():
+                    self._hints.setdefault(name, set()).update(ids[start:])
+                    break
+                chunk = ids[start : start + self._batch_size]
+                try:
+                    found = await self._lookup(collection, chunk)
+                except Exception:
+                    self._hints.setdefault(name, set()).update(ids[start:])  # next pass
+                    raise
+                for doc_id in set(chunk) - {d["_id"] for d in found}:
+                    self._settling.pop((name, doc_id), None)
+                count, error = await self._relay_documents(collection, found)
+                published += count
+                failed = failed or error
         return published, True, failed
+
+    async def _lookup(
+        self, collection: AsyncCollection[Any], ids: list[Any]
+    ) -> list[dict[str, Any]]:
+        """The documents by ``_id``, looked up concurrently: FerretDB 1.24 serves a lone
+        ``{"_id": value}`` from its index but scans the collection for ``$in``."""
+        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def one(doc_id: Any) -> dict[str, Any] | None:
+            async with gate, self._mongo_guard():
+                return await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
+
+        found = await asyncio.gather(*(one(i) for i in ids))
+        return [doc for doc in found if doc is not None]
 
     async def _relay_documents(
         self, collection: AsyncCollection[Any], docs: list[dict[str, Any]]
     ) -> tuple[int, bool]:
         now = datetime.now(UTC)
-        published, failed, pending = 0, False, 0
-        oldest_pending: datetime | None = None
+        waiting: list[tuple[Any, list[dict[str, Any]]]] = []
         for doc in docs:
-            if self._stopping.is_set():
-                break
-            key = (collection.name, doc["_id"])
             entries: list[dict[str, Any]] = doc.get(OUTBOX_FIELD) or []
-            if not entries:
-                self._settling.pop(key, None)
-                continue
-            count, done = await self._publish_in_order(collection.name, doc["_id"], entries)
-            published += count
+            if entries:
+                waiting.append((doc["_id"], entries))
+            else:
+                self._settling.pop((collection.name, doc["_id"]), None)
+        published, prefixes = await self._publish_in_order(collection.name, waiting)
+        failed, pending = False, 0
+        oldest_pending: datetime | None = None
+        removals: list[tuple[Any, list[dict[str, Any]]]] = []
+        for doc_id, entries in waiting:
+            key = (collection.name, doc_id)
+            done = prefixes[doc_id]
             if done < len(entries):
                 failed = True
                 pending += len(entries) - done
-                self._hints.setdefault(collection.name, set()).add(doc["_id"])
+                self._hints.setdefault(collection.name, set()).add(doc_id)
                 first = _as_utc(entries[done]["occurred_at"])
                 oldest_pending = first if oldest_pending is None else min(oldest_pending, first)
             if not done:
@@ -305,15 +326,27 @@ class OutboxRelay:
             newest = max(_as_utc(e["occurred_at"]) for e in entries)
             quiet_for = (now - newest).total_seconds()
             if quiet_for >= self._settle_s:
-                await self._remove(collection, doc["_id"], entries[:done])
+                removals.append((doc_id, entries[:done]))
                 self._settling.pop(key, None)
             else:
                 self._settling[key] = time.monotonic() + self._settle_s - quiet_for
+        await self._remove_all(collection, removals)
         lag = (now - oldest_pending).total_seconds() if oldest_pending else 0.0
         metrics.RELAY_LAG.labels(collection.name).set(lag)
         metrics.RELAY_PENDING.labels(collection.name).set(pending)
         self._forget_old()
         return published, failed
+
+    async def _remove_all(
+        self, collection: AsyncCollection[Any], removals: list[tuple[Any, list[dict[str, Any]]]]
+    ) -> None:
+        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def one(doc_id: Any, entries: list[dict[str, Any]]) -> None:
+            async with gate:
+                await self._remove(collection, doc_id, entries)
+
+        await asyncio.gather(*(one(doc_id, entries) for doc_id, entries in removals))
 
     async def _remove(
         self, collection: AsyncCollection[Any], doc_id: Any, entries: list[dict[str, Any]]
@@ -334,35 +367,61 @@ class OutboxRelay:
             del self._published[event_id]
 
     async def _publish_in_order(
-        self, collection: str, doc_id: Any, entries: list[dict[str, Any]]
-    ) -> tuple[int, int]:
-        """Publish the entries not yet published by this relay, in order, stopping at the
-        first failure (per-aggregate order). Returns (published now, published prefix)."""
+        self, collection: str, documents: list[tuple[Any, list[dict[str, Any]]]]
+    ) -> tuple[int, dict[Any, int]]:
+        """Publish the entries of many documents, in waves: each wave sends the next
+        unpublished entry of every document back to back (async acks) and waits for their
+        PubAcks, so an entry goes out only after its predecessor in the same document was
+        acknowledged (per-aggregate order), while documents do not wait for each other. A
+        document stops at its first failure. Returns (published now, per document id the
+        length of its published prefix)."""
+        prefixes: dict[Any, int] = {doc_id: 0 for doc_id, _ in documents}
+        open_docs = list(documents)
         count = 0
-        for done, entry in enumerate(entries):
-            if entry["id"] in self._published:
-                continue
+        while open_docs:
+            wave: list[tuple[Any, list[dict[str, Any]], int]] = []
+            for doc_id, entries in open_docs:
+                position = prefixes[doc_id]
+                while position < len(entries) and entries[position]["id"] in self._published:
+                    position += 1  # published by this relay, not yet removed
+                prefixes[doc_id] = position
+                if position < len(entries):
+                    wave.append((doc_id, entries, position))
+            if not wave:
+                break
+            outgoing = [
+                Outgoing(
+                    subject=entries[i]["subject"],
+                    payload=orjson.dumps(entries[i]["event"]),
+                    event_id=entries[i]["id"],
+                    event_type=entries[i]["type"],
+                    parent=entries[i].get("trace"),
+                )
+                for _, entries, i in wave
+            ]
             try:
-                await self._publisher.publish_raw(
-                    subject=entry["subject"],
-                    payload=orjson.dumps(entry["event"]),
-                    event_id=entry["id"],
-                    event_type=entry["type"],
-                    parent=entry.get("trace"),
-                )
+                results: list[Any] = await self._publisher.publish_many(outgoing)
             except Exception as exc:
-                log.warning(
-                    "outbox publish failed; will retry",
-                    extra={
-                        "collection": collection,
-                        "document_id": str(doc_id),
-                        "event_id": entry.get("id"),
-                        "error": repr(exc),
-                    },
-                )
-                return count, done
-            count += 1
-            self._published[entry["id"]] = time.monotonic()
-            occurred = _as_utc(entry["occurred_at"])
-            metrics.RELAY_DELAY.observe((datetime.now(UTC) - occurred).total_seconds())
-        return count, len(entries)
+                results = [exc] * len(outgoing)
+            stopped: set[Any] = set()
+            for (doc_id, entries, position), result in zip(wave, results, strict=True):
+                entry = entries[position]
+                if isinstance(result, BaseException):
+                    log.warning(
+                        "outbox publish failed; will retry",
+                        extra={
+                            "collection": collection,
+                            "document_id": str(doc_id),
+                            "event_id": entry.get("id"),
+                            "error": repr(result),
+                        },
+                    )
+                    stopped.add(doc_id)
+                    continue
+                count += 1
+                self._published[entry["id"]] = time.monotonic()
+                prefixes[doc_id] = position + 1
+                occurred = _as_utc(entry["occurred_at"])
+                metrics.RELAY_DELAY.observe((datetime.now(UTC) - occurred).total_seconds())
+            open_docs = [(d, e) for d, e, _ in wave if d not in stopped]
+        return count, prefixes

@@ -14,12 +14,15 @@ import os
 import socket
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from emporium_platform import Platform
+from emporium_platform.config import TEST_SLOT_ENV
+from emporium_platform.installers import find_script
 from emporium_platform.processes import ServiceProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,11 +189,31 @@ def bench_server(app: str, env: Mapping[str, str], *, app_dir: str) -> ServicePr
 
 
 def platform_env() -> dict[str, str]:
-    """The connection settings of the running local platform (``./emporium up``)."""
-    platform = Platform(ROOT)
+    """The connection settings of the running local platform (``./emporium up``), or, with
+    ``EMPORIUM_TEST_SLOT`` set, of that slot's test instance (``emporium-platform --test up
+    --infra-only``), so a benchmark can run beside a developer's platform."""
+    platform = Platform.for_tests(ROOT) if os.environ.get(TEST_SLOT_ENV) else Platform(ROOT)
     if not platform.is_ready("ferretdb"):
         raise SystemExit("the local platform is not up: run ./emporium up first")
     return platform.env()
+
+
+@contextlib.contextmanager
+def private_nats() -> Iterator[str]:
+    """A throw-away nats-server with JetStream on free loopback ports, so a benchmark's
+    events never reach the platform's streams."""
+    binary = find_script("nats-server")
+    if binary is None:
+        raise SystemExit("nats-server not found: run `uv sync`")
+    client_port, monitor_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory(prefix="emporium-bench-nats-") as store:
+        command = [str(binary), "-a", "127.0.0.1", "-p", str(client_port)]
+        command += ["-m", str(monitor_port), "-js", "-sd", store]
+        process = ServiceProcess(
+            "nats-bench", command, port=monitor_port, ready_path="/healthz?js-enabled-only=true"
+        )
+        with process:
+            yield f"nats://127.0.0.1:{client_port}"
 
 
 def machine() -> str:

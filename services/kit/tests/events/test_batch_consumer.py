@@ -75,7 +75,7 @@ async def test_batches_form_and_every_event_is_applied_once(
     consumer = make_consumer(consumer_name, batch_size=50, max_wait_s=0.2)
     consumer.subscribe_batch([spec], handle)
     await consumer.start()
-    await wait(lambda: settled(consumer_name), what="all 130 messages settled")
+    await wait(lambda: settled(consumer_name), timeout_s=60, what="all 130 messages settled")
 
     assert Counter(seen) == Counter(e.id for e in events), "each event handled exactly once"
     assert max(sizes) == 50, sizes
@@ -230,7 +230,7 @@ async def test_a_process_killed_mid_batch_loses_nothing_and_doubles_nothing(
     survivor = make_consumer(consumer_name, ack_wait_s=ack_wait_s, batch_size=60)
     survivor.subscribe_batch([spec], handle)
     await survivor.start()
-    await wait(lambda: settled(consumer_name), timeout_s=30, what="the survivor took over")
+    await wait(lambda: settled(consumer_name), timeout_s=90, what="the survivor took over")
 
     assert sorted(survivor_runs) == sorted(e.id for e in events), "nothing lost"
     effects = await mongo["effects"].find({}).to_list()

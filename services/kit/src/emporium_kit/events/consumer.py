@@ -262,8 +262,8 @@ class EventConsumer:
             while not self._stopping.is_set():
                 try:
                     messages = await self._fetch(sub)
-                except NatsTimeoutError:
-                    continue
+                except (NatsTimeoutError, TimeoutError):
+                    continue  # nothing to fetch (nats-py raises either)
                 except Exception:
                     log.exception("consumer %s: fetch failed", self.name)
                     error_backoff = min(max(error_backoff * 2, 0.5), 10.0)
@@ -564,7 +564,8 @@ class EventConsumer:
             await d.msg.ack()
             metrics.CONSUMED.labels(self.name, d.event_type, "handled").inc()
         unapplied = [d for d in deliveries if d.event_id in failed]
-        await asyncio.gather(*(self._release(d.event_id, d.token) for d in unapplied))
+        for d in unapplied:  # one write at a time (FerretDB's SQLite backend)
+            await self._release(d.event_id, d.token)
         for d in unapplied:
             exc = failed[d.event_id]
             metrics.CONSUMED.labels(self.name, d.event_type, "failed").inc()
@@ -606,13 +607,8 @@ class EventConsumer:
                 try:
                     await asyncio.gather(*(d.msg.in_progress() for d in deliveries))
                     if self._processed is not None:
-                        processed = self._processed
-                        await asyncio.gather(
-                            *(
-                                processed.extend(self.name, d.event_id, d.token, lease_s)
-                                for d in deliveries
-                            )
-                        )
+                        for d in deliveries:  # one write at a time (FerretDB's SQLite)
+                            await self._processed.extend(self.name, d.event_id, d.token, lease_s)
                 except Exception as exc:
                     log.warning("consumer %s: keep-alive failed: %r", self.name, exc)
 

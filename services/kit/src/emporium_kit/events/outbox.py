@@ -47,7 +47,7 @@ OUTBOX_INDEX = "outbox_id"
 PENDING_FILTER: dict[str, Any] = {f"{OUTBOX_FIELD}.id": {"$exists": True}}
 DEFAULT_SETTLE_S = 2.0
 PUBLISHED_MEMORY_S = 600.0
-LOOKUP_CONCURRENCY = 32  # concurrent `_id` lookups and removals of one pass
+LOOKUP_CONCURRENCY = 32  # concurrent `_id` lookups of one pass (reads only, see _removals)
 
 # (collection name, document id) -> a context held while the relay removes entries from
 # that document: the writers' own lock, where a service serialises writes per aggregate
@@ -162,6 +162,11 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # published entries waiting for their removal, one document at a time: FerretDB's
+        # SQLite backend refuses concurrent writes (SQLITE_BUSY) rather than queueing them
+        self._removals: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+        self._removals_ready = asyncio.Event()
+        self._remover: asyncio.Task[None] | None = None
         self._indexed = False
         self.passes = 0  # completed passes, for health checks and tests
 
@@ -187,15 +192,45 @@ class OutboxRelay:
         self._sweep_due = 0.0
         self._wake.set()
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._remover = asyncio.create_task(self._run_removals(), name="outbox-remover")
 
     async def stop(self) -> None:
-        """Finish the document in hand (its publishes and removal), then return."""
+        """Finish the pass and the removal in hand, then return. Removals still queued are
+        left: their entries stay in the documents, and the next relay publishes them again
+        (JetStream, or the consumers' idempotency, drops the copies)."""
         if self._task is None:
             return
         self._stopping.set()
         self._wake.set()
+        self._removals_ready.set()
         task, self._task = self._task, None
+        remover, self._remover = self._remover, None
         await task
+        if remover is not None:
+            await remover
+        self._removals.clear()
+
+    async def _run_removals(self) -> None:
+        while not self._stopping.is_set():
+            await self._removals_ready.wait()
+            self._removals_ready.clear()
+            await self._remove_queued()
+
+    async def _remove_queued(self) -> None:
+        """Remove the queued published entries, document by document. A failed removal
+        leaves the document to a later pass, which queues it again."""
+        while self._removals and not self._stopping.is_set():
+            key = next(iter(self._removals))
+            entries = self._removals.pop(key)
+            name, doc_id = key
+            try:
+                await self._remove(self._collections[name], doc_id, entries)
+            except Exception as exc:
+                log.warning(
+                    "outbox removal failed; retried on a later pass",
+                    extra={"collection": name, "document_id": str(doc_id), "error": repr(exc)},
+                )
+                self._settling[key] = time.monotonic() + self._max_error_backoff_s
 
     async def _run(self) -> None:
         error_backoff = 0.0
@@ -237,8 +272,10 @@ class OutboxRelay:
                 await waiter.wait()
 
     async def run_once(self) -> int:
-        """One sweep over every collection; returns how many entries were published."""
+        """One sweep over every collection, removals included; returns how many entries
+        were published."""
         published, _, _ = await self._pass()
+        await self._remove_queued()
         return published
 
     async def _pass(self) -> tuple[int, bool, bool]:
@@ -273,12 +310,12 @@ class OutboxRelay:
                 chunk = ids[start : start + self._batch_size]
                 try:
                     found = await self._lookup(collection, chunk)
+                    for doc_id in set(chunk) - {d["_id"] for d in found}:
+                        self._settling.pop((name, doc_id), None)
+                    count, error = await self._relay_documents(collection, found)
                 except Exception:
                     self._hints.setdefault(name, set()).update(ids[start:])  # next pass
                     raise
-                for doc_id in set(chunk) - {d["_id"] for d in found}:
-                    self._settling.pop((name, doc_id), None)
-                count, error = await self._relay_documents(collection, found)
                 published += count
                 failed = failed or error
         return published, True, failed
@@ -330,23 +367,15 @@ class OutboxRelay:
                 self._settling.pop(key, None)
             else:
                 self._settling[key] = time.monotonic() + self._settle_s - quiet_for
-        await self._remove_all(collection, removals)
+        for doc_id, entries in removals:
+            self._removals[(collection.name, doc_id)] = entries
+        if removals:
+            self._removals_ready.set()
         lag = (now - oldest_pending).total_seconds() if oldest_pending else 0.0
         metrics.RELAY_LAG.labels(collection.name).set(lag)
         metrics.RELAY_PENDING.labels(collection.name).set(pending)
         self._forget_old()
         return published, failed
-
-    async def _remove_all(
-        self, collection: AsyncCollection[Any], removals: list[tuple[Any, list[dict[str, Any]]]]
-    ) -> None:
-        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
-
-        async def one(doc_id: Any, entries: list[dict[str, Any]]) -> None:
-            async with gate:
-                await self._remove(collection, doc_id, entries)
-
-        await asyncio.gather(*(one(doc_id, entries) for doc_id, entries in removals))
 
     async def _remove(
         self, collection: AsyncCollection[Any], doc_id: Any, entries: list[dict[str, Any]]

@@ -251,18 +251,14 @@ class ProcessedEvents:
                 claims[event_id] = Claim(ClaimOutcome.DONE)
             else:
                 claims[event_id] = Claim(ClaimOutcome.CLAIMED, tokens[event_id])
-        contested = sorted(refused)
-        for event_id, claim in zip(
-            contested,
-            await asyncio.gather(*(self.claim(consumer, i, lease_s) for i in contested)),
-            strict=True,
-        ):
-            claims[event_id] = claim
+        for event_id in sorted(refused):  # rare: a claim held elsewhere or expired
+            claims[event_id] = await self.claim(consumer, event_id, lease_s)
         return claims
 
     async def complete_many(self, consumer: str, tokens: Mapping[str, str]) -> set[str]:
-        """:meth:`complete` for a batch (event id -> claim token): one ``insert_many`` of
-        the done marks. Returns the ids whose claim had been taken over (not marked)."""
+        """:meth:`complete` for a batch (event id -> claim token): concurrent claim reads,
+        one ``insert_many`` of the done marks, then the claims' deletes. Returns the ids
+        whose claim had been taken over (not marked)."""
         ids = list(tokens)
         current = await asyncio.gather(*(self._get(_claim_id(consumer, i)) for i in ids))
         owned = [
@@ -289,7 +285,10 @@ class ProcessedEvents:
                 # already marked: the mark is what matters
                 if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", ())):
                     raise
-            await asyncio.gather(*(self._delete(_claim_id(consumer, i)) for i in owned))
+            # one at a time: FerretDB's SQLite backend refuses concurrent writes (SQLITE_BUSY),
+            # and `$in` would scan the collection
+            for event_id in owned:
+                await self._delete(_claim_id(consumer, event_id))
         return set(ids) - set(owned)
 
     async def _done_among(self, consumer: str, event_ids: Sequence[str]) -> set[str]:

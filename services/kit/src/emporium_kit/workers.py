@@ -212,10 +212,17 @@ class OutboxWorker:
         self._stopping = asyncio.Event()
         self._bootstrap: asyncio.Task[None] | None = None
 
-    def notify(self, collection: str, ids: Iterable[Any] = ()) -> None:
+    def notify(
+        self,
+        collection: str,
+        ids: Iterable[Any] = (),
+        *,
+        inserted: Mapping[Any, Sequence[Mapping[str, Any]]] | None = None,
+    ) -> None:
         """Writers call this after a write that added events: those documents are
-        published at once instead of at the next sweep (see :meth:`OutboxRelay.notify`)."""
-        self.relay.notify(collection, ids)
+        published at once instead of at the next sweep (see :meth:`OutboxRelay.notify`,
+        also for ``inserted``)."""
+        self.relay.notify(collection, ids, inserted=inserted)
 
     async def start(self) -> None:
         if self._bootstrap is None:

@@ -304,14 +304,17 @@ async def test_many_documents_publish_together_and_each_keeps_its_order(
 ) -> None:
     """A targeted pass over 150 documents of three entries each: the relay pipelines the
     publishes across documents (async acks) yet stores each document's entries in array
-    order, exactly once, and removes them all."""
+    order, exactly once, and removes them all: those it read back and those handed over
+    at insert (their in-memory entries must equal the stored ones for `$pullAll`)."""
     items = mongo["items"]
     docs = {f"sku-{i}": [item_event(spec, f"sku-{i}", q) for q in range(3)] for i in range(150)}
-    await items.insert_many([with_outbox({"_id": sku, "qty": 0}, es) for sku, es in docs.items()])
+    written = [with_outbox({"_id": sku, "qty": 0}, es) for sku, es in docs.items()]
+    await items.insert_many([dict(d) for d in written])
     relay = OutboxRelay([items], js, poll_interval_s=3600, settle_s=0)
     await relay.start()
     try:
-        relay.notify("items", list(docs))
+        relay.notify("items", [d["_id"] for d in written[:75]])
+        relay.notify("items", inserted={d["_id"]: d["outbox"] for d in written[75:]})
         await wait(lambda: _no_pending(items), timeout_s=30, what="every entry published")
     finally:
         await relay.stop()

@@ -56,11 +56,14 @@ DocumentLock = Callable[[str, Any], AbstractAsyncContextManager[Any]]
 
 def outbox_entry(event: Event[Any]) -> dict[str, Any]:
     """How an event waits in its document: the envelope plus the writer's trace context."""
+    # milliseconds, as BSON stores a date: an entry kept in memory then equals the stored
+    # one, which `$pullAll` needs (see OutboxRelay.notify(inserted=...))
+    occurred = event.occurred_at
     return {
         "id": event.id,
         "subject": event.subject,
         "type": event.type,
-        "occurred_at": event.occurred_at,
+        "occurred_at": occurred.replace(microsecond=occurred.microsecond // 1000 * 1000),
         "event": event.model_dump(mode="json"),
         "trace": tr.current_headers(),
     }
@@ -166,19 +169,38 @@ class OutboxRelay:
         # SQLite backend refuses concurrent writes (SQLITE_BUSY) rather than queueing them
         self._removals: dict[tuple[str, Any], list[dict[str, Any]]] = {}
         self._removals_ready = asyncio.Event()
+        # documents handed over by notify(inserted=...): their whole outbox, as inserted
+        self._inserted: dict[tuple[str, Any], list[dict[str, Any]]] = {}
         self._remover: asyncio.Task[None] | None = None
         self._indexed = False
         self.passes = 0  # completed passes, for health checks and tests
 
-    def notify(self, collection: str | None = None, ids: Iterable[Any] = ()) -> None:
+    def notify(
+        self,
+        collection: str | None = None,
+        ids: Iterable[Any] = (),
+        *,
+        inserted: Mapping[Any, Sequence[Mapping[str, Any]]] | None = None,
+    ) -> None:
         """Publish now what was just written: ``notify("products", [pid])`` looks at those
-        documents only; a bare ``notify()`` sweeps every collection."""
+        documents only; a bare ``notify()`` sweeps every collection.
+
+        ``inserted`` hands over documents just *inserted*, each with the outbox entries it
+        was inserted with (``doc["outbox"]`` of :func:`with_outbox`): that is all a fresh
+        document holds, so the relay publishes them without reading the document back, and
+        removes exactly them afterwards. Never pass an updated document's entries this way:
+        it may hold older pending entries that must go first.
+        """
         if collection is None:
             self._sweep_due = 0.0
         else:
             if collection not in self._collections:
                 raise ValueError(f"the relay does not watch collection {collection!r}")
-            self._hints.setdefault(collection, set()).update(ids)
+            hints = self._hints.setdefault(collection, set())
+            hints.update(ids)
+            for doc_id, entries in (inserted or {}).items():
+                self._inserted[(collection, doc_id)] = [dict(e) for e in entries]
+                hints.add(doc_id)
         self._wake.set()
 
     @property
@@ -323,8 +345,16 @@ class OutboxRelay:
     async def _lookup(
         self, collection: AsyncCollection[Any], ids: list[Any]
     ) -> list[dict[str, Any]]:
-        """The documents by ``_id``, looked up concurrently: FerretDB 1.24 serves a lone
-        ``{"_id": value}`` from its index but scans the collection for ``$in``."""
+        """The documents' outboxes: as handed over for fresh inserts, else read by ``_id``,
+        concurrently (FerretDB 1.24 serves a lone ``{"_id": value}`` from its index but
+        scans the collection for ``$in``)."""
+        handed = [
+            {"_id": i, OUTBOX_FIELD: entries}
+            for i in ids
+            if (entries := self._inserted.pop((collection.name, i), None)) is not None
+        ]
+        known = {d["_id"] for d in handed}
+        ids = [i for i in ids if i not in known]
         gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
         async def one(doc_id: Any) -> dict[str, Any] | None:
@@ -332,7 +362,7 @@ class OutboxRelay:
                 return await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
 
         found = await asyncio.gather(*(one(i) for i in ids))
-        return [doc for doc in found if doc is not None]
+        return [*handed, *(doc for doc in found if doc is not None)]
 
     async def _relay_documents(
         self, collection: AsyncCollection[Any], docs: list[dict[str, Any]]

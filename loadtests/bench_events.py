@@ -274,7 +274,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000, help="catalog events to publish")
     parser.add_argument("--rebuild-products", type=int, default=2000, help="demo catalog size")
-    parser.add_argument("--page-size", type=int, default=100, help="rebuild page size")
+    parser.add_argument("--page-size", type=int, default=1000, help="rebuild page size")
     parser.add_argument("--sample-s", type=float, default=0.5, help="lag sampling interval")
     parser.add_argument("--timeout-s", type=float, default=1800, help="give up after this")
     asyncio.run(main_async(parser.parse_args()))

@@ -129,7 +129,7 @@ async def measure_indexing(
             )
             try:
                 before, started = await indexed_count(js), time.monotonic()
-                report = await rebuild(indexer=indexer, catalog=catalog, page_size=100)
+                report = await rebuild(indexer=indexer, catalog=catalog)
                 handled = await indexed_count(js) - before
                 during = handled / (time.monotonic() - started)
             finally:

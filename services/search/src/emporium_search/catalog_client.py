@@ -2,9 +2,9 @@
 
 - :meth:`CatalogClient.products`: products by id through the federation ``_entities``
   field (one request per 100 ids; the indexer asks for a whole batch's ids at once).
-- :meth:`CatalogClient.product_pages`: the paginated ``products`` connection (active
-  products, ``NEWEST`` order: keyed on creation time, so concurrent updates never move a
-  product between pages) for ``emporium-search rebuild``.
+- :meth:`CatalogClient.product_pages`: the catalog's ``productExport`` connection (active
+  products, newest first: keyed on creation time, so concurrent updates never move a
+  product between pages; up to 2,000 a page) for ``emporium-search rebuild``.
 - :meth:`CatalogClient.categories` / :meth:`category_tree`: categories by id, or all of them.
 
 Fields are aliased to snake_case in the queries, so responses parse with the same views as
@@ -68,7 +68,7 @@ query SearchCategories($representations: [_Any!]!) {
 PAGE_QUERY = (
     """
 query SearchProductPage($first: Int!, $after: String) {
-  products(first: $first, after: $after, sort: NEWEST) {
+  productExport(first: $first, after: $after) {
     edges { node { ...SearchProduct } }
     pageInfo { hasNextPage endCursor }
   }
@@ -89,6 +89,7 @@ def _tree_query(levels: int) -> str:
 # the catalog nests categories at most 6 levels (emporium_catalog.domain.MAX_CATEGORY_DEPTH)
 TREE_QUERY = _tree_query(6)
 MAX_BATCH = 100
+DEFAULT_EXPORT_PAGE = 1000  # the catalog's productExport allows 1..2000
 PAGE_TIMEOUT_S = 30.0
 PAGE_ATTEMPTS = 3
 
@@ -167,7 +168,9 @@ class CatalogClient:
             level = [child for raw in level for child in raw.get("children") or ()]
         return result
 
-    async def product_pages(self, *, page_size: int = 100) -> AsyncIterator[list[ProductView]]:
+    async def product_pages(
+        self, *, page_size: int = DEFAULT_EXPORT_PAGE
+    ) -> AsyncIterator[list[ProductView]]:
         """Every active product, one page at a time. A rebuild is a batch job: a page gets a
         longer timeout and a few retries before the rebuild gives up."""
         after: str | None = None
@@ -182,7 +185,7 @@ class CatalogClient:
                         raise
                     log.warning("catalog page failed (attempt %d): %r; retrying", attempt, exc)
                     await asyncio.sleep(attempt)
-            connection = data["products"]
+            connection = data["productExport"]
             page = [ProductView.model_validate(e["node"]) for e in connection["edges"]]
             if page:
                 yield page

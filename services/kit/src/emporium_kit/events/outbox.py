@@ -264,12 +264,13 @@ class OutboxRelay:
                         async with self._mongo_guard():
                             await ensure_outbox_index(collection)
                     self._indexed = True
-                if time.monotonic() >= self._sweep_due:
-                    published, complete, failed = await self._pass()
-                    if complete and not failed:
-                        self._sweep_due = time.monotonic() + self._poll_interval_s
-                else:
+                # what writers pointed at first: a sweep reads every pending document
+                if self._targets_due() or time.monotonic() < self._sweep_due:
                     published, complete, failed = await self._targeted_pass()
+                else:
+                    published, complete, failed = await self._pass()
+                    if not failed:
+                        self._sweep_due = time.monotonic() + self._poll_interval_s
                 self.passes += 1
             except Exception:
                 log.exception("outbox relay pass failed")
@@ -282,6 +283,10 @@ class OutboxRelay:
             if published and not complete:
                 continue  # a full batch: more documents are waiting
             await self._sleep(self._until_next_pass(), wakeable=True)
+
+    def _targets_due(self) -> bool:
+        now = time.monotonic()
+        return any(self._hints.values()) or any(due <= now for due in self._settling.values())
 
     def _until_next_pass(self) -> float:
         due = min([self._sweep_due, *self._settling.values()])
@@ -301,18 +306,24 @@ class OutboxRelay:
         return published
 
     async def _pass(self) -> tuple[int, bool, bool]:
-        published, complete, failed = 0, True, False
+        """A sweep: every document with pending entries, ``batch_size`` at a time in ``_id``
+        order (documents this relay published but has not cleaned up yet stay pending, so
+        the sweep moves on by ``_id`` rather than re-reading the first batch)."""
+        published, failed = 0, False
         for collection in self._collections.values():
-            async with self._mongo_guard():
-                cursor = collection.find(PENDING_FILTER, {OUTBOX_FIELD: 1}).limit(self._batch_size)
-                docs = await cursor.to_list()
-            count, error = await self._relay_documents(collection, docs)
-            published += count
-            complete = complete and len(docs) < self._batch_size
-            failed = failed or error
-            if self._stopping.is_set():
-                break
-        return published, complete, failed
+            after: Any = None
+            while not self._stopping.is_set():
+                flt = PENDING_FILTER if after is None else {**PENDING_FILTER, "_id": {"$gt": after}}
+                async with self._mongo_guard():
+                    cursor = collection.find(flt, {OUTBOX_FIELD: 1}).sort("_id", 1)
+                    docs = await cursor.limit(self._batch_size).to_list()
+                count, error = await self._relay_documents(collection, docs)
+                published += count
+                failed = failed or error
+                if len(docs) < self._batch_size:
+                    break
+                after = docs[-1]["_id"]
+        return published, True, failed
 
     async def _targeted_pass(self) -> tuple[int, bool, bool]:
         now = time.monotonic()

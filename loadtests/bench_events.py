@@ -106,6 +106,18 @@ async def write_documents(
         await db["products"].insert_many([dict(d) for d in products[start : start + INSERT_CHUNK]])
 
 
+async def outboxes_empty(db: Db, started: float, *, wait_s: float) -> tuple[float, int]:
+    """Seconds from ``started`` until no document holds an entry, or until ``wait_s`` more
+    have passed, and how many documents still hold entries then. Removal is one document
+    write each, after the publishes, in the background."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        pending = [await db[c].count_documents(PENDING_FILTER) for c in ("categories", "products")]
+        if not sum(pending) or time.monotonic() > deadline:
+            return time.monotonic() - started, sum(pending)
+        await asyncio.sleep(2)
+
+
 async def sample(js: JetStreamContext) -> tuple[int, int]:
     stream = await js.stream_info(stream_name("catalog"))
     try:
@@ -117,9 +129,9 @@ async def sample(js: JetStreamContext) -> tuple[int, int]:
 
 async def measure_pipeline(
     args: argparse.Namespace, db: Db, js: JetStreamContext
-) -> tuple[int, float, float, float, float, list[Sample]]:
+) -> tuple[int, float, float, float, tuple[float, int], list[Sample]]:
     """Relay -> JetStream -> indexer. Returns (events, relay events/s, indexer events/s
-    overall, sustained, seconds until the outboxes were empty, samples)."""
+    overall, sustained, (seconds, documents still holding entries then), samples)."""
     say(f"generating about {args.events:,} events")
     categories, products, total = catalog_documents(args.events)
     say(f"writing {len(categories) + len(products):,} documents holding {total:,} events")
@@ -127,7 +139,7 @@ async def measure_pipeline(
     say("publishing and indexing")
     relay = OutboxRelay([db["categories"], db["products"]], js, poll_interval_s=3600)
     samples: list[Sample] = []
-    published_at = emptied_at = 0.0
+    published_at = 0.0
     await relay.start()
     started = time.monotonic()
     # as the catalog's writers do after an insert (Documents.insert): the fresh documents'
@@ -144,27 +156,21 @@ async def measure_pipeline(
                 say(f"{now:.0f}s: {published:,} published, {indexed:,} indexed")
             if published >= total and not published_at:
                 published_at = now
-            if not emptied_at and published_at:
-                pending = sum(
-                    [
-                        await db[c].count_documents(PENDING_FILTER)
-                        for c in ("categories", "products")
-                    ]
-                )
-                emptied_at = now if not pending else 0.0
-            if indexed >= total and emptied_at:
+            if indexed >= total:
                 break
             if now > args.timeout_s:
                 raise SystemExit(
                     f"gave up after {now:.0f}s: {published} published, {indexed} indexed"
                 )
+        say("indexed everything; waiting for the relay to empty the outboxes")
+        emptied = await outboxes_empty(db, started, wait_s=args.drain_wait_s)
     finally:
         await relay.stop()
     indexed_at = next(s.t for s in samples if s.indexed >= total)
     low = next(s for s in samples if s.indexed >= total * 0.1)
     high = next(s for s in samples if s.indexed >= total * 0.9)
     sustained = (high.indexed - low.indexed) / (high.t - low.t) if high.t > low.t else 0.0
-    return total, total / published_at, total / indexed_at, sustained, emptied_at, samples
+    return total, total / published_at, total / indexed_at, sustained, emptied, samples
 
 
 async def measure_rebuild(
@@ -254,7 +260,14 @@ async def main_async(args: argparse.Namespace) -> None:
     total, relay_rate, overall, sustained, emptied, samples = pipeline
     print(f"{dt.date.today()} · {machine()} · {total:,} catalog events\n")
     print(f"- relay publish: {relay_rate:,.0f} events/s (target >= 2,000)")
-    print(f"- outboxes empty after {emptied:.1f}s (published entries removed once settled)")
+    seconds, left = emptied
+    if left:
+        print(
+            f"- outbox clean-up: {left:,} documents still held published entries after "
+            f"{seconds:.0f}s (one document write per removal, in the background)"
+        )
+    else:
+        print(f"- outboxes empty after {seconds:.1f}s (one document write per removal)")
     print(
         f"- indexer: {overall:,.0f} events/s overall, {sustained:,.0f} events/s sustained "
         "(10 % to 90 % of the events; target >= 1,000)"
@@ -275,7 +288,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000, help="catalog events to publish")
     parser.add_argument("--rebuild-products", type=int, default=2000, help="demo catalog size")
     parser.add_argument("--page-size", type=int, default=1000, help="rebuild page size")
-    parser.add_argument("--sample-s", type=float, default=0.5, help="lag sampling interval")
+    parser.add_argument("--sample-s", type=float, default=0.25, help="lag sampling interval")
+    parser.add_argument(
+        "--drain-wait-s", type=float, default=120, help="how long to wait for empty outboxes"
+    )
     parser.add_argument("--timeout-s", type=float, default=1800, help="give up after this")
     asyncio.run(main_async(parser.parse_args()))
 

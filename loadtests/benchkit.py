@@ -144,16 +144,27 @@ async def run_load(
     total: int = 4000,
     concurrency: int = 16,
     warmup: int = 200,
+    spread: bool = False,
 ) -> Result:
-    """Replay ``requests`` round-robin: ``total`` requests over ``concurrency`` connections."""
+    """Replay ``requests`` round-robin: ``total`` requests over ``concurrency`` connections.
+
+    ``spread`` deals the requests out instead, connection ``k`` taking every
+    ``concurrency``-th one from ``k``, so no request is sent twice while ``total`` does not
+    exceed their number (reads meant to miss every cache); the warm-up then replays
+    requests from the end of the list, which the measured part does not reach."""
     host = _loopback(host)
     payloads = [r.encode(host, port) for r in requests]
-    await _worker(host, port, payloads, warmup, [])
+    await _worker(host, port, payloads[::-1] if spread else payloads, warmup, [])
     latencies: list[float] = []
     per_worker = max(1, total // concurrency)
     start = time.perf_counter()
     errors = await asyncio.gather(
-        *(_worker(host, port, payloads, per_worker, latencies) for _ in range(concurrency))
+        *(
+            _worker(
+                host, port, payloads[k::concurrency] if spread else payloads, per_worker, latencies
+            )
+            for k in range(concurrency)
+        )
     )
     seconds = time.perf_counter() - start
     q = statistics.quantiles(latencies, n=100, method="inclusive")

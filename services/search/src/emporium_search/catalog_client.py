@@ -91,11 +91,22 @@ TREE_QUERY = _tree_query(6)
 MAX_BATCH = 100
 DEFAULT_EXPORT_PAGE = 1000  # the catalog's productExport allows 1..2000
 PAGE_TIMEOUT_S = 30.0
-PAGE_ATTEMPTS = 3
+PAGE_ATTEMPTS = 5
 
 
 class CatalogError(RuntimeError):
     """The catalog answered with GraphQL errors."""
+
+
+class CatalogBusyError(CatalogError):
+    """The catalog answered, but only that one of its own dependencies was unavailable, slow or
+    saturated: the same request may well succeed a moment later."""
+
+
+# the kit's codes for a dependency that failed transiently (emporium_kit.resilience)
+TRANSIENT_CODES = frozenset(
+    {"DEPENDENCY_UNAVAILABLE", "DEPENDENCY_TIMEOUT", "DEPENDENCY_SATURATED"}
+)
 
 
 def _category(raw: dict[str, Any]) -> CategoryView:
@@ -125,9 +136,11 @@ class CatalogClient:
         if response.status_code >= 500:
             response.raise_for_status()
         body = orjson.loads(response.content)
-        if body.get("errors"):
-            messages = "; ".join(str(e.get("message")) for e in body["errors"])
-            raise CatalogError(f"catalog query failed: {messages}")
+        if errors := body.get("errors"):
+            messages = "; ".join(str(e.get("message")) for e in errors)
+            codes = {(e.get("extensions") or {}).get("code") for e in errors}
+            busy = codes <= TRANSIENT_CODES
+            raise (CatalogBusyError if busy else CatalogError)(f"catalog query failed: {messages}")
         return body["data"]
 
     async def products(self, ids: Sequence[str]) -> dict[str, ProductView]:
@@ -180,7 +193,7 @@ class CatalogClient:
                 try:
                     data = await self._post(PAGE_QUERY, variables, timeout_s=PAGE_TIMEOUT_S)
                     break
-                except (DependencyUnavailable, httpx.TransportError) as exc:
+                except (DependencyUnavailable, CatalogBusyError, httpx.TransportError) as exc:
                     if attempt == PAGE_ATTEMPTS:
                         raise
                     log.warning("catalog page failed (attempt %d): %r; retrying", attempt, exc)

@@ -304,7 +304,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000, help="catalog events to publish")
     parser.add_argument("--rebuild-products", type=int, default=2000, help="demo catalog size")
-    parser.add_argument("--batch-size", type=int, default=1000, help="the indexer's batch size")
+    parser.add_argument("--batch-size", type=int, default=2000, help="the indexer's batch size")
     parser.add_argument("--page-size", type=int, default=1000, help="rebuild page size")
     parser.add_argument("--sample-s", type=float, default=0.25, help="lag sampling interval")
     parser.add_argument(

@@ -42,5 +42,5 @@ class SearchSettings(ServiceSettings):
     search_targets_ttl_s: float = Field(default=1.0, gt=0, le=60)
     # The indexer handles events in batches (one bulk write per batch): up to this many,
     # waiting at most max_wait_s after the first for the batch to fill.
-    search_consumer_batch_size: int = Field(default=1000, ge=1, le=5000)
+    search_consumer_batch_size: int = Field(default=2000, ge=1, le=5000)
     search_consumer_max_wait_s: float = Field(default=0.05, ge=0, le=5)

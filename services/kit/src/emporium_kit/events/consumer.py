@@ -462,10 +462,10 @@ class EventConsumer:
         deliveries = [
             _Delivery(m, m.metadata.num_delivered, m.subject.rsplit(".", 1)[-1]) for m in messages
         ]
-        links = [
-            trace.Link(trace.get_current_span(tr.extract(m.headers)).get_span_context())
-            for m in messages
+        contexts = [
+            trace.get_current_span(tr.extract(m.headers)).get_span_context() for m in messages
         ]
+        links = [trace.Link(c) for c in contexts if c.is_valid]
         with self._tracer.start_as_current_span(
             f"process batch {self.name}",
             kind=trace.SpanKind.CONSUMER,

@@ -197,7 +197,10 @@ class OutboxRelay:
             if collection not in self._collections:
                 raise ValueError(f"the relay does not watch collection {collection!r}")
             hints = self._hints.setdefault(collection, set())
-            hints.update(ids)
+            for doc_id in ids:
+                # written again since its insert: it may hold more than was handed over
+                self._inserted.pop((collection, doc_id), None)
+                hints.add(doc_id)
             for doc_id, entries in (inserted or {}).items():
                 self._inserted[(collection, doc_id)] = [dict(e) for e in entries]
                 hints.add(doc_id)

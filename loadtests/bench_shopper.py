@@ -132,7 +132,7 @@ async def measure(
             **env,
             "EMPORIUM_NATS_URL": nats_url,
             "EMPORIUM_MONGO_DATABASE": database,
-            "EMPORIUM_CATALOG_CACHE_NAMESPACE": f"shopbench-{tag}-{size}",
+            "EMPORIUM_CATALOG_CACHE_NAMESPACE": f"shop-{tag[-12:]}-{size}",
         }
         search_env = {
             **env,

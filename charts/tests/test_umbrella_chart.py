@@ -102,7 +102,7 @@ def test_a_values_block_for_no_service_fails_the_render(
         "services.catlog.replicas=1",
         check=False,
     )
-    assert "services.catlog: no such service; the services are catalog, gateway" in out
+    assert "services.catlog: no such service; the services are cart, catalog, gateway" in out
 
 
 @pytest.mark.parametrize(

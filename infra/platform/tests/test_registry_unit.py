@@ -112,14 +112,16 @@ def problems_of(checkout: Checkout) -> str:
 
 def test_this_checkouts_services() -> None:
     """Every service with a table, in start order (callees first, the gateway last); a
-    workspace package without one (the kit, the cart's pricing module) is no service."""
+    workspace package without one (the kit) is no service."""
     registry = reg.load()
     names = [service.name for service in registry]
-    assert set(names) == {"gateway", "identity", "catalog", "search"}
+    assert set(names) == {"gateway", "identity", "catalog", "search", "cart"}
     assert names.index("identity") < names.index("catalog") < names.index("search")
+    assert names.index("catalog") < names.index("cart")
     assert names[-1] == "gateway"
-    assert registry.calls("gateway") == ("catalog", "identity", "search")
+    assert registry.calls("gateway") == ("cart", "catalog", "identity", "search")
     assert registry.calls("search") == ("catalog", "identity")
+    assert registry.calls("cart") == ("catalog", "identity")
     assert [s.name for s in registry.subgraphs] == names[:-1]
     for service in registry:
         assert service.directory == find_repo_root() / "services" / service.name

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import orjson
 import pytest
-from emporium_kit.cursors import TAG_BYTES, CursorMismatchError, Cursors
+from emporium_kit.cursors import MAX_CURSOR_CHARS, TAG_BYTES, CursorMismatchError, Cursors
 from emporium_kit.errors import ValidationFailed
 from emporium_kit.settings import ServiceSettings
 from hypothesis import given
@@ -42,7 +43,22 @@ def cursor_of(token: bytes) -> str:
 
 @given(json_values)
 def test_what_a_list_encodes_it_decodes(payload: Any) -> None:
-    assert PRODUCTS.decode(PRODUCTS.encode(payload)) == payload
+    """Every payload whose cursor fits the bound comes back; a larger one is refused when it
+    is encoded, not handed out as a cursor that could never be decoded."""
+    # version byte + JSON + tag, base64 without padding
+    size = -(-(1 + len(orjson.dumps(payload)) + TAG_BYTES) * 4 // 3)
+    if size > MAX_CURSOR_CHARS:
+        with pytest.raises(ValueError, match="exceed"):
+            PRODUCTS.encode(payload)
+        return
+    text = PRODUCTS.encode(payload)
+    assert len(text) <= MAX_CURSOR_CHARS
+    assert PRODUCTS.decode(text) == payload
+
+
+def test_a_payload_too_large_for_a_cursor_is_refused_at_encoding() -> None:
+    with pytest.raises(ValueError, match="exceed"):
+        PRODUCTS.encode(["x" * MAX_CURSOR_CHARS])
 
 
 def test_a_cursor_is_opaque_urlsafe_text() -> None:

@@ -13,6 +13,7 @@ latest)::
             stack.start("search")
             yield stack
 
+    stack.start("cart", replica="cart-b")       # a second replica: same database and names
     gateway = stack.gateway()                   # a GraphQLClient of a gateway routing to them
     gateway.post("{ products(first: 1) { totalCount } }", token=...)
     gateway.run("ProductList", {"first": 1})    # a persisted operation, by name
@@ -170,6 +171,7 @@ class Stack:
         self.log_dir = log_dir
         self.session = uuid.uuid4().hex[:10]
         self.services: dict[str, ServiceProcess] = {}
+        self._names: dict[str, str] = {}  # started process -> its service (replicas)
         self._jwks_url = jwks_url
         self._env = dict(env or {})
         self._gateway_env = dict(gateway_env or {})
@@ -187,25 +189,38 @@ class Stack:
     def jwks_url(self) -> str | None:
         if self._jwks_url is not None:
             return self._jwks_url
-        for name, process in self.services.items():
-            path = self._registry[name].links.get("jwks")
+        for key, process in self.services.items():
+            path = self._registry[self._names[key]].links.get("jwks")
             if path is not None:
                 return f"{process.url}{path}"
         return None
 
     def start(
-        self, name: str, *, env: Mapping[str, str] | None = None, timeout: float = 120.0
+        self,
+        name: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 120.0,
+        replica: str | None = None,
     ) -> ServiceProcess:
-        """Start ``name`` (a service of the registry) and return once it is ready."""
+        """Start ``name`` (a service of the registry) and return once it is ready.
+
+        ``replica``: start another process of a service already running, under this name
+        (``stack[replica]``), with the same database and session names, as a second replica
+        of one deployment. Gateways route to the first process; point one at a replica with
+        ``EMPORIUM_SUBGRAPH_<NAME>_URL``."""
         if self._registry[name].kind.name == "gateway":
             raise ValueError(f"{name} is the gateway: run it with stack.gateway()")
-        if name in self.services:
-            raise ValueError(f"{name} already runs in this stack")
+        key = replica or name
+        if key in self.services:
+            raise ValueError(f"{key} already runs in this stack")
+        if replica is not None and name not in self.services:
+            raise ValueError(f"start {name} before its replica {replica}")
         # the same command as on the platform, on a free port of its own
         spec = replace(self._registry[name], port=free_port())
         port = spec.port
         process = ServiceProcess(
-            name,
+            key,
             resolve_command(spec.command, self.platform.config, self._registry, spec),
             port=port,
             env=self._environment(spec, port, env or {}),
@@ -214,7 +229,8 @@ class Stack:
             log_dir=self.log_dir,
         )
         process.start(timeout=timeout)
-        self.services[name] = process
+        self.services[key] = process
+        self._names[key] = name
         return process
 
     def _environment(self, spec: Service, port: int, extra: Mapping[str, str]) -> dict[str, str]:
@@ -224,7 +240,10 @@ class Stack:
             env["EMPORIUM_JWKS_URL"] = jwks
         env["EMPORIUM_MONGO_DATABASE"] = self.database(spec.name)
         env.update(self._env)
-        started = {name: process.url for name, process in self.services.items()}
+        started = {
+            self._names[key]: process.url
+            for key, process in reversed(self.services.items())  # the first process wins
+        }
         for key, template in spec.test_env.items():
             try:
                 env[key] = template.format(
@@ -243,8 +262,9 @@ class Stack:
         settings = {"EMPORIUM_ENVIRONMENT": "development"}
         if (jwks := self.jwks_url) is not None:
             settings["EMPORIUM_JWKS_URL"] = jwks
-        for name, process in self.services.items():
-            if "graphql" in self._registry.links(name):
+        for key, process in self.services.items():
+            name = self._names[key]
+            if key == name and "graphql" in self._registry.links(name):
                 settings[f"EMPORIUM_SUBGRAPH_{name.upper()}_URL"] = process.graphql_url
         return {**settings, **self._gateway_env, **env}
 
@@ -275,12 +295,14 @@ class Stack:
             client.close()
         for process in reversed(self.services.values()):
             process.stop()
-        needs = {need for name in self.services for need in self._registry[name].needs}
+        names = set(self._names.values())
+        needs = {need for name in names for need in self._registry[name].needs}
         if "ferretdb" in needs:
             with MongoClient(self.platform.mongo_url) as client:
-                for name in self.services:
+                for name in names:
                     client.drop_database(self.database(name))
         if "opensearch" in needs:
             httpx.delete(f"{self.platform.opensearch_url}/*{self.session}*", timeout=30)
         self.services.clear()
+        self._names.clear()
         self._gateways.clear()

@@ -27,6 +27,7 @@ units. Results do not depend on the order of the lines.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,18 +80,26 @@ class Target:
     kind: TargetKind
     values: frozenset[str] = frozenset()
 
-    def matches(self, line: Line) -> bool:
+    def select(self, lines: Iterable[Line]) -> list[Line]:
+        """The lines this target matches."""
+        values = self.values
         match self.kind:
             case TargetKind.CART:
-                return True
+                return list(lines)
             case TargetKind.PRODUCT:
-                return line.product_id in self.values
+                return [line for line in lines if line.product_id in values]
             case TargetKind.CATEGORY:
-                return not self.values.isdisjoint(line.category_path)
+                return [line for line in lines if not values.isdisjoint(line.category_path)]
             case TargetKind.BRAND:
-                return line.brand.casefold() in {v.casefold() for v in self.values}
+                folded = _folded(values)
+                return [line for line in lines if line.brand.casefold() in folded]
             case TargetKind.SELLER:
-                return line.seller_id is not None and line.seller_id in self.values
+                return [line for line in lines if line.seller_id in values]
+
+
+@functools.lru_cache(maxsize=1024)
+def _folded(values: frozenset[str]) -> frozenset[str]:
+    return frozenset(v.casefold() for v in values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,8 +227,20 @@ def price_cart(
     codes = {code.strip().upper() for code in coupon_codes}
     eligible: list[Rule] = []
     not_applied: dict[str, NotApplied] = {}
+    # each rule's matching lines, found once: every candidate below reuses them
+    matching: dict[str, list[Line]] = {}
+    cart_subtotal = Money(
+        sum(line.unit_price.amount * line.quantity for line in ordered), context.currency
+    )
     for rule in sorted(rules, key=lambda r: (-r.priority, r.rule_id)):
-        problem = _ineligible(rule, ordered, context, codes)
+        problem = _ineligible(
+            rule,
+            lines=ordered,
+            context=context,
+            codes=codes,
+            matches=matching,
+            cart_subtotal=cart_subtotal,
+        )
         if problem is None:
             eligible.append(rule)
         elif problem is not _SILENT:
@@ -227,9 +248,9 @@ def price_cart(
 
     rank = {rule.rule_id: index for index, rule in enumerate(eligible)}
     combinable = [r for r in eligible if r.stacking is Stacking.COMBINABLE]
-    together = _apply(ordered, combinable, context, rank)
+    together = _apply(ordered, combinable, context, rank, matching)
     alone = {
-        r.rule_id: _apply(ordered, [r], context, rank)
+        r.rule_id: _apply(ordered, [r], context, rank, matching)
         for r in eligible
         if r.stacking is Stacking.EXCLUSIVE
     }
@@ -243,28 +264,46 @@ def price_cart(
             reason = ("Cannot be combined with " + ", ".join(best.labels), "NOT_COMBINABLE")
         not_applied[rule.rule_id] = NotApplied(rule.rule_id, rule.label, *reason)
 
-    zero = Money.zero(context.currency)
-    subtotal = sum((line.subtotal for line in ordered), zero)
-    line_prices = tuple(
-        LinePrice(
-            line.line_id,
-            line.subtotal,
-            tuple(best.line_discounts[line.line_id]),
-            line.subtotal - sum((d.amount for d in best.line_discounts[line.line_id]), zero),
+    return _priced(ordered, best, context, not_applied)
+
+
+def _priced(
+    lines: Sequence[Line],
+    best: _Outcome,
+    context: PricingContext,
+    not_applied: Mapping[str, NotApplied],
+) -> Pricing:
+    currency = context.currency
+
+    def money(amount: int) -> Money:
+        return Money(amount, currency)
+
+    line_prices = []
+    for line in lines:
+        gross = line.unit_price.amount * line.quantity
+        parts = best.line_discounts[line.line_id]
+        line_prices.append(
+            LinePrice(
+                line.line_id,
+                money(gross),
+                tuple(Discount(rule.rule_id, rule.label, money(amount)) for rule, amount in parts),
+                money(gross - sum(amount for _, amount in parts)),
+            )
         )
-        for line in ordered
-    )
-    discount_total = sum((d.amount for d in best.discounts), zero)
-    shipping = context.shipping_fee if ordered else zero
-    shipping_discount = shipping if best.free_shipping else zero
+    subtotal = sum(line.unit_price.amount * line.quantity for line in lines)
+    discount_total = sum(amount for _, amount in best.discounts)
+    shipping = context.shipping_fee.amount if lines else 0
+    shipping_discount = shipping if best.free_shipping else 0
     return Pricing(
-        subtotal=subtotal,
-        lines=line_prices,
-        discounts=tuple(best.discounts),
-        discount_total=discount_total,
-        shipping=shipping,
-        shipping_discount=shipping_discount,
-        total=subtotal - discount_total + shipping - shipping_discount,
+        subtotal=money(subtotal),
+        lines=tuple(line_prices),
+        discounts=tuple(
+            Discount(rule.rule_id, rule.label, money(amount)) for rule, amount in best.discounts
+        ),
+        discount_total=money(discount_total),
+        shipping=money(shipping),
+        shipping_discount=money(shipping_discount),
+        total=money(subtotal - discount_total + shipping - shipping_discount),
         not_applied=tuple(sorted(not_applied.values(), key=lambda n: n.rule_id)),
     )
 
@@ -273,7 +312,13 @@ _SILENT = ("", "")  # not eligible and nothing worth telling the shopper (a coup
 
 
 def _ineligible(
-    rule: Rule, lines: Sequence[Line], context: PricingContext, codes: set[str]
+    rule: Rule,
+    *,
+    lines: Sequence[Line],
+    context: PricingContext,
+    codes: set[str],
+    matches: dict[str, list[Line]],
+    cart_subtotal: Money,
 ) -> tuple[str, str] | None:
     if not rule.active:
         return _SILENT
@@ -287,25 +332,25 @@ def _ineligible(
         rule.ends_at is not None and context.now >= rule.ends_at
     ):
         return _SILENT
-    matching = [line for line in lines if rule.target.matches(line)]
+    matching = matches[rule.rule_id] = rule.target.select(lines)
     if not matching:
         return "No item in your cart qualifies", "NO_QUALIFYING_ITEMS"
-    if rule.min_subtotal is not None:
-        reached = sum((line.subtotal for line in lines), Money.zero(context.currency))
-        if reached < rule.min_subtotal:
-            missing = (rule.min_subtotal - reached).formatted()
-            if rule.benefit.kind is BenefitKind.FREE_SHIPPING:
-                return f"Add {missing} more for free shipping", "BELOW_MINIMUM"
-            return f"Add {missing} more to use this offer", "BELOW_MINIMUM"
+    if rule.min_subtotal is not None and cart_subtotal < rule.min_subtotal:
+        missing = (rule.min_subtotal - cart_subtotal).formatted()
+        if rule.benefit.kind is BenefitKind.FREE_SHIPPING:
+            return f"Add {missing} more for free shipping", "BELOW_MINIMUM"
+        return f"Add {missing} more to use this offer", "BELOW_MINIMUM"
     return None
 
 
 @dataclass
 class _Outcome:
-    line_discounts: dict[str, list[Discount]]
+    """One candidate's result in plain ints; only the winner becomes Money (:func:`_priced`)."""
+
+    line_discounts: dict[str, list[tuple[Rule, int]]]
     # the best-ranked rule applied (priority, then id): breaks ties between equal savings
     rank: int = 1 << 30
-    discounts: list[Discount] = field(default_factory=list)
+    discounts: list[tuple[Rule, int]] = field(default_factory=list)
     applied: set[str] = field(default_factory=set)
     labels: list[str] = field(default_factory=list)
     skipped: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -314,12 +359,16 @@ class _Outcome:
 
 
 def _apply(
-    lines: Sequence[Line], rules: Sequence[Rule], context: PricingContext, rank: Mapping[str, int]
+    lines: Sequence[Line],
+    rules: Sequence[Rule],
+    context: PricingContext,
+    rank: Mapping[str, int],
+    matches: Mapping[str, list[Line]],
 ) -> _Outcome:
     outcome = _Outcome(line_discounts={line.line_id: [] for line in lines})
-    remaining = {line.line_id: line.subtotal.amount for line in lines}
+    remaining = {line.line_id: line.unit_price.amount * line.quantity for line in lines}
     for rule in rules:
-        matching = [line for line in lines if rule.target.matches(line)]
+        matching = matches[rule.rule_id]
         if rule.benefit.kind is BenefitKind.FREE_SHIPPING:
             if outcome.free_shipping or context.shipping_fee.amount == 0:
                 outcome.skipped[rule.rule_id] = ("Shipping is already free", "NOTHING_TO_DISCOUNT")
@@ -339,9 +388,8 @@ def _apply(
         for line_id, amount in parts.items():
             if amount:
                 remaining[line_id] -= amount
-                part = Money(amount, context.currency)
-                outcome.line_discounts[line_id].append(Discount(rule.rule_id, rule.label, part))
-        outcome.discounts.append(Discount(rule.rule_id, rule.label, Money(total, context.currency)))
+                outcome.line_discounts[line_id].append((rule, amount))
+        outcome.discounts.append((rule, total))
         outcome.saving += total
         _record(outcome, rule, rank)
     return outcome
@@ -372,7 +420,9 @@ def _rule_parts(
             }
         return _spread(benefit.amount.min(Money(pool, context.currency)), base)
     if benefit.kind is BenefitKind.TIERED:
-        reached = sum((line.subtotal for line in matching), Money.zero(context.currency))
+        reached = Money(
+            sum(line.unit_price.amount * line.quantity for line in matching), context.currency
+        )
         tier = next((t for t in reversed(benefit.tiers) if reached >= t.threshold), None)
         if tier is None:
             first = benefit.tiers[0]
@@ -390,8 +440,22 @@ def _spread(amount: Money, base: Mapping[str, int]) -> dict[str, int]:
     if amount.amount <= 0 or not base:
         return dict.fromkeys(base, 0)
     ids = sorted(base)
-    parts = amount.allocate([base[i] for i in ids])
-    return {i: p.amount for i, p in zip(ids, parts, strict=True)}
+    return dict(zip(ids, _allocate(amount.amount, [base[i] for i in ids]), strict=True))
+
+
+def _allocate(amount: int, weights: list[int]) -> list[int]:
+    """:meth:`Money.allocate`'s largest-remainder split of a non-negative ``amount``, in
+    ints (the engine builds Money only for its result)."""
+    total_weight = sum(weights)
+    if total_weight == 0:
+        weights, total_weight = [1] * len(weights), len(weights)
+    shares = [divmod(amount * w, total_weight) for w in weights]
+    parts = [share for share, _ in shares]
+    for index in sorted(range(len(weights)), key=lambda i: (-shares[i][1], i))[
+        : amount - sum(parts)
+    ]:
+        parts[index] += 1
+    return parts
 
 
 def _buy_x_get_y(

@@ -93,9 +93,12 @@ def build_app(
     workers: Sequence[Worker] = (),
     routers: Sequence[APIRouter] = (),
     verifier: TokenVerifier | None = None,
+    subscriptions: bool = False,
 ) -> FastAPI:
     """Build the service app; see the module doc. ``verifier`` defaults to
-    :meth:`TokenVerifier.from_settings` (``None`` when no key source is configured)."""
+    :meth:`TokenVerifier.from_settings` (``None`` when no key source is configured).
+    ``subscriptions``: serve the schema's subscriptions on ``/graphql`` over server-sent
+    events (:class:`emporium_kit.graphql.SubscriptionGraphQLHandler`)."""
     configure_logging(settings)
     provider = setup_tracing(settings)
     registry = Dependencies([c.dependency for c in clients])
@@ -134,6 +137,7 @@ def build_app(
             max_depth=settings.graphql_max_depth,
             max_query_chars=settings.graphql_max_query_chars,
             document_cache_size=settings.graphql_document_cache_size,
+            subscriptions=subscriptions,
         )
         app.state.graphql = gql
         app.add_route("/graphql", gql.handle_request, methods=["GET", "POST", "OPTIONS"])

@@ -71,9 +71,14 @@ class Cursors:
         return hmac.new(self._secret, self._context + signed, hashlib.sha256).digest()[:TAG_BYTES]
 
     def encode(self, payload: Any) -> str:
-        """The cursor of ``payload`` (anything orjson serialises)."""
+        """The cursor of ``payload`` (anything orjson serialises, small enough that its cursor
+        fits ``MAX_CURSOR_CHARS``; ``ValueError`` otherwise)."""
         signed = self._prefix + orjson.dumps(payload)
-        return base64.urlsafe_b64encode(signed + self._tag(signed)).rstrip(b"=").decode("ascii")
+        text = base64.urlsafe_b64encode(signed + self._tag(signed)).rstrip(b"=").decode("ascii")
+        if len(text) > MAX_CURSOR_CHARS:
+            # decode refuses it: a list must keep its cursor payloads small (ids, sort keys)
+            raise ValueError(f"a {self.name} cursor would exceed {MAX_CURSOR_CHARS} characters")
+        return text
 
     def decode(
         self,

@@ -42,8 +42,10 @@ from ariadne import convert_schema_names
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLHTTPHandler
 from ariadne.contrib.federation import make_federated_schema as _ariadne_federated_schema
+from ariadne.contrib.sse import GraphQLHTTPSSEHandler, GraphQLServerSentEvent
 from ariadne.exceptions import HttpBadRequestError
 from ariadne.explorer import ExplorerGraphiQL, ExplorerHttp405
+from ariadne.graphql import subscribe
 from ariadne.types import SchemaBindable
 from ariadne.utils import unwrap_graphql_error
 from graphql import (
@@ -613,6 +615,77 @@ class OrjsonGraphQLHandler(GraphQLHTTPHandler):
         return OrjsonResponse(result, status_code=status)
 
 
+class _Event(GraphQLServerSentEvent):
+    """A server-sent event: ``next`` with a response (errors in the kit's format), or
+    ``complete``. Lines end in LF: Ariadne's CRLF events are never split by clients that
+    look for a blank line as ``\\n\\n`` (GraphQL Tools' executor, so Hive Gateway)."""
+
+    def __init__(self, payload: dict[str, Any] | None = None) -> None:
+        super().__init__("next" if payload is not None else "complete")
+        self.payload = payload
+
+    def __str__(self) -> str:
+        data = "" if self.payload is None else orjson.dumps(self.payload).decode()
+        return f"event: {self.event}\ndata: {data}\n\n"
+
+
+class SubscriptionGraphQLHandler(OrjsonGraphQLHandler, GraphQLHTTPSSEHandler):
+    """:class:`OrjsonGraphQLHandler` plus subscriptions over server-sent events (GraphQL over
+    SSE, "distinct connections" mode: one operation per HTTP response). A request asking for
+    ``Accept: text/event-stream`` — a JSON POST, or a GET with the operation in the query
+    string, which is how Hive Gateway forwards a subscription to a subgraph — streams a
+    ``next`` event per result, then ``complete``. Errors carry the kit's
+    ``extensions: {code, kind, field}``, also when the subscription is refused before its
+    stream starts."""
+
+    async def handle_request_override(self, request: Request) -> Response | None:
+        accept = {
+            part.split(";")[0].strip() for part in request.headers.get("accept", "").split(",")
+        }
+        if "text/event-stream" not in accept:
+            return await super().handle_request_override(request)
+        if request.method == "POST":
+            refused = await super().handle_request_override(request)
+            if refused is not None:
+                return refused
+        elif request.method != "GET":
+            return None
+        return await self.handle_sse_request(request)
+
+    async def extract_data_from_request(self, request: Request) -> Any:
+        if request.method == "GET":
+            if not request.query_params.get("query"):
+                raise HttpBadRequestError("A GET request names its operation in ?query=")
+            return self.extract_data_from_get_request(request)
+        return await self.extract_data_from_json_request(request)
+
+    async def sse_subscribe_to_graphql(
+        self, query_document: DocumentNode, data: Any, context_value: Any
+    ) -> Any:
+        success, results = await subscribe(
+            self.schema,  # type: ignore[arg-type]
+            data,
+            context_value=context_value,
+            root_value=self.root_value,
+            query_document=query_document,
+            query_validator=self.query_validator,
+            validation_rules=self.validation_rules,
+            debug=self.debug,
+            introspection=self.introspection,
+            logger=self.logger,
+            error_formatter=self.error_formatter,
+        )
+        if not success:
+            yield _Event({"errors": results})
+        else:
+            async for result in results:
+                payload: dict[str, Any] = {"data": result.data}
+                if result.errors:
+                    payload["errors"] = [self.error_formatter(e, self.debug) for e in result.errors]
+                yield _Event(payload)
+        yield _Event()
+
+
 class _InvalidUnicodeError(Exception):
     """The body holds a lone surrogate: not Unicode, so not JSON (RFC 8259 section 8.2)."""
 
@@ -627,12 +700,21 @@ def graphql_app(
     document_cache_size: int = 1024,
     validation_rules: Sequence[type[ASTValidationRule]] = (),
     max_body_bytes: int = MAX_BODY_BYTES,
+    subscriptions: bool = False,
+    sse_ping_s: int = 15,
 ) -> GraphQL:
     """Ariadne ASGI app with the document cache, limits and error formatting.
 
     Production: no introspection, no explorer, error internals hidden. ``context_value``
-    is Ariadne's ``(request, data) -> context`` (may be async).
+    is Ariadne's ``(request, data) -> context`` (may be async). ``subscriptions``: serve
+    the schema's subscriptions over server-sent events (:class:`SubscriptionGraphQLHandler`)
+    with a keep-alive comment every ``sse_ping_s``.
     """
+    handler = (
+        SubscriptionGraphQLHandler(max_body_bytes=max_body_bytes, ping_interval=sse_ping_s)
+        if subscriptions
+        else OrjsonGraphQLHandler(max_body_bytes=max_body_bytes)
+    )
     cache = DocumentCache(max_size=document_cache_size, max_chars=max_query_chars)
     app = GraphQL(
         schema,
@@ -645,7 +727,7 @@ def graphql_app(
         explorer=ExplorerHttp405() if production else ExplorerGraphiQL(),
         logger=_ErrorLog(logging.getLogger("emporium_kit.graphql.errors"), {}),
         error_formatter=format_error,
-        http_handler=OrjsonGraphQLHandler(max_body_bytes=max_body_bytes),
+        http_handler=handler,
         execution_context_class=DirectExecutionContext,
     )
     app.document_cache = cache  # type: ignore[attr-defined]

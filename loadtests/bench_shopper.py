@@ -74,6 +74,7 @@ query CategoryPage($filter: SearchFilter, $sort: SearchSort) {
 
 SORTS = ("RELEVANCE", "PRICE_ASC", "PRICE_DESC", "NEWEST")
 INDEX_CHUNK = 1000
+STARTUP_TIMEOUT_S = 900.0
 
 
 def say(message: str) -> None:
@@ -155,12 +156,15 @@ async def measure(
             for i, c in enumerate(demo.categories)
         ]
         load = {"total": args.total, "concurrency": args.concurrency, "warmup": 50}
-        with (
-            bench_service("catalog", catalog_env) as catalog,
-            bench_service("search", search_env) as search,
-        ):
+        catalog = bench_service("catalog", catalog_env)
+        search = bench_service("search", search_env)
+        try:
+            # start-up builds the catalog's unique indexes over the whole collection: on
+            # FerretDB that is a scan of every product, minutes at 20,000 on a busy machine
+            catalog.start(timeout=STARTUP_TIMEOUT_S)
+            search.start(timeout=STARTUP_TIMEOUT_S)
             say(f"{size:,} products: measuring")
-            return [
+            results = [
                 await run_load(
                     f"product by slug, uncached ({size:,})",
                     "127.0.0.1",
@@ -173,6 +177,12 @@ async def measure(
                     f"category page with facets ({size:,})", "127.0.0.1", search.port, pages, **load
                 ),
             ]
+        finally:
+            search.stop()
+            catalog.stop()
+        for r in results:
+            say(r.row())
+        return results
     finally:
         await mongo.drop_database(database)
         await mongo.close()

@@ -171,6 +171,64 @@ async def run_load(
     return Result(name, len(latencies), sum(errors), seconds, q[49], q[89], q[98])
 
 
+async def run_open_loop(
+    name: str,
+    host: str,
+    port: int,
+    requests: list[Request],
+    *,
+    rate: float,
+    seconds: float,
+    max_connections: int = 64,
+    warmup: int = 200,
+) -> Result:
+    """Send ``requests`` round-robin at a fixed arrival rate (open loop) for ``seconds``.
+
+    Request ``i`` is due at ``start + i / rate`` whether or not earlier answers have come back,
+    and its latency counts from that due time: a server that falls behind shows it as latency
+    (no coordinated omission), not as a lower offered rate. Requests share up to
+    ``max_connections`` keep-alive connections; one waiting for a free connection is waiting
+    on the server. The result's req/s is the achieved rate (completed requests per second).
+    """
+    host = _loopback(host)
+    payloads = [r.encode(host, port) for r in requests]
+    await _worker(host, port, payloads, warmup, [])
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    slots = asyncio.Semaphore(max_connections)
+    latencies: list[float] = []
+    errors = 0
+
+    async def send(i: int, due: float) -> None:
+        nonlocal errors
+        async with slots:
+            reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
+            try:
+                writer.write(payloads[i % len(payloads)])
+                status = await _read_response(reader)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                errors += 1
+                writer.close()
+                return
+            latencies.append((time.perf_counter() - due) * 1000)
+            errors += status >= 400
+            idle.append((reader, writer))
+
+    total = max(1, round(rate * seconds))
+    pending: list[asyncio.Task[None]] = []
+    start = time.perf_counter()
+    for i in range(total):
+        due = start + i / rate
+        if (delay := due - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        pending.append(asyncio.create_task(send(i, due)))
+    await asyncio.gather(*pending)
+    elapsed = time.perf_counter() - start
+    for _, writer in idle:
+        writer.close()
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    return Result(name, len(latencies), errors, elapsed, q[49], q[89], q[98])
+
+
 # a log line per request would dominate a micro-benchmark
 _QUIET = {"EMPORIUM_ACCESS_LOG": "false", "EMPORIUM_LOG_LEVEL": "WARNING"}
 
@@ -199,13 +257,17 @@ def bench_server(app: str, env: Mapping[str, str], *, app_dir: str) -> ServicePr
     return ServiceProcess(module, cmd, port=port, env={**env, **_QUIET}, cwd=ROOT)
 
 
-def platform_env() -> dict[str, str]:
-    """The connection settings of the running local platform (``./emporium up``), or, with
-    ``EMPORIUM_TEST_SLOT`` set, of that slot's test instance (``emporium-platform --test up
-    --infra-only``), so a benchmark can run beside a developer's platform."""
-    platform = Platform.for_tests(ROOT) if os.environ.get(TEST_SLOT_ENV) else Platform(ROOT)
+def platform_env(*, test: bool | None = None) -> dict[str, str]:
+    """The connection settings of the running local platform (``./emporium up``), or with
+    ``test`` of the test instance (``EMPORIUM_TEST_SLOT``, started by
+    ``emporium-platform --test up``), so a benchmark can leave the developer's platform alone.
+    ``test`` defaults to whether ``EMPORIUM_TEST_SLOT`` is set."""
+    if test is None:
+        test = bool(os.environ.get(TEST_SLOT_ENV))
+    platform = Platform.for_tests(ROOT) if test else Platform(ROOT)
     if not platform.is_ready("ferretdb"):
-        raise SystemExit("the local platform is not up: run ./emporium up first")
+        command = "emporium-platform --test up redis nats ferretdb" if test else "./emporium up"
+        raise SystemExit(f"the platform is not up: run {command} first")
     return platform.env()
 
 

@@ -177,7 +177,15 @@ def test_every_service_rolls_out_without_dropping_requests(
             hpa = find(manifests, "HorizontalPodAutoscaler", service)
             assert hpa["spec"]["minReplicas"] >= 2
             assert "replicas" not in spec, "the HPA owns replicas; helm upgrade must not reset it"
-            find(manifests, "ServiceMonitor", service)
+            if REGISTRY[service]["kind"] == "web":
+                # a static file server has no metrics to scrape
+                assert not [
+                    m
+                    for m in manifests
+                    if m["kind"] == "ServiceMonitor" and m["metadata"]["name"] == service
+                ]
+            else:
+                find(manifests, "ServiceMonitor", service)
         else:
             assert spec["replicas"] >= 1
         service_obj = find(manifests, "Service", service)
@@ -481,9 +489,37 @@ def test_public_services_take_traffic_from_the_ingress_controller(
         block = effective("default", service)
         policy = find(manifests, "NetworkPolicy", service)["spec"]
         sources = [peer for rule in policy["ingress"] for peer in rule["from"]]
-        exposed = block.get("public", False) or block.get("kind") == "gateway"
+        exposed = block.get("public", False) or block.get("kind") in {"gateway", "web"}
         assert (controller in sources) == exposed, service
     assert values["services"]["identity"]["public"], "browsers reach identity's /oauth routes"
+
+
+def test_one_ingress_routes_the_shop_with_the_gateway(render, services: list[str]) -> None:
+    """One host: the shop at /, the gateway at /graphql, identity's browser routes; the shop
+    reaches its APIs on its own origin."""
+    manifests = render(extra=("--set", "global.publicUrl=https://shop.example.com"))
+    (ingress,) = [m for m in manifests if m["kind"] == "Ingress"]
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "shop.example.com"
+    routes = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+    assert routes == {
+        "/": "storefront",
+        "/graphql": "gateway",
+        "/oauth": "identity",
+        "/auth/session": "identity",
+    }
+    config = find(manifests, "ConfigMap", "storefront-config")["data"]
+    assert config["EMPORIUM_GATEWAY_URL"] == "https://shop.example.com/graphql"
+    assert config["EMPORIUM_IDENTITY_URL"] == "https://shop.example.com"
+    identity = find(manifests, "ConfigMap", "identity-config")["data"]
+    assert identity["EMPORIUM_IDENTITY_SESSION_ORIGINS"] == "https://shop.example.com"
+    # a static file server calls nothing: DNS is its only egress
+    assert len(find(manifests, "NetworkPolicy", "storefront")["spec"]["egress"]) == 1
+    assert not [
+        m
+        for m in manifests
+        if m["kind"] == "ServiceMonitor" and m["metadata"]["name"] == "storefront"
+    ]
 
 
 def _required_in_production(settings: Path) -> set[str]:

@@ -62,15 +62,15 @@ spec:
       {{- include "common.labels.matchLabels" . | nindent 6 }}
   policyTypes: [Ingress, Egress]
   ingress:
-    {{- if or (eq .svc.kind "gateway") .svc.public }}
-    # Client traffic arrives through the ingress controller.
+    {{- if or (ne .svc.kind "subgraph") .svc.public }}
+    # Client traffic (the gateway, a browser app) arrives through the ingress controller.
     - from:
         - namespaceSelector:
             {{- toYaml $np.ingressControllerNamespaceSelector | nindent 12 }}
       ports:
         - port: http
     {{- end }}
-    {{- if ne .svc.kind "gateway" }}
+    {{- if eq .svc.kind "subgraph" }}
     # Subgraphs are called by the gateway.
     - from:
         - podSelector:
@@ -89,12 +89,15 @@ spec:
       ports:
         - port: http
     {{- end }}
-    # Prometheus scrapes /metrics (on the metrics port when there is one).
+    {{- if ne .svc.kind "web" }}
+    # Prometheus scrapes /metrics (on the metrics port when there is one; a static file
+    # server has none).
     - from:
         - namespaceSelector:
             {{- toYaml $np.monitoringNamespaceSelector | nindent 12 }}
       ports:
         - port: {{ include "common.names.metricsPortName" . }}
+    {{- end }}
   egress:
     {{- include "common.networkpolicy.dns" . | nindent 4 }}
     {{- range $engine := list "mongodb" "redis" "opensearch" }}

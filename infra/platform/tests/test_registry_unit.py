@@ -111,18 +111,23 @@ def problems_of(checkout: Checkout) -> str:
 
 
 def test_this_checkouts_services() -> None:
-    """Every service with a table, in start order (callees first, the gateway last); a
-    workspace package without one (the kit) is no service."""
+    """Every service with a table, in start order (callees first, then the gateway, then the
+    shop); a workspace package without one (the kit) is no service."""
     registry = reg.load()
     names = [service.name for service in registry]
-    assert set(names) == {"gateway", "identity", "catalog", "search", "cart"}
+    assert set(names) == {"gateway", "identity", "catalog", "search", "cart", "storefront"}
     assert names.index("identity") < names.index("catalog") < names.index("search")
     assert names.index("catalog") < names.index("cart")
-    assert names[-1] == "gateway"
+    assert names[-2:] == ["gateway", "storefront"]
     assert registry.calls("gateway") == ("cart", "catalog", "identity", "search")
     assert registry.calls("search") == ("catalog", "identity")
     assert registry.calls("cart") == ("catalog", "identity")
-    assert [s.name for s in registry.subgraphs] == names[:-1]
+    assert [s.name for s in registry.subgraphs] == names[:-2]
+    assert [s.name for s in registry.web] == ["storefront"]
+    # the browser app's origin is admitted where browsers call: the gateway and identity
+    shop = registry.url("storefront")
+    assert shop in registry.environment("gateway")["EMPORIUM_CORS_ORIGINS"].split(",")
+    assert shop in registry.environment("identity")["EMPORIUM_IDENTITY_SESSION_ORIGINS"].split(",")
     for service in registry:
         assert service.directory == find_repo_root() / "services" / service.name
 
@@ -400,3 +405,29 @@ def test_a_gateway_needs_a_command(checkout: Checkout) -> None:
     del document["emporium"]["service"]["command"]
     package.write_text(json.dumps(document))
     assert "a gateway needs a command" in problems_of(checkout)
+
+
+def test_a_web_app(checkout: Checkout) -> None:
+    """A browser app (kind web) is served by its own command after the gateway; it has no
+    schema, no metrics link, its own Dockerfile, and the chart's web kind."""
+    folder = checkout.root / "services" / "shop"
+    folder.mkdir(parents=True)
+    table = {
+        "name": "shop",
+        "kind": "web",
+        "port": 4173,
+        "command": ["node", "{dir}/serve.mjs", "--port", "{port}"],
+        "env": {"EMPORIUM_GATEWAY_URL": "{url[gateway]}/graphql"},
+    }
+    package = {"name": "emporium-shop", "emporium": {"service": table}}
+    (folder / "package.json").write_text(json.dumps(package))
+    registry = checkout.load()
+    assert [s.name for s in registry][-2:] == ["gateway", "shop"]
+    assert registry.links("shop") == {"shop": "http://127.0.0.1:4173/"}
+    assert registry.environment("shop") == {"EMPORIUM_GATEWAY_URL": "http://127.0.0.1:4000/graphql"}
+    assert "shop" not in json.loads(registry.subgraphs_json())["subgraphs"]
+    chart = yaml.safe_load(registry.chart_values())["services"]["shop"]
+    assert chart == {"kind": "web", "port": 8080, "runtime": "node"}
+    (dev,) = [s for s in registry.dev_loop()["services"] if s["name"] == "shop"]
+    assert dev["dockerfile"] == "services/shop/Dockerfile"
+    assert dev["schema"] is None

@@ -1,16 +1,14 @@
 // The gateway's copy of identity's signing keys (JWKS). Whatever tokens clients send, the keys
 // of genuine tokens stay available: the set is replaced only by a successful fetch, refreshed
 // on a timer, and a token naming an unknown key id can trigger at most one fetch per interval.
-import { createPublicKey, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { Logger } from '@graphql-hive/gateway';
 
 // An EC public key whose private half is thrown away. The JWT plugin turns a key-provider
 // failure into "authentication unavailable" (HTTP 500), right while no key set could ever be
 // loaded but wrong for a token naming a kid identity does not publish: such a token gets this
 // key instead and fails verification with 401 like every other bad token.
-const NO_SUCH_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  .publicKey.export({ type: 'spki', format: 'pem' })
-  .toString();
+const NO_SUCH_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
 
 export interface KeyStoreOptions {
   /** identity's JWKS endpoint */
@@ -25,7 +23,7 @@ export interface KeyStoreOptions {
 }
 
 /**
- * Identity's signing keys by kid, as PEM.
+ * Identity's signing keys by kid, as key objects.
  *
  * - The set is fetched at start and every `refreshMs`, and replaced only when a fetch returns at
  *   least one usable key: an outage or a broken answer never drops the keys already known.
@@ -37,7 +35,9 @@ export interface KeyStoreOptions {
  */
 export class JwksKeyStore {
   readonly #options: KeyStoreOptions;
-  #keys = new Map<string, string>();
+  // Key objects, not PEM text: given text, jsonwebtoken parses the key again for every token,
+  // which made each verification several times slower.
+  #keys = new Map<string, KeyObject>();
   #loaded = false;
   #inflight: Promise<void> | null = null;
   #lastRefetch = Number.NEGATIVE_INFINITY;
@@ -50,7 +50,7 @@ export class JwksKeyStore {
   }
 
   /** The signing key provider for Hive Gateway's `jwt` option. */
-  readonly signingKey = async (kid?: string): Promise<string> => {
+  readonly signingKey = async (kid?: string): Promise<KeyObject> => {
     if (!kid) return NO_SUCH_KEY; // identity always sets one
     const known = this.#keys.get(kid);
     if (known) return known;
@@ -93,33 +93,31 @@ export class JwksKeyStore {
     return this.#inflight;
   }
 
-  async #fetch(): Promise<Map<string, string>> {
+  async #fetch(): Promise<Map<string, KeyObject>> {
     const response = await fetch(this.#options.url, {
       headers: { accept: 'application/json' },
       signal: AbortSignal.timeout(this.#options.timeoutMs),
     });
     if (!response.ok) throw new Error(`JWKS answered HTTP ${response.status}`);
     const document = (await response.json()) as { keys?: unknown };
-    const keys = new Map<string, string>();
+    const keys = new Map<string, KeyObject>();
     for (const jwk of Array.isArray(document?.keys) ? document.keys : []) {
-      const pem = publicKeyPem(jwk);
-      if (pem) keys.set((jwk as { kid: string }).kid, pem);
+      const key = publicKey(jwk);
+      if (key) keys.set((jwk as { kid: string }).kid, key);
     }
     if (keys.size === 0) throw new Error('JWKS holds no usable signing key');
     return keys;
   }
 }
 
-/** The PEM of a published EC or RSA signing key with a kid; null for anything else. */
-function publicKeyPem(jwk: unknown): string | null {
+/** A published EC or RSA signing key with a kid; null for anything else. */
+function publicKey(jwk: unknown): KeyObject | null {
   if (typeof jwk !== 'object' || jwk === null) return null;
   const { kid, kty, use } = jwk as { kid?: unknown; kty?: unknown; use?: unknown };
   if (typeof kid !== 'string' || !kid || (use !== undefined && use !== 'sig')) return null;
   if (kty !== 'EC' && kty !== 'RSA') return null;
   try {
-    return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
-      .export({ type: 'spki', format: 'pem' })
-      .toString();
+    return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
   } catch {
     return null;
   }

@@ -1,5 +1,5 @@
 // Per-client rate limits on root fields: fixed-window counters, in Redis when configured (one
-// atomic round trip per operation, shared by every replica), in memory otherwise.
+// atomic script call per operation, shared by every replica), in memory otherwise.
 import type { GatewayPlugin } from '@graphql-hive/gateway';
 import {
   type DocumentNode,
@@ -52,32 +52,53 @@ class MemoryCounter implements Counter {
   async close(): Promise<void> {}
 }
 
+/**
+ * Per key: add the calls, start the window on its first call (a key without expiry), and
+ * answer the count and the time left; one script call per operation, whatever its fields.
+ */
+const HIT_SCRIPT = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCRBY', key, ARGV[i + 1])
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, ARGV[1])
+    ttl = tonumber(ARGV[1])
+  end
+  out[#out + 1] = count
+  out[#out + 1] = ttl
+end
+return out
+`;
+
+type HitCommand = (...args: (string | number)[]) => Promise<number[]>;
+
 class RedisCounter implements Counter {
-  private readonly redis: Redis;
+  private readonly redis: Redis & { rateLimitHit: HitCommand };
 
   constructor(url: string) {
-    // no offline queue: while Redis is unreachable a hit fails at once instead of waiting
+    // No offline queue: while Redis is unreachable a hit fails at once instead of waiting.
+    // Auto-pipelining sends the hits of concurrent operations in one write per tick.
     this.redis = new Redis(url, {
       commandTimeout: REDIS_TIMEOUT_MS,
       enableOfflineQueue: false,
+      enableAutoPipelining: true,
       maxRetriesPerRequest: 1,
-    });
+    }) as Redis & { rateLimitHit: HitCommand };
+    this.redis.defineCommand('rateLimitHit', { lua: HIT_SCRIPT });
     this.redis.on('error', () => {}); // reported per operation by the plugin
   }
 
   async hit(keys: Map<string, number>, windowMs: number): Promise<Hit[]> {
-    // INCRBY, then PEXPIRE NX starts the window on its first call only, in one transaction
-    const transaction = this.redis.multi();
-    for (const [key, calls] of keys) {
-      transaction.incrby(key, calls).pexpire(key, windowMs, 'NX').pttl(key);
-    }
-    const replies = (await transaction.exec()) ?? [];
+    const replies = await this.redis.rateLimitHit(
+      keys.size,
+      ...keys.keys(),
+      windowMs,
+      ...keys.values(),
+    );
     const hits: Hit[] = [];
-    for (let i = 0; i < replies.length; i += 3) {
-      const [incrError, count] = replies[i]!;
-      if (incrError) throw incrError;
-      const ttl = Number(replies[i + 2]![1]);
-      hits.push({ count: Number(count), resetInMs: ttl > 0 ? ttl : windowMs });
+    for (let i = 0; i < replies.length; i += 2) {
+      hits.push({ count: Number(replies[i]), resetInMs: Number(replies[i + 1]) });
     }
     return hits;
   }

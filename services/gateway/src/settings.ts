@@ -6,12 +6,14 @@ import { fileURLToPath } from 'node:url';
 export const GATEWAY_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export type Environment = 'development' | 'production';
+export type QueryPlanner = 'rust' | 'javascript';
 
 export interface Settings {
   environment: Environment;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   supergraphPath: string;
   supergraphPollMs: number;
+  queryPlanner: QueryPlanner;
   persistedOperationsPath: string;
   jwksUrl: string | null;
   jwksRefreshMs: number;
@@ -86,12 +88,17 @@ export function loadSettings(env: Env = process.env): Settings {
   if (!['trace', 'debug', 'info', 'warn', 'error'].includes(logLevel)) {
     throw new Error(`EMPORIUM_LOG_LEVEL=${logLevel}: expected debug, info, warn or error`);
   }
+  const queryPlanner = text(env, 'QUERY_PLANNER', 'javascript');
+  if (queryPlanner !== 'rust' && queryPlanner !== 'javascript') {
+    throw new Error(`EMPORIUM_QUERY_PLANNER=${queryPlanner}: expected rust or javascript`);
+  }
   const settings: Settings = {
     environment,
     logLevel: logLevel as Settings['logLevel'],
     supergraphPath: path.resolve(GATEWAY_DIR, text(env, 'SUPERGRAPH_PATH', 'supergraph.graphql')),
     // Hive Gateway refuses polling intervals under 10 s.
     supergraphPollMs: integer(env, 'SUPERGRAPH_POLL_MS', 10_000, 10_000, 3_600_000),
+    queryPlanner,
     persistedOperationsPath: path.resolve(
       GATEWAY_DIR,
       text(env, 'PERSISTED_OPERATIONS_PATH', 'persisted-operations.json'),

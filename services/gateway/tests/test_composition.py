@@ -124,13 +124,115 @@ def test_syntax_errors_and_missing_sdl_are_reported_per_subgraph(tmp_path: Path)
     assert "[absent] no SDL file matches nowhere/*.graphql" in result.stderr
 
 
+def client_manifests(gateway_dir: Path) -> dict[str, dict[str, str]]:
+    """Each client app's own manifest (`{id: body}`), by client name."""
+    config = json.loads((gateway_dir / "persisted-clients.json").read_text())
+    return {
+        client["name"]: json.loads((gateway_dir / client["manifest"]).read_text())
+        for client in config["clients"]
+    }
+
+
 def test_persisted_manifest_ids_are_sha256_of_the_bodies(gateway_dir: Path) -> None:
     manifest = json.loads((gateway_dir / "persisted-operations.json").read_text())
     assert manifest["format"] == "apollo-persisted-query-manifest"
     names = {path.stem for path in (gateway_dir / "operations").glob("*.graphql")}
-    assert {op["name"] for op in manifest["operations"]} == names
+    assert names <= {op["name"] for op in manifest["operations"]}
     for operation in manifest["operations"]:
         assert operation["id"] == hashlib.sha256(operation["body"].encode()).hexdigest()
+
+
+def test_every_client_document_is_persisted_under_the_id_the_client_sends(
+    gateway_dir: Path,
+) -> None:
+    persisted = {
+        op["id"]: op["body"]
+        for op in json.loads((gateway_dir / "persisted-operations.json").read_text())["operations"]
+    }
+    clients = client_manifests(gateway_dir)
+    assert "storefront" in clients
+    for documents in clients.values():
+        assert documents, "a listed client has no documents"
+        for document_id, body in documents.items():
+            assert persisted.get(document_id) == body
+
+
+def run_persisted_with_client(
+    gateway_dir: Path, tmp_path: Path, documents: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """persisted.mjs with the committed operations and one client whose manifest is given."""
+    (tmp_path / "client.json").write_text(json.dumps(documents))
+    clients = tmp_path / "clients.json"
+    clients.write_text(json.dumps({"clients": [{"name": "shop", "manifest": "client.json"}]}))
+    out = tmp_path / "manifest.json"
+    result = run_script(gateway_dir, "persisted.mjs", "--clients", str(clients), "--out", str(out))
+    return result, out
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_client_manifest_is_merged_into_the_manifest(gateway_dir: Path, tmp_path: Path) -> None:
+    body = "query ShopCategories { rootCategories { id name } }"
+    result, out = run_persisted_with_client(gateway_dir, tmp_path, {sha256_hex(body): body})
+    assert result.returncode == 0, result.stderr
+    operations = {op["name"]: op for op in json.loads(out.read_text())["operations"]}
+    assert operations["ShopCategories"] == {
+        "id": sha256_hex(body),
+        "name": "ShopCategories",
+        "type": "query",
+        "body": body,
+    }
+    assert "Login" in operations
+
+
+@pytest.mark.parametrize(
+    ("documents", "problem"),
+    [
+        pytest.param(
+            {"0" * 64: "query ShopX { rootCategories { id } }"},
+            "the id is not the sha256 of the document",
+            id="wrong-id",
+        ),
+        pytest.param(
+            {sha256_hex(q): q for q in ["query ShopY { rootCategories { nope } }"]},
+            'Cannot query field "nope" on type "Category"',
+            id="invalid-against-the-schema",
+        ),
+        pytest.param(
+            {sha256_hex(q): q for q in ["query Login { rootCategories { id } }"]},
+            "operation name Login is used twice",
+            id="name-taken",
+        ),
+        pytest.param(
+            {sha256_hex(q): q for q in ["{ rootCategories { id } }"]},
+            "must hold exactly one named operation",
+            id="anonymous",
+        ),
+    ],
+)
+def test_a_bad_client_document_fails_the_manifest(
+    gateway_dir: Path, tmp_path: Path, documents: dict[str, str], problem: str
+) -> None:
+    result, out = run_persisted_with_client(gateway_dir, tmp_path, documents)
+    assert result.returncode == 1
+    assert problem in result.stderr
+    assert "shop" in result.stderr
+    assert not out.exists()
+
+
+def test_check_mode_reports_a_client_document_missing_from_the_manifest(
+    gateway_dir: Path, tmp_path: Path
+) -> None:
+    body = "query ShopNew { sellers { id } }"
+    (tmp_path / "client.json").write_text(json.dumps({sha256_hex(body): body}))
+    clients = tmp_path / "clients.json"
+    clients.write_text(json.dumps({"clients": [{"name": "shop", "manifest": "client.json"}]}))
+    result = run_script(gateway_dir, "persisted.mjs", "--check", "--clients", str(clients))
+    assert result.returncode == 1
+    assert "out of date" in result.stderr
+    assert "npm run persisted" in result.stderr
 
 
 def test_an_operation_the_schema_does_not_allow_fails_the_manifest(

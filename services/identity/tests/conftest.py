@@ -35,6 +35,8 @@ from .oidc_provider import LocalOidcProvider
 
 PASSWORD = "correct horse battery staple"
 BASE_URL = "http://identity"
+# the web shop allowed to use the browser-session routes (CORS, OAuth return_to)
+SHOP_ORIGIN = "http://shop.test"
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +76,7 @@ def settings(platform: Any, session_id: str, oidc: LocalOidcProvider) -> Identit
         identity_login_limit_per_account="6/minute",
         identity_lockout_threshold=3,
         identity_lockout_base_s=1.0,
+        identity_session_origins=SHOP_ORIGIN,
         identity_oauth_providers={
             "local": OAuthProvider(
                 issuer=oidc.issuer, client_id=oidc.client_id, client_secret=oidc.client_secret

@@ -103,6 +103,11 @@ def _print_where(platform: Platform) -> None:
             f"\n[bold]Clients use ONE GraphQL endpoint, the gateway: {gateway.links['graphql']}"
             "[/bold]\n(GraphiQL in a browser; the per-service URLs above are for debugging)"
         )
+    # the browser apps (the shop) on their own line, where a person looks first
+    for web in platform.registry.web:
+        served = next((s for s in statuses if s.name == web.name and s.ready), None)
+        if served is not None:
+            console.print(f"[bold]Open the {web.name} in a browser: {served.url}/[/bold]")
 
 
 @app.command()

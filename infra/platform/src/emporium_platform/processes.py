@@ -35,6 +35,7 @@ from emporium_platform.config import HOST, find_repo_root
 from emporium_platform.installers import InstallError, Report
 
 GATEWAY_DIR_NAME = Path("services") / "gateway"
+STOREFRONT_DIR_NAME = Path("services") / "storefront"
 LOG_TAIL_CHARS = 4000
 
 
@@ -178,6 +179,13 @@ def gateway_dir(root: Path | None = None) -> Path:
     return (root or find_repo_root()) / GATEWAY_DIR_NAME
 
 
+def _npm() -> str:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise InstallError("npm is required for the Node services (`npm` is not on PATH)")
+    return npm
+
+
 def node_binary() -> Path:
     found = shutil.which("node")
     if found is None:
@@ -187,11 +195,16 @@ def node_binary() -> Path:
 
 def ensure_gateway_installed(root: Path | None = None, report: Report = print) -> Path:
     """`npm ci` in services/gateway when node_modules is missing or older than the lock file.
+    Returns the gateway directory."""
+    return ensure_npm_installed(gateway_dir(root), report)
+
+
+def ensure_npm_installed(directory: Path, report: Report = print) -> Path:
+    """`npm ci` in ``directory`` when node_modules is missing or older than the lock file.
 
     npm's cache is user-level (~/.npm), so a reinstall takes seconds. A file lock keeps two
-    test processes from installing at once. Returns the gateway directory.
+    test processes from installing at once. Returns the directory.
     """
-    directory = gateway_dir(root)
     lock_file = directory / "package-lock.json"
     marker = directory / "node_modules" / ".package-lock.json"
 
@@ -203,10 +216,8 @@ def ensure_gateway_installed(root: Path | None = None, report: Report = print) -
     with FileLock(str(directory / ".npm-install.lock")):
         if current():
             return directory
-        npm = shutil.which("npm")
-        if npm is None:
-            raise InstallError("npm is required to install the gateway (`npm` is not on PATH)")
-        report("installing the gateway's npm packages (npm ci)")
+        npm = _npm()
+        report(f"installing the npm packages of {directory.name} (npm ci)")
         result = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"],
             cwd=directory,
@@ -217,6 +228,76 @@ def ensure_gateway_installed(root: Path | None = None, report: Report = print) -
         if result.returncode != 0:
             raise InstallError(f"npm ci failed in {directory}:\n{result.stderr[-LOG_TAIL_CHARS:]}")
     return directory
+
+
+def storefront_dir(root: Path | None = None) -> Path:
+    return (root or find_repo_root()) / STOREFRONT_DIR_NAME
+
+
+# What the storefront's production build is made of: a newer file here means a rebuild.
+STOREFRONT_BUILD_INPUTS = (
+    "src",
+    "public",
+    "index.html",
+    "package-lock.json",
+    "vite.config.ts",
+    "codegen.ts",
+    "tsconfig.app.json",
+)
+
+
+def _newest(paths: Sequence[Path]) -> float:
+    times = [
+        entry.stat().st_mtime
+        for path in paths
+        for entry in ([path] if path.is_file() else path.rglob("*"))
+        if entry.is_file()
+    ]
+    return max(times, default=0.0)
+
+
+def ensure_storefront_built(root: Path | None = None, report: Report = print) -> Path:
+    """The storefront's production build (dist/), rebuilt when a source, the lock file or the
+    composed supergraph it is typed against is newer (`npm ci`, then `npm run build`: codegen,
+    type check, bundle and its size budget). Returns the storefront directory."""
+    directory = ensure_npm_installed(storefront_dir(root), report)
+    built = directory / "dist" / "index.html"
+    inputs = [directory / name for name in STOREFRONT_BUILD_INPUTS]
+    inputs.append(gateway_dir(root) / "supergraph.graphql")
+
+    def current() -> bool:
+        return built.exists() and built.stat().st_mtime >= _newest(inputs)
+
+    if current():
+        return directory
+    with FileLock(str(directory / ".npm-build.lock")):
+        if current():
+            return directory
+        report("building the storefront (npm run build)")
+        result = subprocess.run(
+            [_npm(), "run", "build"], cwd=directory, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr)[-LOG_TAIL_CHARS:]
+            raise InstallError(f"npm run build failed in {directory}:\n{output}")
+    return directory
+
+
+def storefront_process(
+    *, env: Mapping[str, str], port: int | None = None, log_dir: Path | None = None
+) -> ServiceProcess:
+    """The storefront's production build behind its static server on a free port;
+    ``EMPORIUM_GATEWAY_URL`` and ``EMPORIUM_IDENTITY_URL`` in ``env`` say where its APIs are."""
+    directory = ensure_storefront_built()
+    port = port or free_port()
+    return ServiceProcess(
+        "storefront",
+        [str(node_binary()), str(directory / "scripts" / "serve.mjs"), "--port", str(port)],
+        port=port,
+        env=dict(env),
+        cwd=directory,
+        log_dir=log_dir,
+    )
 
 
 def gateway_command(root: Path | None = None, *, host: str = HOST, port: int = 4000) -> list[str]:
@@ -265,15 +346,22 @@ def gateway_process(
     )
 
 
+INSTALLS = {
+    "install-gateway": ensure_gateway_installed,
+    "install-storefront": ensure_storefront_built,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m emporium_platform.processes install-gateway``: the platform registry's
-    install step for the gateway (its registry entry in package.json)."""
+    """``python -m emporium_platform.processes install-gateway|install-storefront``: the
+    install steps of the Node services' registry tables."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args != ["install-gateway"]:
-        print("usage: python -m emporium_platform.processes install-gateway", file=sys.stderr)
+    if len(args) != 1 or args[0] not in INSTALLS:
+        usage = "|".join(INSTALLS)
+        print(f"usage: python -m emporium_platform.processes {usage}", file=sys.stderr)
         return 2
     try:
-        ensure_gateway_installed()
+        INSTALLS[args[0]]()
     except InstallError as exc:
         print(exc, file=sys.stderr)
         return 1

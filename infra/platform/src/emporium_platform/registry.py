@@ -62,7 +62,7 @@ class Kind:
     the gateway routes to it, and how the local platform runs it by default."""
 
     name: str
-    chart_kind: str  # the chart's `kind`: subgraph (the gateway calls it) or gateway
+    chart_kind: str  # the chart's `kind`: subgraph (the gateway calls it), gateway or web
     runtime: str  # the chart's `runtime`: which server settings its container gets
     container_port: int  # where its image listens
     dockerfile: str  # from the repository root; {name} is the service's name
@@ -71,6 +71,7 @@ class Kind:
     # the local platform's command when the table names none ({name} as above)
     command: tuple[str, ...] | None
     links: Mapping[str, str]
+    metrics: bool = True  # serves Prometheus metrics (on `port` or `metrics_port`)
 
 
 KINDS = {
@@ -99,6 +100,21 @@ KINDS = {
             subgraph=False,
             command=None,
             links={"graphql": "/graphql"},
+        ),
+        # A browser app: its production build behind a static file server (Node) with a
+        # Dockerfile of its own. Browsers load it and then talk to the gateway; the ingress
+        # routes it together with the gateway.
+        Kind(
+            name="web",
+            chart_kind="web",
+            runtime="node",
+            container_port=8080,
+            dockerfile="services/{name}/Dockerfile",
+            build_args={},
+            subgraph=False,
+            command=None,
+            links={"shop": "/"},
+            metrics=False,
         ),
     )
 }
@@ -200,6 +216,11 @@ class Registry:
         return [s for s in self if s.kind.subgraph]
 
     @property
+    def web(self) -> list[Service]:
+        """The browser apps (kind web)."""
+        return [s for s in self if s.kind.name == "web"]
+
+    @property
     def gateway(self) -> Service | None:
         return next((s for s in self if s.kind.name == "gateway"), None)
 
@@ -236,11 +257,12 @@ class Registry:
         service = self.services[name]
         base = self.url(name, host)
         links = {label: base + path for label, path in service.kind.links.items()}
-        links["metrics"] = (
-            f"http://{host}:{service.metrics_port}/metrics"
-            if service.metrics_port
-            else f"{base}/metrics"
-        )
+        if service.kind.metrics:
+            links["metrics"] = (
+                f"http://{host}:{service.metrics_port}/metrics"
+                if service.metrics_port
+                else f"{base}/metrics"
+            )
         links.update({label: base + path for label, path in service.links.items()})
         return links
 
@@ -579,9 +601,11 @@ def _parse(
 
 
 def _start_order(services: dict[str, Service]) -> list[str]:
-    """A service after those it calls (alphabetical among equals), gateways last; services
-    that call each other keep alphabetical order among themselves."""
-    pending = sorted(services, key=lambda n: (services[n].kind.name == "gateway", n))
+    """A service after those it calls (alphabetical among equals), then the gateway, then the
+    browser apps (its clients); services that call each other keep alphabetical order among
+    themselves."""
+    rank = {"gateway": 1, "web": 2}
+    pending = sorted(services, key=lambda n: (rank.get(services[n].kind.name, 0), n))
     ordered: list[str] = []
     while pending:
         ready = next(

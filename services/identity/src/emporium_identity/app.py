@@ -23,6 +23,7 @@ from emporium_kit.workers import OutboxWorker, PeriodicTask
 from fastapi import FastAPI
 
 from emporium_identity import events, sessions
+from emporium_identity.browser import SessionCookie, SessionCors, session_router
 from emporium_identity.core import Identity
 from emporium_identity.http import JWKS_PATH, RetryAfterMiddleware, jwks_router
 from emporium_identity.keys import LocalJwksTransport
@@ -74,6 +75,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         namespace=settings.identity_redis_namespace,
         ttl_s=settings.identity_oauth_state_ttl_s,
     )
+    session_cookie = SessionCookie(
+        secure=settings.session_cookie_secure, max_age_s=settings.identity_refresh_token_ttl_s
+    )
     local_jwks = httpx.AsyncClient(transport=LocalJwksTransport(identity.keys))
     verifier = TokenVerifier(
         issuer=settings.jwt_issuer,
@@ -99,11 +103,19 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 identity.keys,
                 max_age_s=int(min(60.0, settings.identity_key_activation_delay_s)),
             ),
-            oauth_router(identity, providers, states),
+            oauth_router(
+                identity,
+                providers,
+                states,
+                cookie=session_cookie,
+                return_origins=settings.session_origins,
+            ),
+            session_router(identity, session_cookie),
         ],
         verifier=verifier,
     )
     app.add_middleware(RetryAfterMiddleware)
+    app.add_middleware(SessionCors, origins=settings.session_origins)
     app.state.identity = identity
     app.state.outbox = outbox
     app.state.oauth_providers = providers

@@ -8,6 +8,12 @@ against the provider's JWKS (signature, ``iss``, ``aud``, ``exp``, ``azp``, ``at
 ``nonce`` sent), and signs the person in (:func:`linking.login_with_provider`). The answer is
 JSON with the token pair: HTTP is the contract here, so these are REST routes.
 
+A web shop passes ``return_to`` (a URL on one of ``EMPORIUM_IDENTITY_SESSION_ORIGINS``) to the
+login route instead: the callback then puts the refresh token into the browser-session cookie
+(:mod:`emporium_identity.browser`) and redirects there (303), with ``signin_error=<code>``
+added to the URL when the sign-in failed; no token ever reaches page script. ``GET
+/oauth/providers`` names the configured providers.
+
 Provider metadata (discovery) and JWKS are cached per process; an ID token signed with an
 unknown ``kid`` refetches the JWKS once. Each provider is a non-critical dependency with its
 own breaker: a provider outage fails its logins, not the service's readiness.
@@ -26,17 +32,20 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oidc.core import CodeIDToken
 from emporium_kit.clients import RedisStore
-from emporium_kit.errors import DomainError, NotFound, Unauthenticated, Unavailable
+from emporium_kit.errors import DomainError, Forbidden, NotFound, Unauthenticated, Unavailable
 from emporium_kit.resilience import Dependency
+from emporium_kit.responses import OrjsonResponse
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
+from starlette.datastructures import URL
 from starlette.responses import Response
 
-from emporium_identity.core import Identity
+from emporium_identity.browser import SessionCookie
+from emporium_identity.core import AuthResult, Identity
 from emporium_identity.http import client_info, error_response, token_response
 from emporium_identity.linking import ExternalIdentity, login_with_provider
 from emporium_identity.settings import IdentitySettings, OAuthProvider
@@ -46,6 +55,7 @@ log = logging.getLogger(__name__)
 # Only asymmetric algorithms: a provider's client secret never verifies an ID token here.
 ID_TOKEN_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"})
 METADATA_MAX_AGE_S = 3600.0
+MAX_RETURN_TO_LENGTH = 2000
 
 
 def _failed(code: str, message: str = "Sign-in with this provider failed") -> Unauthenticated:
@@ -209,11 +219,9 @@ class OAuthStates:
         return orjson.loads(raw) if raw else None
 
 
-def _provider_unavailable(provider: str, exc: Exception) -> Response:
+def _provider_unavailable(provider: str, exc: Exception) -> Unavailable:
     log.warning("oauth provider unreachable", extra={"provider": provider, "error": repr(exc)})
-    return error_response(
-        Unavailable("OAUTH_PROVIDER_UNAVAILABLE", "The sign-in provider is unavailable")
-    )
+    return Unavailable("OAUTH_PROVIDER_UNAVAILABLE", "The sign-in provider is unavailable")
 
 
 def providers_from_settings(settings: IdentitySettings) -> dict[str, OidcProvider]:
@@ -230,8 +238,62 @@ def providers_from_settings(settings: IdentitySettings) -> dict[str, OidcProvide
     }
 
 
+def allowed_return_to(value: str | None, origins: list[str]) -> str | None:
+    """``value`` if it is an http(s) URL on one of ``origins``; raises otherwise."""
+    if value is None:
+        return None
+    url = URL(value) if len(value) <= MAX_RETURN_TO_LENGTH else None
+    if url is None or url.scheme not in ("http", "https") or not url.netloc:
+        raise Forbidden("OAUTH_RETURN_TO_NOT_ALLOWED", "This return address is not allowed")
+    if f"{url.scheme}://{url.netloc}" not in origins:
+        raise Forbidden("OAUTH_RETURN_TO_NOT_ALLOWED", "This return address is not allowed")
+    return value
+
+
+def _back_to_shop(return_to: str, *, error_code: str | None = None) -> Response:
+    url = URL(return_to)
+    if error_code is not None:
+        url = url.include_query_params(signin_error=error_code)
+    return RedirectResponse(str(url), status_code=303, headers={"Cache-Control": "no-store"})
+
+
+async def _finish_sign_in(
+    identity: Identity, provider: OidcProvider, pending: dict[str, Any], request: Request
+) -> AuthResult:
+    """The callback after its state checked out: exchange the code, verify the ID token,
+    sign the person in."""
+    params = request.query_params
+    if params.get("error"):
+        raise _failed("OAUTH_DENIED", "The provider did not authorise the sign-in")
+    code = params.get("code")
+    if not code or len(code) > 2048:
+        raise _failed("OAUTH_CODE_MISSING", "The provider sent no authorization code")
+    token = await provider.exchange(code=code, code_verifier=pending["code_verifier"])
+    id_token = token.get("id_token")
+    if not isinstance(id_token, str):
+        raise _failed("OAUTH_ID_TOKEN_MISSING", "The provider sent no ID token")
+    claims = await provider.verify_id_token(
+        id_token, nonce=pending["nonce"], access_token=token.get("access_token")
+    )
+    external = ExternalIdentity(
+        provider=provider.name,
+        subject=str(claims["sub"]),
+        email=claims.get("email") if isinstance(claims.get("email"), str) else None,
+        email_verified=claims.get("email_verified") is True,
+        name=claims.get("name") if isinstance(claims.get("name"), str) else None,
+    )
+    return await login_with_provider(
+        identity=identity, external=external, client=client_info(request)
+    )
+
+
 def oauth_router(
-    identity: Identity, providers: dict[str, OidcProvider], states: OAuthStates
+    identity: Identity,
+    providers: dict[str, OidcProvider],
+    states: OAuthStates,
+    *,
+    cookie: SessionCookie,
+    return_origins: list[str],
 ) -> APIRouter:
     router = APIRouter(prefix="/oauth", tags=["oauth"])
 
@@ -241,58 +303,61 @@ def oauth_router(
             raise NotFound("OAUTH_UNKNOWN_PROVIDER", f"No sign-in provider {name!r}")
         return provider
 
+    @router.get("/providers", summary="The configured sign-in providers")
+    async def provider_list() -> Response:
+        return OrjsonResponse(
+            {"providers": [{"name": name} for name in sorted(providers)]},
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
     @router.get("/{provider}/login", status_code=302, summary="Start sign-in with a provider")
-    async def login(provider: str) -> Response:
-        """Redirects to the provider's authorization endpoint (code flow with PKCE)."""
+    async def login(provider: str, return_to: str | None = None) -> Response:
+        """Redirects to the provider's authorization endpoint (code flow with PKCE).
+        ``return_to``: a shop page to come back to, signed in by the session cookie."""
         try:
             chosen = provider_named(provider)
+            back = allowed_return_to(return_to, return_origins)
             state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
             verifier = secrets.token_urlsafe(48)
             url = await chosen.authorization_url(state=state, nonce=nonce, code_verifier=verifier)
-            await states.put(
-                state, {"provider": provider, "nonce": nonce, "code_verifier": verifier}
-            )
+            pending: dict[str, Any] = {
+                "provider": provider,
+                "nonce": nonce,
+                "code_verifier": verifier,
+            }
+            if back is not None:
+                pending["return_to"] = back
+            await states.put(state, pending)
         except httpx.HTTPError as exc:
-            return _provider_unavailable(provider, exc)
+            return error_response(_provider_unavailable(provider, exc))
         except DomainError as exc:
             return error_response(exc)
         return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
     @router.get("/{provider}/callback", summary="Finish sign-in with a provider")
     async def callback(provider: str, request: Request) -> Response:
-        """Exchanges the code, verifies the ID token, returns the token pair as JSON."""
+        """Exchanges the code, verifies the ID token, returns the token pair as JSON (or, for
+        a sign-in started with ``return_to``, sets the session cookie and redirects there)."""
         params = request.query_params
+        return_to: str | None = None
         try:
             chosen = provider_named(provider)
-            if params.get("error"):
-                raise _failed("OAUTH_DENIED", "The provider did not authorise the sign-in")
             pending = await states.take(params.get("state", ""))
             if pending is None or pending.get("provider") != provider:
                 raise _failed("OAUTH_STATE_MISMATCH", "This sign-in link is invalid or expired")
-            code = params.get("code")
-            if not code or len(code) > 2048:
-                raise _failed("OAUTH_CODE_MISSING", "The provider sent no authorization code")
-            token = await chosen.exchange(code=code, code_verifier=pending["code_verifier"])
-            id_token = token.get("id_token")
-            if not isinstance(id_token, str):
-                raise _failed("OAUTH_ID_TOKEN_MISSING", "The provider sent no ID token")
-            claims = await chosen.verify_id_token(
-                id_token, nonce=pending["nonce"], access_token=token.get("access_token")
-            )
-            external = ExternalIdentity(
-                provider=provider,
-                subject=str(claims["sub"]),
-                email=claims.get("email") if isinstance(claims.get("email"), str) else None,
-                email_verified=claims.get("email_verified") is True,
-                name=claims.get("name") if isinstance(claims.get("name"), str) else None,
-            )
-            result = await login_with_provider(
-                identity=identity, external=external, client=client_info(request)
-            )
-        except httpx.HTTPError as exc:
-            return _provider_unavailable(provider, exc)
+            return_to = pending.get("return_to")
+            try:
+                result = await _finish_sign_in(identity, chosen, pending, request)
+            except httpx.HTTPError as exc:
+                raise _provider_unavailable(provider, exc) from exc
         except DomainError as exc:
+            if return_to is not None:
+                return _back_to_shop(return_to, error_code=exc.code)
             return error_response(exc)
+        if return_to is not None:
+            response = _back_to_shop(return_to)
+            cookie.set(response, result.refresh_token)
+            return response
         return token_response(result)
 
     return router

@@ -102,6 +102,11 @@ class IdentitySettings(ServiceSettings):
     identity_oauth_providers: dict[str, OAuthProvider] = Field(default_factory=dict)
     identity_oauth_state_ttl_s: int = Field(default=600, ge=30, le=3600)
 
+    # --- browser sessions (refresh token in an HttpOnly cookie, see browser.py)
+    # Comma-separated origins of web shops allowed to call /auth/session with credentials
+    # (CORS); empty: same-origin only.
+    identity_session_origins: str = Field(default="", max_length=2000)
+
     # --- background work
     # the relay publishes what a write points it at at once; this sweep is the safety net
     # for entries nobody pointed at (a replica that crashed after writing)
@@ -129,6 +134,24 @@ class IdentitySettings(ServiceSettings):
             raise ValueError("EMPORIUM_IDENTITY_PUBLIC_URL must be https in production")
         return self
 
+    @field_validator("identity_session_origins")
+    @classmethod
+    def _session_origins(cls, value: str) -> str:
+        for origin in _split_origins(value):
+            scheme, _, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not rest or "/" in rest:
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+        return value
+
+    @property
+    def session_origins(self) -> list[str]:
+        return _split_origins(self.identity_session_origins)
+
+    @property
+    def session_cookie_secure(self) -> bool:
+        """Secure cookies in production (https only); local development runs plain http."""
+        return self.is_production
+
     @property
     def encryption_keys(self) -> list[bytes]:
         raw = self.identity_key_encryption_keys.get_secret_value()
@@ -138,3 +161,7 @@ class IdentitySettings(ServiceSettings):
     def key_retention_s(self) -> float:
         """How long a retired key stays published: its last token's life plus leeway."""
         return float(self.identity_access_token_ttl_s + self.jwt_leeway_s)
+
+
+def _split_origins(value: str) -> list[str]:
+    return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]

@@ -1,0 +1,81 @@
+import AxeBuilder from '@axe-core/playwright';
+import { expect, type APIRequestContext, type Page } from '@playwright/test';
+
+export const gatewayUrl = process.env.EMPORIUM_GATEWAY_URL ?? 'http://127.0.0.1:4000/graphql';
+
+/** A query straight to the gateway, to learn what the demo data holds. */
+export async function gql<T>(
+  request: APIRequestContext,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<T> {
+  const response = await request.post(gatewayUrl, { data: { query, variables } });
+  expect(response.ok()).toBeTruthy();
+  const body = (await response.json()) as { data?: T; errors?: unknown };
+  expect(body.errors).toBeUndefined();
+  return body.data as T;
+}
+
+export function uniqueEmail(label: string): string {
+  return `${label}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.com`;
+}
+
+export const PASSWORD = 'violet meadow lantern 42';
+
+/** The results grid once a search or category page has answered. */
+export async function resultsLoaded(page: Page) {
+  const results = page.getByRole('region', { name: 'Results' });
+  await expect(results).toHaveAttribute('aria-busy', 'false');
+  await expect(results.getByRole('listitem').first()).toBeVisible();
+  return results;
+}
+
+/** The number in "1,234 results". */
+export async function resultCount(page: Page): Promise<number> {
+  const text = await page.getByText(/^[\d,]+ results?$/).textContent();
+  return Number((text ?? '').replace(/[^\d]/g, ''));
+}
+
+export async function register(page: Page, email: string, name: string) {
+  await page.goto('/account/register');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Your name').fill(name);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Profile' })).toBeVisible();
+}
+
+/** axe's serious and critical findings on the page as it is now (WCAG 2.1 A/AA, best practice). */
+export async function seriousViolations(page: Page) {
+  const results = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'])
+    .analyze();
+  return results.violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => ({
+      id: violation.id,
+      impact: violation.impact,
+      help: violation.help,
+      targets: violation.nodes.map((node) => node.target.join(' ')),
+    }));
+}
+
+/**
+ * A demo account identity's seed made (admin, seller or customer @emporium.example), with the
+ * password the seed printed, handed over by the test run (EMPORIUM_E2E_ACCOUNTS).
+ */
+export function demoAccount(kind: 'admin' | 'seller' | 'customer') {
+  const accounts = JSON.parse(process.env.EMPORIUM_E2E_ACCOUNTS ?? '{}') as Record<string, string>;
+  const email = `${kind}@emporium.example`;
+  const password = accounts[email];
+  if (!password) throw new Error(`EMPORIUM_E2E_ACCOUNTS has no password for ${email}`);
+  return { email, password };
+}
+
+export async function signIn(page: Page, account: { email: string; password: string }) {
+  await page.goto('/account/sign-in');
+  await page.getByLabel('Email').fill(account.email);
+  await page.getByLabel('Password').fill(account.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Profile' })).toBeVisible();
+}

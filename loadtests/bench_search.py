@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
-import tempfile
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+import nats
 import orjson
 from benchkit import (
     TABLE_HEADER,
@@ -42,12 +40,14 @@ from benchkit import (
     graphql_request,
     machine,
     platform_env,
+    private_nats,
     run_load,
 )
 from emporium_catalog import seed
+from emporium_catalog.store import CatalogDb
 from emporium_kit import clients
-from emporium_platform.installers import find_script
-from emporium_platform.processes import ServiceProcess, free_port
+from emporium_kit.events import stream_name
+from emporium_platform.processes import ServiceProcess
 from emporium_search.app import catalog_client
 from emporium_search.indexer import Indexer
 from emporium_search.indices import IndexNames
@@ -55,8 +55,11 @@ from emporium_search.models import SearchInput
 from emporium_search.query import search_body
 from emporium_search.rebuild import RebuildReport, rebuild
 from emporium_search.settings import SearchSettings
+from nats.js import JetStreamContext
 from pymongo import AsyncMongoClient
 from ulid import ULID
+
+CONSUMER = "search-bench"
 
 SEARCH = """
 query Bench($query: String, $filter: SearchFilter, $sort: SearchSort) {
@@ -76,41 +79,33 @@ query Bench($query: String, $filter: SearchFilter, $sort: SearchSort) {
 """
 
 
-@contextlib.contextmanager
-def private_nats() -> Iterator[str]:
-    """A throw-away nats-server with JetStream on free loopback ports."""
-    binary = find_script("nats-server")
-    if binary is None:
-        raise SystemExit("nats-server not found: run `uv sync`")
-    client_port, monitor_port = free_port(), free_port()
-    with tempfile.TemporaryDirectory(prefix="emporium-bench-nats-") as store:
-        command = [str(binary), "-a", "127.0.0.1", "-p", str(client_port)]
-        command += ["-m", str(monitor_port), "-js", "-sd", store]
-        process = ServiceProcess(
-            "nats-bench", command, port=monitor_port, ready_path="/healthz?js-enabled-only=true"
-        )
-        with process:
-            yield f"nats://127.0.0.1:{client_port}"
-
-
 def camel(snake: dict[str, Any]) -> dict[str, Any]:
     parts = {k: k.split("_") for k in snake}
     return {p[0] + "".join(w.title() for w in p[1:]): snake[k] for k, p in parts.items()}
 
 
-async def processed_count(mongo: AsyncMongoClient[dict[str, Any]], database: str) -> int:
-    return await mongo[database]["processed_events"].count_documents({"status": "done"})
+async def indexed_count(js: JetStreamContext) -> int:
+    """Events the search consumer has answered (its durable's ack floor on the stream)."""
+    info = await js.consumer_info(stream_name("catalog"), CONSUMER)
+    return info.ack_floor.stream_seq
 
 
 async def measure_indexing(
-    args: argparse.Namespace, env: dict[str, str], *, tag: str, alias: str, catalog_url: str
+    args: argparse.Namespace,
+    env: dict[str, str],
+    *,
+    tag: str,
+    alias: str,
+    catalog_url: str,
+    nats_url: str,
 ) -> tuple[RebuildReport, float, float, int]:
     """Load the demo catalog, then rebuild while the consumer indexes the load's events.
 
     Returns the rebuild report, the consumer's events/s while the rebuild ran, its events/s
     from the load to the last event, and the number of events."""
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env["EMPORIUM_MONGO_URL"])
-    search_db = f"search_bench_{tag}"
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
     settings = SearchSettings(
         opensearch_url=env["EMPORIUM_OPENSEARCH_URL"],
         search_index_alias=alias,
@@ -118,7 +113,8 @@ async def measure_indexing(
     )
     try:
         loaded = await seed.load(
-            mongo[f"catalog_bench_{tag}"], seed.generate(products=args.products)
+            db=CatalogDb(mongo[f"catalog_bench_{tag}"]),
+            catalog=seed.generate(products=args.products),
         )
         events = loaded.categories + loaded.products
         flowing = time.monotonic()  # the catalog's relay publishes as soon as they are stored
@@ -132,14 +128,14 @@ async def measure_indexing(
                 targets_ttl_s=settings.search_targets_ttl_s,
             )
             try:
-                before, started = await processed_count(mongo, search_db), time.monotonic()
-                report = await rebuild(indexer=indexer, catalog=catalog, page_size=100)
-                handled = await processed_count(mongo, search_db) - before
+                before, started = await indexed_count(js), time.monotonic()
+                report = await rebuild(indexer=indexer, catalog=catalog)
+                handled = await indexed_count(js) - before
                 during = handled / (time.monotonic() - started)
             finally:
                 await store.close()
         deadline = time.monotonic() + 600
-        while (done := await processed_count(mongo, search_db)) < events:
+        while (done := await indexed_count(js)) < events:
             if time.monotonic() > deadline:
                 raise SystemExit(f"only {done} of {events} events indexed after 10 minutes")
             await asyncio.sleep(0.2)
@@ -147,6 +143,7 @@ async def measure_indexing(
         return report, during, overall, events
     finally:
         await mongo.close()
+        await nc.close()
 
 
 def queries(facets: dict[str, Any]) -> list[dict[str, Any]]:
@@ -213,8 +210,7 @@ async def cleanup(env: dict[str, str], tag: str, alias: str) -> None:
         await http.delete(f"/{alias}*")
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env["EMPORIUM_MONGO_URL"])
     try:
-        for database in (f"catalog_bench_{tag}", f"search_bench_{tag}"):
-            await mongo.drop_database(database)
+        await mongo.drop_database(f"catalog_bench_{tag}")
     finally:
         await mongo.close()
 
@@ -245,14 +241,18 @@ async def main_async(args: argparse.Namespace) -> None:
                 search_env = {
                     **env,
                     "EMPORIUM_NATS_URL": nats_url,
-                    "EMPORIUM_MONGO_DATABASE": f"search_bench_{tag}",
                     "EMPORIUM_SEARCH_INDEX_ALIAS": alias,
                     "EMPORIUM_SEARCH_CATALOG_URL": catalog.graphql_url,
-                    "EMPORIUM_SEARCH_CONSUMER_NAME": "search-bench",
+                    "EMPORIUM_SEARCH_CONSUMER_NAME": CONSUMER,
                 }
                 with bench_service("search", search_env) as search:
                     report, during, overall, events = await measure_indexing(
-                        args, env, tag=tag, alias=alias, catalog_url=catalog.graphql_url
+                        args,
+                        env,
+                        tag=tag,
+                        alias=alias,
+                        catalog_url=catalog.graphql_url,
+                        nats_url=nats_url,
                     )
                     results = best(
                         await measure_search(args, search, env["EMPORIUM_OPENSEARCH_URL"], alias)

@@ -14,12 +14,15 @@ import os
 import socket
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from emporium_platform import Platform
+from emporium_platform.config import TEST_SLOT_ENV
+from emporium_platform.installers import find_script
 from emporium_platform.processes import ServiceProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,16 +144,27 @@ async def run_load(
     total: int = 4000,
     concurrency: int = 16,
     warmup: int = 200,
+    spread: bool = False,
 ) -> Result:
-    """Replay ``requests`` round-robin: ``total`` requests over ``concurrency`` connections."""
+    """Replay ``requests`` round-robin: ``total`` requests over ``concurrency`` connections.
+
+    ``spread`` deals the requests out instead, connection ``k`` taking every
+    ``concurrency``-th one from ``k``, so no request is sent twice while ``total`` does not
+    exceed their number (reads meant to miss every cache); the warm-up then replays
+    requests from the end of the list, which the measured part does not reach."""
     host = _loopback(host)
     payloads = [r.encode(host, port) for r in requests]
-    await _worker(host, port, payloads, warmup, [])
+    await _worker(host, port, payloads[::-1] if spread else payloads, warmup, [])
     latencies: list[float] = []
     per_worker = max(1, total // concurrency)
     start = time.perf_counter()
     errors = await asyncio.gather(
-        *(_worker(host, port, payloads, per_worker, latencies) for _ in range(concurrency))
+        *(
+            _worker(
+                host, port, payloads[k::concurrency] if spread else payloads, per_worker, latencies
+            )
+            for k in range(concurrency)
+        )
     )
     seconds = time.perf_counter() - start
     q = statistics.quantiles(latencies, n=100, method="inclusive")
@@ -243,15 +257,36 @@ def bench_server(app: str, env: Mapping[str, str], *, app_dir: str) -> ServicePr
     return ServiceProcess(module, cmd, port=port, env={**env, **_QUIET}, cwd=ROOT)
 
 
-def platform_env(*, test: bool = False) -> dict[str, str]:
+def platform_env(*, test: bool | None = None) -> dict[str, str]:
     """The connection settings of the running local platform (``./emporium up``), or with
     ``test`` of the test instance (``EMPORIUM_TEST_SLOT``, started by
-    ``emporium-platform --test up``), so a benchmark can leave the developer's platform alone."""
+    ``emporium-platform --test up``), so a benchmark can leave the developer's platform alone.
+    ``test`` defaults to whether ``EMPORIUM_TEST_SLOT`` is set."""
+    if test is None:
+        test = bool(os.environ.get(TEST_SLOT_ENV))
     platform = Platform.for_tests(ROOT) if test else Platform(ROOT)
     if not platform.is_ready("ferretdb"):
         command = "emporium-platform --test up redis nats ferretdb" if test else "./emporium up"
         raise SystemExit(f"the platform is not up: run {command} first")
     return platform.env()
+
+
+@contextlib.contextmanager
+def private_nats() -> Iterator[str]:
+    """A throw-away nats-server with JetStream on free loopback ports, so a benchmark's
+    events never reach the platform's streams."""
+    binary = find_script("nats-server")
+    if binary is None:
+        raise SystemExit("nats-server not found: run `uv sync`")
+    client_port, monitor_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory(prefix="emporium-bench-nats-") as store:
+        command = [str(binary), "-a", "127.0.0.1", "-p", str(client_port)]
+        command += ["-m", str(monitor_port), "-js", "-sd", store]
+        process = ServiceProcess(
+            "nats-bench", command, port=monitor_port, ready_path="/healthz?js-enabled-only=true"
+        )
+        with process:
+            yield f"nats://127.0.0.1:{client_port}"
 
 
 def machine() -> str:

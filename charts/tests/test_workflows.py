@@ -107,3 +107,13 @@ def test_release_packages_every_chart() -> None:
     }
     for chart in application_charts:
         assert chart in script, f"release.yml does not package {chart}"
+
+
+def test_ci_lints_and_type_checks_as_the_test_command_does() -> None:
+    """The lint job runs ruff and mypy as `./emporium test` does, with the root pyproject's
+    settings (no arguments: mypy's `files` names every package's src/)."""
+    runs = [step.get("run", "") for step in _workflow("ci.yml")["jobs"]["lint"]["steps"]]
+    script = (REPO / "emporium").read_text()
+    for command in ("ruff check .", "ruff format --check .", "mypy"):
+        assert f"uv run {command}" in runs
+        assert f"uv run --frozen {command}\n" in script

@@ -213,6 +213,7 @@ def test_the_cookie_is_secure_in_production() -> None:
         environment="production",
         identity_key_encryption_keys="x" * 44,
         identity_public_url="https://id.example",
+        cursor_secret="c" * 32,
     )
     assert production.session_cookie_secure is True
     assert IdentitySettings().session_cookie_secure is False

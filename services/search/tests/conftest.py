@@ -90,7 +90,6 @@ def make_settings(platform: Any, session_id: str, **overrides: Any) -> SearchSet
         "mongo_url": platform.mongo_url,
         "nats_url": platform.nats_url,
         "redis_url": platform.redis_url,
-        "mongo_database": f"search_test_{session_id}",
         "search_index_alias": f"products_t{session_id}",
         "search_consumer_name": f"search-test-{session_id}",
         "search_consumer_deliver": "new",
@@ -188,11 +187,6 @@ async def search_app(
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
         await asyncio.wait_for(app.state.indexing.ready.wait(), timeout=60)
         yield app
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
-    try:
-        await client.drop_database(str(settings.mongo_database))
-    finally:
-        await client.close()
     # the durable consumer would otherwise stay on the shared stream
     nc = await nats.connect(settings.nats_url)
     try:

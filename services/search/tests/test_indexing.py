@@ -2,32 +2,29 @@
 
 Changes go through the catalog's GraphQL API; the assertions read OpenSearch and search
 through the search subgraph. Crafted stale and duplicate events are published to the real
-subject, and the processed-event store tells when the consumer has handled them.
+subject, and the durable's ack floor tells when the consumer has handled them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import nats
 import pytest
-from asgi_lifespan import LifespanManager
 from emporium_kit import clients
-from emporium_kit.events import Event, EventPublisher, ProcessedEvents, stream_name
+from emporium_kit.events import Event, EventPublisher, stream_name
 from emporium_search import events
-from emporium_search.app import PROCESSED_EVENTS, catalog_client, create_app
+from emporium_search.app import catalog_client
 from emporium_search.indexer import Indexer
 from emporium_search.indices import IndexNames
-from emporium_search.models import Money, ProductView
+from emporium_search.models import Money, PriceChangedView, ProductView
 from emporium_search.settings import SearchSettings
 from fastapi import FastAPI
 from nats.js import JetStreamContext
-from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 
@@ -67,11 +64,10 @@ async def js(platform: Any) -> AsyncIterator[JetStreamContext]:
     await nc.close()
 
 
-@pytest.fixture(scope="module")
-async def processed(settings: SearchSettings) -> AsyncIterator[ProcessedEvents]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
-    yield ProcessedEvents(client[str(settings.mongo_database)][PROCESSED_EVENTS])
-    await client.close()
+async def handled(js: JetStreamContext, consumer: str, seq: int) -> bool:
+    """The durable has answered every message up to stream sequence ``seq``."""
+    info = await js.consumer_info(stream_name("catalog"), consumer)
+    return info.ack_floor.stream_seq >= seq
 
 
 async def found(search: Any, product_id: str, **variables: Any) -> bool:
@@ -134,15 +130,13 @@ async def test_an_archived_product_disappears(
 
 
 @pytest.fixture(scope="module")
-def publish_and_wait(
-    js: JetStreamContext, processed: ProcessedEvents, settings: SearchSettings, wait_for: Any
-) -> Any:
+def publish_and_wait(js: JetStreamContext, settings: SearchSettings, wait_for: Any) -> Any:
     """Publish an event to its real subject; return once the indexer has handled it."""
 
     async def publish(event: Event[Any]) -> None:
-        await EventPublisher(js).publish(event)
+        ack = await EventPublisher(js).publish(event)
         name = settings.search_consumer_name
-        await wait_for(lambda: processed.is_done(name, event.id), within=VISIBLE_WITHIN_S)
+        await wait_for(lambda: handled(js, name, ack.seq), within=VISIBLE_WITHIN_S)
 
     return publish
 
@@ -252,50 +246,75 @@ async def test_popularity_survives_catalog_updates(
     assert doc["popularity"] == 42.0
 
 
-async def test_old_processed_event_records_are_pruned(
-    *,
-    settings_for: Any,
-    session_id: str,
-    catalog_http: Any,
-    processed: ProcessedEvents,
-    settings: SearchSettings,
-    wait_for: Any,
+async def test_a_batch_is_bulk_written_and_a_refused_document_fails_alone(
+    *, settings_for: Any, session_id: str, catalog_http: Any, world: World
 ) -> None:
-    """The indexer keeps its idempotency records briefly (versions make handlers
-    idempotent) and prunes older ones in the background."""
-    collection = processed.collection
-    old = datetime.now(UTC) - timedelta(hours=2)
-    await collection.insert_many(
-        [
-            {"consumer": "old", "event_id": "e-old", "status": "done", "done_at": old},
-            {
-                "consumer": "old",
-                "event_id": "e-new",
-                "status": "done",
-                "done_at": datetime.now(UTC),
-            },
-        ]
+    """The indexer's batch handler on real OpenSearch: one bulk write for the batch; a
+    document OpenSearch refuses (a keyword over Lucene's 32 KiB term limit) is reported for
+    its own event only (the consumer retries and dead-letters it, see the kit's batch
+    tests), every other product is indexed; price changes fold onto creations of the same
+    batch, stale and repeated events are no-ops."""
+    settings = settings_for(search_index_alias=f"products_t{session_id}_batch")
+    store = clients.opensearch(settings)
+    indexer = Indexer(
+        store,
+        IndexNames(settings.search_index_alias),
+        catalog=catalog_client(settings, catalog_http),
     )
-    pruning = settings_for(
-        search_consumer_name=f"search-prune-{session_id}",
-        search_index_alias=f"products_t{session_id}_prune",
-        search_prune_interval_s=0.2,
-    )
-    app = create_app(pruning, catalog_http=catalog_http)
+    now = datetime.now(UTC)
+
+    def created(i: int, availability: str = "IN_STOCK") -> Event[Any]:
+        view = ProductView(
+            id=f"batch-{session_id}-{i}",
+            name=f"Batch {i}",
+            brand="Acme",
+            category_id=world.leaf,
+            price=Money(amount=1000 + i, currency="USD"),
+            availability=availability,
+            version=1,
+            created_at=now,
+        )
+        return events.ProductCreated.new(view, aggregate_id=view.id, source="catalog")
+
+    def priced(i: int, version: int, amount: int) -> Event[Any]:
+        data = PriceChangedView(
+            product_id=f"batch-{session_id}-{i}",
+            version=version,
+            new_price=Money(amount=amount, currency="USD"),
+        )
+        return events.PriceChanged.new(data, aggregate_id=data.product_id, source="catalog")
+
+    good = [created(i) for i in range(20)]
+    poison = created(99, availability="x" * 40_000)
+    batch = [
+        *good[:10],
+        poison,
+        *good[10:],
+        priced(3, 2, 555),
+        priced(3, 3, 444),
+        priced(3, 2, 555),  # stale by now: a no-op
+        good[5],  # a redelivered copy
+    ]
     try:
-        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
-            await asyncio.wait_for(app.state.indexing.ready.wait(), timeout=60)
-
-            async def pruned() -> bool:
-                return await collection.count_documents({"consumer": "old"}) == 1
-
-            await wait_for(pruned, within=10)
-        assert await collection.find_one({"event_id": "e-new"}) is not None
+        await indexer.admin.bootstrap()
+        result = await events.handle_batch(indexer, batch)
+        assert set(result.failed) == {poison.id}
+        assert "immense term" in str(result.failed[poison.id])
+        await indexer.admin.refresh(settings.search_index_alias)
+        for i, event in enumerate(good):
+            stored = await indexer.get(event.data.id)
+            assert stored is not None
+            source, version = stored
+            assert (version, source["min_price"]) == ((3, 444) if i == 3 else (1, 1000 + i))
+        assert await indexer.get(poison.data.id) is None
+        # the whole batch again (a redelivery after a crash): nothing changes
+        again = await events.handle_batch(indexer, [e for e in batch if e is not poison])
+        assert not again.failed
+        stored = await indexer.get(good[3].data.id)
+        assert stored is not None
+        assert stored[1] == 3
     finally:
-        nc = await nats.connect(settings.nats_url)
-        try:
-            await nc.jetstream().delete_consumer(
-                stream_name("catalog"), pruning.search_consumer_name
-            )
-        finally:
-            await nc.close()
+        await store.client.indices.delete(
+            index=f"{settings.search_index_alias}*", params={"ignore_unavailable": "true"}
+        )
+        await store.close()

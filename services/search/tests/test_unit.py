@@ -18,7 +18,7 @@ from emporium_search.documents import (
     product_from_document,
     tombstone,
 )
-from emporium_search.events import HANDLERS, events
+from emporium_search.events import CHANGES, HANDLED, CategoryChanged, events
 from emporium_search.indices import IndexNames
 from emporium_search.models import CategoryView, ProductView, SearchInput, SearchSort
 from graphql import parse
@@ -272,7 +272,8 @@ def test_index_names() -> None:
 
 
 def test_every_consumed_event_has_exactly_one_handler() -> None:
-    assert set(HANDLERS) == set(events.consumed)
+    assert set(HANDLED) == set(events.consumed)
+    assert set(CHANGES) | {CategoryChanged.type} == {spec.type for spec in HANDLED}
     assert events.domains == ("catalog",)
 
 

@@ -3,7 +3,8 @@ the checkout, goes through every step of docs/adding-a-service.md and then
 
 - is a registered service whose derived files are regenerated (`emporium-registry generate`),
   with a lock that holds it (`uv lock`);
-- passes ruff and its own tests against the kit (unit and integration, on the test platform);
+- passes ruff, the type check (mypy with the repository's configuration) and its own tests
+  against the kit (unit and integration, on the test platform);
 - starts on the test platform the way the local platform runs it (its registry command, its
   console script in an environment synced from the new lock) and its readiness answers;
 - composes into the supergraph with the other subgraphs (the gateway's compose.mjs);
@@ -50,6 +51,7 @@ NOT_COPIED = shutil.ignore_patterns(
     "__pycache__",
     ".pytest_cache",
     ".ruff_cache",
+    ".mypy_cache",
     ".hypothesis",
     "charts",  # only charts/emporium/charts, the vendored library chart: rebuilt by helm
 )
@@ -142,7 +144,7 @@ def test_the_new_service_is_registered_and_everything_derived_is_current(
     assert len(changed) == 4, "the generated files name the new service"
 
 
-def test_the_new_service_passes_ruff_and_its_own_tests(
+def test_the_new_service_passes_ruff_the_type_check_and_its_own_tests(
     generated: tuple[reg.Registry, str, Path],
 ) -> None:
     registry, name, venv = generated
@@ -150,6 +152,9 @@ def test_the_new_service_passes_ruff_and_its_own_tests(
     ruff = str(Path(sys.executable).parent / "ruff")
     run([ruff, "check", str(folder)], cwd=registry.root)
     run([ruff, "format", "--check", str(folder)], cwd=registry.root)
+    # the copy's [tool.mypy] (the workspace check's settings), the kit read through py.typed
+    checked = run([str(venv / "bin" / "mypy"), str(folder / "src")], cwd=registry.root)
+    assert checked.stdout.startswith("Success"), checked.stdout
     # its tests on the test platform this session runs (EMPORIUM_PLATFORM_ROOT: this checkout)
     env = {**os.environ, "EMPORIUM_PLATFORM_ROOT": str(REPO)}
     env.pop("VIRTUAL_ENV", None)

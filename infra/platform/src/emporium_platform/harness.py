@@ -298,9 +298,10 @@ class Stack:
         names = set(self._names.values())
         needs = {need for name in names for need in self._registry[name].needs}
         if "ferretdb" in needs:
-            with MongoClient(self.platform.mongo_url) as client:
+            mongo: MongoClient[dict[str, Any]]
+            with MongoClient(self.platform.mongo_url) as mongo:
                 for name in names:
-                    client.drop_database(self.database(name))
+                    mongo.drop_database(self.database(name))
         if "opensearch" in needs:
             httpx.delete(f"{self.platform.opensearch_url}/*{self.session}*", timeout=30)
         self.services.clear()

@@ -109,8 +109,8 @@ class SupervisorClient:
             return False
         try:
             proxy = self._proxy()
-            state = proxy.getState()
-            identification = proxy.getIdentification()
+            state: dict[str, str | int] = proxy.getState()
+            identification: str = proxy.getIdentification()
         except (OSError, xmlrpc.client.Error):
             return False
         return state.get("statename") == "RUNNING" and identification == self.config.identifier

@@ -280,12 +280,14 @@ def _engine_container(ds: Datastore) -> dict[str, Any]:
     spec = ds.spec
     profile = ENGINES[spec.engine]
     headless = f"{headless_name(ds.name)}.{ds.namespace}.svc"
-    ports = [{"name": "client", "containerPort": profile.port}]
-    mounts = [
+    ports: list[dict[str, Any]] = [{"name": "client", "containerPort": profile.port}]
+    mounts: list[dict[str, Any]] = [
         {"name": DATA_VOLUME, "mountPath": profile.data_path},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
     env: list[dict[str, Any]] = []
+    command: list[str] | None
+    args: list[str] | None
     match spec.engine:
         case Engine.MONGODB:
             env = [

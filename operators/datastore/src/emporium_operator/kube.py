@@ -123,6 +123,9 @@ async def delete_claims(
     async with api_errors(f"deleting volume claims in {namespace}"):
         claims = api.get(PersistentVolumeClaim, namespace=namespace, label_selector=dict(selector))
         async for claim in claims:
+            # kr8s types what it yields as APIObject | dict: a dict only with raw=True
+            if not isinstance(claim, APIObject):
+                raise TypeError(f"expected a PersistentVolumeClaim, got {type(claim).__name__}")
             claim_labels = claim.metadata.get("labels") or {}
             # Re-check the selector: a claim we do not own must never be deleted.
             if any(claim_labels.get(k) != v for k, v in selector.items()):

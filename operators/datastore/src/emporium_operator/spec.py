@@ -65,7 +65,7 @@ def quantity_bytes(quantity: str) -> int:
 def parse_spec(spec: Mapping[str, Any]) -> DatastoreSpec:
     """Validate a Datastore `spec` and return it with defaults applied."""
     try:
-        engine = Engine(spec.get("engine"))
+        engine = Engine(spec.get("engine", ""))
     except ValueError:
         known = ", ".join(e.value for e in Engine)
         raise InvalidSpecError(f"engine {spec.get('engine')!r} is not one of {known}") from None

@@ -73,7 +73,7 @@ def create_app(settings: CartSettings | None = None) -> FastAPI:
             spec: partial(handle, products, carts) for spec, handle in events.HANDLERS.items()
         },
         replicas=settings.nats_stream_replicas,
-        deliver=settings.cart_consumer_deliver,  # type: ignore[arg-type]
+        deliver=settings.cart_consumer_deliver,
         outage=Outage(redis.dependency, errors=events.OUTAGE_ERRORS),
     )
 

@@ -285,7 +285,8 @@ class Carts:
 
 
 def _copy(doc: Doc) -> Doc:
-    return orjson.loads(orjson.dumps(doc))
+    copied: Doc = orjson.loads(orjson.dumps(doc))
+    return copied
 
 
 def _find(lines: list[dict[str, Any]], product_id: str) -> dict[str, Any] | None:
@@ -334,7 +335,7 @@ def too_many(quantity: int, limits: Limits) -> ValidationFailed:
     )
 
 
-def add_line(state: ProductState, quantity: int, limits: Limits) -> Change:
+def add_line(state: ProductState, quantity: int, limits: Limits) -> Callable[[Doc], Doc]:
     def change(cart: Doc) -> Doc:
         line = _find(cart["lines"], state.id)
         total = quantity + (line["quantity"] if line else 0)

@@ -64,7 +64,8 @@ async def on_product_archived(
 async def on_category_changed(
     products: Products, _carts: Carts, event: Event[CategoryView]
 ) -> object:
-    return await repricing.category_changed(products=products, change=event.data)
+    await repricing.category_changed(products=products, change=event.data)
+    return None
 
 
 HANDLERS: dict[EventSpec[Any], Handler] = {

@@ -349,7 +349,8 @@ async def resolve_release(_: Any, info: GraphQLResolveInfo, input: dict[str, Any
 # -- live updates -------------------------------------------------------------------------------
 
 
-@subscription.source("cartUpdated")
+# ariadne's Subscriber type leaves out a coroutine returning the stream, which graphql-core awaits
+@subscription.source("cartUpdated")  # type: ignore[arg-type]
 async def cart_updated_source(
     _: Any, info: GraphQLResolveInfo, cart_token: str | None = None
 ) -> AsyncIterator[dict[str, Any]]:
@@ -387,7 +388,8 @@ async def resolve_cart_updated(
 
 @offer_type.field("id")
 def resolve_offer_id(offer: dict[str, Any], _info: GraphQLResolveInfo) -> str:
-    return offer["_id"]
+    offer_id: str = offer["_id"]
+    return offer_id
 
 
 @offer_type.field("redeemed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from emporium_kit.events import Deliver
 from emporium_kit.settings import ServiceSettings
 from pydantic import Field
 
@@ -34,4 +35,4 @@ class CartSettings(ServiceSettings):
     cart_offers_cache_s: float = Field(default=2.0, ge=0, le=300)
     # the catalog's events: durable consumer name and where a new one starts
     cart_consumer_name: str = Field(default="cart-prices", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    cart_consumer_deliver: str = Field(default="all", pattern=r"^(all|new)$")
+    cart_consumer_deliver: Deliver = "all"

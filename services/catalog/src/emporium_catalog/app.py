@@ -8,12 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import partial
 
-from emporium_catalog import events, products, store
-from emporium_catalog.cache import ProductCache
-from emporium_catalog.domain import PRODUCT_CURSORS
-from emporium_catalog.relay import writers_lock
-from emporium_catalog.resolvers import Catalog, bindables, request_context
-from emporium_catalog.settings import CatalogSettings
 from emporium_kit import clients
 from emporium_kit.app import build_app
 from emporium_kit.cursors import Cursors
@@ -21,6 +15,13 @@ from emporium_kit.documents import LeasePruner
 from emporium_kit.graphql import build_schema
 from emporium_kit.workers import OutboxWorker
 from fastapi import FastAPI
+
+from emporium_catalog import events, products, store
+from emporium_catalog.cache import ProductCache
+from emporium_catalog.domain import PRODUCT_CURSORS
+from emporium_catalog.relay import writers_lock
+from emporium_catalog.resolvers import Catalog, bindables, request_context
+from emporium_catalog.settings import CatalogSettings
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:

@@ -29,9 +29,10 @@ import logging
 from collections.abc import Iterable, Sequence
 
 import redis.exceptions
-from emporium_catalog.models import ProductRead
 from emporium_kit.clients import RedisStore
 from emporium_kit.errors import Unavailable
+
+from emporium_catalog.models import ProductRead
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,8 @@ class ProductCache:
             return {}
         found: dict[str, ProductRead] = {}
         for product_id, value in zip(ids, raw, strict=True):
-            if value is None or value.startswith(b"!"):
+            # the client does not decode responses: a value is bytes (None when missing)
+            if not isinstance(value, bytes) or value.startswith(b"!"):
                 continue
             _, _, payload = value.partition(b"|")
             found[product_id] = ProductRead.model_validate_json(payload)
@@ -165,7 +167,7 @@ class ProductCache:
         except _REDIS_ERRORS as exc:
             log.warning("slug cache read failed", extra={"error": type(exc).__name__})
             return None
-        return value.decode() if value is not None else None
+        return value.decode() if isinstance(value, bytes) else value
 
     async def remember_slug(self, slug: str, product_id: str) -> None:
         try:

@@ -9,9 +9,13 @@ change (or ``emporium-catalog repair-tree``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
+
+from emporium_kit.documents import ChangeResult, Lease
+from emporium_kit.errors import Conflict, NotFound
+from pymongo.errors import DuplicateKeyError
 
 from emporium_catalog import events
 from emporium_catalog.domain import (
@@ -24,9 +28,6 @@ from emporium_catalog.domain import (
 )
 from emporium_catalog.models import CategoryCreate, CategoryRead, CategoryUpdate
 from emporium_catalog.store import CatalogDb, new_id, now
-from emporium_kit.documents import ChangeResult, Lease
-from emporium_kit.errors import Conflict, NotFound
-from pymongo.errors import DuplicateKeyError
 
 Doc = dict[str, Any]
 
@@ -124,7 +125,9 @@ def _category_change(
     return changes, [events.category_changed({**after, **(event_view or {})}, change=change)]
 
 
-async def _write(db: CatalogDb, category_id: str, change: Any, *, name: str) -> CategoryRead:
+async def _write(
+    db: CatalogDb, category_id: str, change: Callable[[Doc], ChangeResult], *, name: str
+) -> CategoryRead:
     try:
         written = await db.categories.update(category_id, change)
     except DuplicateKeyError:
@@ -132,7 +135,7 @@ async def _write(db: CatalogDb, category_id: str, change: Any, *, name: str) -> 
     return CategoryRead.from_doc(written)
 
 
-def _live(change: Any) -> Any:
+def _live(change: Callable[[Doc], ChangeResult]) -> Callable[[Doc], ChangeResult]:
     """``change`` for a category that must not be a tombstone."""
 
     def guarded(doc: Doc) -> ChangeResult:

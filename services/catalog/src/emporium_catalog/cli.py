@@ -19,15 +19,17 @@ import argparse
 import asyncio
 import time
 from collections.abc import Sequence
+from typing import Any
+
+from emporium_kit.cli import add_service_commands, run_service_command
+from emporium_kit.documents import LeaseConfig
+from emporium_kit.workers import drain_outbox
+from pymongo import AsyncMongoClient
 
 from emporium_catalog import categories, events, seed
 from emporium_catalog.relay import writers_lock
 from emporium_catalog.settings import CatalogSettings
 from emporium_catalog.store import OUTBOX_COLLECTIONS, CatalogDb
-from emporium_kit.cli import add_service_commands, run_service_command
-from emporium_kit.documents import LeaseConfig
-from emporium_kit.workers import drain_outbox
-from pymongo import AsyncMongoClient
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _db(client: AsyncMongoClient[dict], settings: CatalogSettings) -> CatalogDb:
+def _db(client: AsyncMongoClient[dict[str, Any]], settings: CatalogSettings) -> CatalogDb:
     """The store for one command (no breaker to feed)."""
     return CatalogDb(
         client[str(settings.mongo_database)], leases=LeaseConfig.from_settings(settings)
@@ -62,7 +64,7 @@ def _db(client: AsyncMongoClient[dict], settings: CatalogSettings) -> CatalogDb:
 async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
     started = time.perf_counter()
     catalog = seed.generate(products=args.products, seed=args.seed)
-    client: AsyncMongoClient[dict] = AsyncMongoClient(
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongo_url, tz_aware=True, maxPoolSize=settings.mongo_max_pool_size
     )
     try:
@@ -76,7 +78,7 @@ async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
             f"in {time.perf_counter() - started:.1f}s"
         )
         if not args.no_publish:
-            result = await drain_outbox(
+            drained = await drain_outbox(
                 settings,
                 [db.raw[name] for name in OUTBOX_COLLECTIONS],
                 catalog=events.catalog,
@@ -84,14 +86,14 @@ async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
                 settle_s=settings.catalog_relay_settle_s,
                 document_lock=writers_lock(db),
             )
-            print(f"{result} ({time.perf_counter() - started:.1f}s in all)")
+            print(f"{drained} ({time.perf_counter() - started:.1f}s in all)")
     finally:
         await client.close()
     return 0
 
 
 async def _repair_tree(settings: CatalogSettings) -> int:
-    client: AsyncMongoClient[dict] = AsyncMongoClient(
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongo_url, tz_aware=True, maxPoolSize=settings.mongo_max_pool_size
     )
     try:

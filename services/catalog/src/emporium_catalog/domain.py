@@ -82,6 +82,9 @@ def keyset_filter(sort: ProductSort, key: Any, last_id: str) -> dict[str, Any]:
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+# productExport (bulk readers: the search rebuild): bigger pages, fewer passes over the store
+EXPORT_MAX_PAGE_SIZE = 2000
+EXPORT_DEFAULT_PAGE_SIZE = 1000
 # the product list's cursors (emporium_kit.cursors): [sort, key, id]
 PRODUCT_CURSORS = "catalog.products"
 
@@ -139,12 +142,14 @@ def decode_cursor(
     return cursors.decode(text, field=field or ["after"], parse=position)
 
 
-def page_size(first: int | None) -> int:
+def page_size(
+    first: int | None, *, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE
+) -> int:
     if first is None:
-        return DEFAULT_PAGE_SIZE
-    if isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= MAX_PAGE_SIZE:
+        return default
+    if isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= maximum:
         raise invalid(
-            "INVALID_PAGE_SIZE", f"first must be between 1 and {MAX_PAGE_SIZE}", field=["first"]
+            "INVALID_PAGE_SIZE", f"first must be between 1 and {maximum}", field=["first"]
         )
     return first
 

@@ -23,9 +23,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from emporium_catalog.domain import Availability, ProductStatus
 from emporium_kit.events.envelope import Event, EventCatalog, EventSpec
 from pydantic import BaseModel, ConfigDict
+
+from emporium_catalog.domain import Availability, ProductStatus
 
 DOMAIN = "catalog"
 

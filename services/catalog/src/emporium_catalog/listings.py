@@ -10,6 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from emporium_kit.auth import Principal
+from emporium_kit.documents import ChangeResult
+from emporium_kit.errors import Conflict, NotFound
+
 from emporium_catalog import events
 from emporium_catalog.cache import ProductCache
 from emporium_catalog.models import MAX_LISTINGS, ListingInput, ProductRead
@@ -23,9 +27,6 @@ from emporium_catalog.products import (
 )
 from emporium_catalog.sellers import require_seller
 from emporium_catalog.store import CatalogDb, now
-from emporium_kit.auth import Principal
-from emporium_kit.documents import ChangeResult
-from emporium_kit.errors import Conflict, NotFound
 
 
 async def upsert_listing(

@@ -26,12 +26,6 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from emporium_catalog.domain import (
-    MAX_SLUG_LENGTH,
-    SLUG_RE,
-    Availability,
-    ProductStatus,
-)
 from emporium_kit.money import CURRENCIES, MAX_AMOUNT, Money
 from pydantic import (
     AfterValidator,
@@ -43,6 +37,13 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from emporium_catalog.domain import (
+    MAX_SLUG_LENGTH,
+    SLUG_RE,
+    Availability,
+    ProductStatus,
+)
 
 MAX_ATTRIBUTES = 50
 MAX_IMAGES = 20
@@ -91,27 +92,25 @@ def _check_currency(value: str) -> str:
     return value
 
 
-def _text(min_length: int, max_length: int) -> Any:
-    """A string stripped of surrounding whitespace, then length-checked."""
-    return Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
-    ]
+def _text(min_length: int, max_length: int) -> StringConstraints:
+    """Strip surrounding whitespace, then check the length."""
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
 
 
-Name = _text(1, 200)
-Title = _text(1, 80)
-Description = _text(0, 5000)
-AttributeName = _text(1, 60)
-AttributeValue = _text(1, 200)
-AltText = _text(0, 200)
-SellerName = _text(1, 120)
-Brand = _text(1, 80)
-BrandFilter = _text(0, 80)
-Sku = Annotated[_text(3, 64), AfterValidator(_check_sku)]
-Slug = Annotated[_text(1, MAX_SLUG_LENGTH), AfterValidator(_check_slug)]
-Id = Annotated[_text(1, 64), AfterValidator(_check_id)]
-Currency = Annotated[_text(3, 3), AfterValidator(_check_currency)]
-ImageUrl = Annotated[_text(1, 2048), AfterValidator(_check_url)]
+Name = Annotated[str, _text(1, 200)]
+Title = Annotated[str, _text(1, 80)]
+Description = Annotated[str, _text(0, 5000)]
+AttributeName = Annotated[str, _text(1, 60)]
+AttributeValue = Annotated[str, _text(1, 200)]
+AltText = Annotated[str, _text(0, 200)]
+SellerName = Annotated[str, _text(1, 120)]
+Brand = Annotated[str, _text(1, 80)]
+BrandFilter = Annotated[str, _text(0, 80)]
+Sku = Annotated[str, _text(3, 64), AfterValidator(_check_sku)]
+Slug = Annotated[str, _text(1, MAX_SLUG_LENGTH), AfterValidator(_check_slug)]
+Id = Annotated[str, _text(1, 64), AfterValidator(_check_id)]
+Currency = Annotated[str, _text(3, 3), AfterValidator(_check_currency)]
+ImageUrl = Annotated[str, _text(1, 2048), AfterValidator(_check_url)]
 
 
 class _Input(BaseModel):

@@ -21,6 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from emporium_kit.auth import Principal
+from emporium_kit.documents import ChangeResult
+from emporium_kit.errors import Conflict, Forbidden, NotFound
+from emporium_kit.events.envelope import Event
+from pymongo.errors import DuplicateKeyError
+
 from emporium_catalog import events
 from emporium_catalog.cache import MISSING, ProductCache
 from emporium_catalog.categories import LIVE, subtree_ids
@@ -49,16 +55,14 @@ from emporium_catalog.store import (
     new_id,
     now,
 )
-from emporium_kit.auth import Principal
-from emporium_kit.documents import ChangeResult
-from emporium_kit.errors import Conflict, Forbidden, NotFound
-from emporium_kit.events.envelope import Event
-from pymongo.errors import DuplicateKeyError
 
 Doc = dict[str, Any]
 
 # Fields a ProductRead never needs: the outbox and the derived lookup keys.
 _PRODUCT_PROJECTION = {"outbox": 0, "skus": 0, "name_key": 0, "brand_key": 0}
+# concurrent `_id` reads of one entity batch: enough to overlap FerretDB's round trips,
+# few enough to leave connections in the pool for other requests
+ID_READ_CONCURRENCY = 16
 
 
 def sku_taken(field: list[str | int]) -> Conflict:
@@ -107,17 +111,23 @@ async def ensure_slug_claims(*, db: CatalogDb) -> None:
 async def get_products(
     *, db: CatalogDb, cache: ProductCache | None, ids: Sequence[str]
 ) -> dict[str, ProductRead]:
-    """Products by id: one MGET, then ONE Mongo query for the misses, then one cache fill."""
+    """Products by id: one MGET, then concurrent ``_id`` reads for the misses, then one
+    cache fill. Never ``$in``: FerretDB 1.24 answers a lone ``{"_id": value}`` from its index
+    but scans the whole collection for ``$in`` (about 155 ms for 20 ids on the demo catalog
+    against 1-3 ms per ``_id`` read), so a page of search hits stays independent of the
+    catalog's size."""
     wanted = list(dict.fromkeys(ids))
     found = await cache.get_many(wanted) if cache else {}
     missing = [i for i in wanted if i not in found]
     if missing:
-        # a single id as plain equality: FerretDB 1.24 answers that from its _id index but
-        # scans the whole collection for $in
-        query = {"_id": missing[0]} if len(missing) == 1 else {"_id": {"$in": missing}}
-        loaded = [
-            ProductRead.from_doc(doc) for doc in await db.products.find(query, _PRODUCT_PROJECTION)
-        ]
+        gate = asyncio.Semaphore(ID_READ_CONCURRENCY)
+
+        async def read(product_id: str) -> Doc | None:
+            async with gate:
+                return await db.products.find_one({"_id": product_id}, _PRODUCT_PROJECTION)
+
+        docs = await asyncio.gather(*(read(i) for i in missing))
+        loaded = [ProductRead.from_doc(doc) for doc in docs if doc is not None]
         if cache:
             await cache.store_many(loaded)
         found.update((p.id, p) for p in loaded)

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from emporium_catalog.store import CatalogDb
 from emporium_kit.documents import document_lock
 from emporium_kit.events.outbox import DocumentLock
+
+from emporium_catalog.store import CatalogDb
 
 
 def writers_lock(db: CatalogDb) -> DocumentLock:

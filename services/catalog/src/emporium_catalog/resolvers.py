@@ -19,9 +19,21 @@ from typing import Any, TypeVar
 
 from ariadne import MutationType, ObjectType, QueryType, ScalarType
 from ariadne.contrib.federation import FederatedObjectType
+from emporium_kit.auth import principal_from, require_roles
+from emporium_kit.context import RequestContext
+from emporium_kit.cursors import Cursors
+from emporium_kit.errors import ValidationFailed, parse_input
+from emporium_kit.loaders import Loader, keyed_loader
+from graphql import GraphQLResolveInfo
+from pydantic import BaseModel, ValidationError
+
 from emporium_catalog import categories, listings, products, sellers
 from emporium_catalog.cache import ProductCache
 from emporium_catalog.domain import (
+    DEFAULT_PAGE_SIZE,
+    EXPORT_DEFAULT_PAGE_SIZE,
+    EXPORT_MAX_PAGE_SIZE,
+    MAX_PAGE_SIZE,
     Availability,
     Cursor,
     ProductSort,
@@ -48,13 +60,6 @@ from emporium_catalog.models import (
     Slug,
 )
 from emporium_catalog.store import CatalogDb
-from emporium_kit.auth import principal_from, require_roles
-from emporium_kit.context import RequestContext
-from emporium_kit.cursors import Cursors
-from emporium_kit.errors import ValidationFailed, parse_input
-from emporium_kit.loaders import Loader, keyed_loader
-from graphql import GraphQLResolveInfo
-from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -222,12 +227,14 @@ async def _products_connection(
     sort: str,
     first: int | None,
     after: str | None,
+    default_size: int = DEFAULT_PAGE_SIZE,
+    max_size: int = MAX_PAGE_SIZE,
 ) -> ProductConnection:
     if flt.status is ProductStatus.ARCHIVED:
         require_roles(info, SELLER, ADMIN)
     ctx = CatalogContext.of(info)
     order = ProductSort(sort)
-    size = page_size(first)
+    size = page_size(first, default=default_size, maximum=max_size)
     position = decode_cursor(after, sort=order, cursors=ctx.cursors) if after else None
     page = await products.list_products(db=ctx.db, flt=flt, sort=order, first=size, after=position)
     return ProductConnection(
@@ -246,6 +253,24 @@ async def resolve_products(
 ) -> ProductConnection:
     flt = parse(ProductFilterInput, filter, at=["filter"])
     return await _products_connection(info, flt=flt, sort=sort, first=first, after=after)
+
+
+@query.field("productExport")
+async def resolve_product_export(
+    _: Any, info: GraphQLResolveInfo, first: int | None = None, after: str | None = None
+) -> ProductConnection:
+    """Every active product, newest first, in pages of up to 2,000: the bulk read of the
+    search rebuild. Each page is one pass over the store (a scan on FerretDB 1.24), so big
+    pages make a rebuild a handful of passes rather than one per 100 products."""
+    return await _products_connection(
+        info,
+        flt=ProductFilterInput(),
+        sort=ProductSort.NEWEST.value,
+        first=first,
+        after=after,
+        default_size=EXPORT_DEFAULT_PAGE_SIZE,
+        max_size=EXPORT_MAX_PAGE_SIZE,
+    )
 
 
 @query.field("category")

@@ -20,6 +20,11 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
+from emporium_kit.events.outbox import with_outbox
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+from ulid import ULID
+
 from emporium_catalog import events
 from emporium_catalog.domain import Availability, slugify
 from emporium_catalog.models import (
@@ -38,10 +43,6 @@ from emporium_catalog.store import (
     ensure_indexes,
     now,
 )
-from emporium_kit.events.outbox import with_outbox
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
-from ulid import ULID
 
 Db = AsyncDatabase[dict[str, Any]]
 
@@ -61,7 +62,8 @@ _AVAILABILITY = (
 
 def word_lists() -> dict[str, Any]:
     text = resources.files("emporium_catalog").joinpath("data/seed_catalog.json").read_text()
-    return json.loads(text)
+    words: dict[str, Any] = json.loads(text)
+    return words
 
 
 def _ulid(rng: random.Random, moment: datetime) -> str:
@@ -130,10 +132,10 @@ def generate(*, products: int = DEFAULT_PRODUCTS, seed: int = DEFAULT_SEED) -> D
         for group_spec in root_spec["groups"]:
             group = category(group_spec["name"], root)
             for leaf_spec in group_spec["leaves"]:
-                leaf = category(leaf_spec["name"], group)
+                leaf_category = category(leaf_spec["name"], group)
                 leaves.append(
                     _Leaf(
-                        category_id=leaf["_id"],
+                        category_id=leaf_category["_id"],
                         name=leaf_spec["name"],
                         noun=leaf_spec["noun"],
                         price=(leaf_spec["price"][0], leaf_spec["price"][1]),

@@ -33,10 +33,11 @@ from typing import Any
 import httpx
 import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from emporium_kit.documents import Doc
 from joserfc import jwt
 from joserfc.jwk import ECKey, Key, KeySet, RSAKey
 
-from emporium_identity.store import Doc, IdentityDb
+from emporium_identity.store import IdentityDb
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ _GENERATORS: dict[str, Callable[[], Key]] = {
     "RS256": lambda: RSAKey.generate_key(2048, {"alg": "RS256", "use": "sig"}, auto_kid=True),
 }
 _IMPORTERS: dict[str, Callable[[dict[str, Any]], Key]] = {
-    "ES256": ECKey.import_key,  # type: ignore[dict-item]
-    "RS256": RSAKey.import_key,  # type: ignore[dict-item]
+    "ES256": ECKey.import_key,
+    "RS256": RSAKey.import_key,
 }
 
 
@@ -247,7 +248,7 @@ class KeyRing:
         return jwt.encode(header, dict(claims), key.private, algorithms=[key.alg])
 
     def key_set(self) -> KeySet:
-        return KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]
+        return KeySet.import_key_set({"keys": self.jwks()["keys"]})
 
 
 class LocalJwksTransport(httpx.AsyncBaseTransport):

@@ -110,7 +110,7 @@ class OidcProvider:
         async with self.dependency.guard(), httpx.AsyncClient(timeout=self.timeout_s) as http:
             response = await http.get(self.config.metadata_url)
             response.raise_for_status()
-            metadata = response.json()
+            metadata: dict[str, Any] = response.json()
         if metadata.get("issuer") != self.config.issuer:
             # OIDC Discovery §4.3: the document must be for the issuer we trust
             raise _failed("OAUTH_PROVIDER_MISCONFIGURED", "The provider's issuer does not match")
@@ -132,6 +132,7 @@ class OidcProvider:
 
     async def authorization_url(self, *, state: str, nonce: str, code_verifier: str) -> str:
         metadata = await self.metadata()
+        url: str
         async with self._client() as client:
             url, _ = client.create_authorization_url(
                 metadata["authorization_endpoint"],

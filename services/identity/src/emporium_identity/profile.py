@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emporium_kit.documents import ChangeResult
+from emporium_kit.documents import ChangeResult, Doc
 from ulid import ULID
 
 from emporium_identity import addressbook
@@ -10,7 +10,7 @@ from emporium_identity.addressbook import AddressBook, AddressKind
 from emporium_identity.core import Identity
 from emporium_identity.keys import utcnow
 from emporium_identity.models import AddressInput, AddressPatch, ProfileUpdate, UserRead
-from emporium_identity.store import Doc, IdentityDb
+from emporium_identity.store import IdentityDb
 from emporium_identity.users import change_user
 
 

@@ -78,7 +78,8 @@ class RateLimits:
             "async+" + url,
             implementation="redispy",
             key_prefix=redis.key(namespace, "limits"),
-            connection_pool=redis.client.connection_pool,
+            # limits documents connection_pool but types **options as float | str | bool
+            connection_pool=redis.client.connection_pool,  # type: ignore[arg-type]
         )
         self._limiter = MovingWindowRateLimiter(storage)
         self._limits = limits

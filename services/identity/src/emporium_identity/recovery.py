@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from emporium_kit.documents import ChangeResult
+from emporium_kit.documents import ChangeResult, Doc
 from emporium_kit.errors import ValidationFailed
 
 from emporium_identity import events, tokens
@@ -18,7 +18,7 @@ from emporium_identity.domain import account_key, hash_token, new_secret
 from emporium_identity.keys import utcnow
 from emporium_identity.models import UserRead
 from emporium_identity.ratelimit import Action
-from emporium_identity.store import Doc, IdentityDb
+from emporium_identity.store import IdentityDb
 from emporium_identity.tokens import ClientInfo
 from emporium_identity.users import change_user
 

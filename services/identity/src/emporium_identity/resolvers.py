@@ -118,8 +118,9 @@ def throttled(
         try:
             return await resolver(*args, **kwargs)
         except TooManyRequests as exc:
-            info: GraphQLResolveInfo = args[1]  # type: ignore[assignment]
-            hints = hints_of(request_of(info))
+            # a resolver's arguments are (obj, info, **field arguments)
+            info = args[1]
+            hints = hints_of(request_of(info)) if isinstance(info, GraphQLResolveInfo) else None
             if hints is not None:
                 hints.note(exc)
             raise

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from emporium_kit.auth import Principal
-from emporium_kit.documents import ChangeResult
+from emporium_kit.documents import ChangeResult, Doc
 from emporium_kit.errors import Forbidden, ValidationFailed
 
 from emporium_identity import events
 from emporium_identity.domain import BASE_ROLE, Role, sorted_roles
 from emporium_identity.keys import utcnow
 from emporium_identity.models import UserRead
-from emporium_identity.store import Doc, IdentityDb
+from emporium_identity.store import IdentityDb
 from emporium_identity.users import change_user
 
 

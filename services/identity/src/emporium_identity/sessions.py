@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from emporium_kit.documents import ChangeResult
+from emporium_kit.documents import ChangeResult, Doc
 
 from emporium_identity import tokens
 from emporium_identity.core import AuthResult, Identity
@@ -18,7 +18,7 @@ from emporium_identity.errors import invalid_credentials, invalid_refresh_token
 from emporium_identity.keys import utcnow
 from emporium_identity.models import USER_PROJECTION, UserRead
 from emporium_identity.ratelimit import Action
-from emporium_identity.store import Doc, IdentityDb
+from emporium_identity.store import IdentityDb
 from emporium_identity.tokens import ClientInfo
 from emporium_identity.users import change_user
 

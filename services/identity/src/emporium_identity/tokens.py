@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from emporium_kit.documents import ChangeResult
+from emporium_kit.documents import ChangeResult, Doc
 from emporium_kit.errors import NotFound, Unauthenticated
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
@@ -33,7 +33,7 @@ from ulid import ULID
 from emporium_identity.domain import hash_token, new_secret, scopes_for
 from emporium_identity.errors import invalid_refresh_token
 from emporium_identity.models import UserRead
-from emporium_identity.store import Doc, IdentityDb
+from emporium_identity.store import IdentityDb
 
 
 @dataclass(frozen=True, slots=True)

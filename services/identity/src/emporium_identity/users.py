@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from emporium_kit.cursors import Cursors
-from emporium_kit.documents import ChangeResult
+from emporium_kit.documents import ChangeResult, Doc
 from emporium_kit.errors import ValidationFailed
 from ulid import ULID
 
@@ -23,7 +23,7 @@ from emporium_identity import events
 from emporium_identity.domain import BASE_ROLE, Role, sorted_roles
 from emporium_identity.keys import utcnow
 from emporium_identity.models import USER_PROJECTION, UserRead
-from emporium_identity.store import Doc, IdentityDb
+from emporium_identity.store import IdentityDb
 
 MAX_PAGE = 100
 # the user list's cursors (emporium_kit.cursors): the last user's id

@@ -117,7 +117,7 @@ class TokenVerifier:
                 raise ValueError("jwt_public_key must be a public key")
             self._pem_key = key
         elif jwks:
-            self._keys = KeySet.import_key_set(dict(jwks))  # type: ignore[arg-type]
+            self._keys = KeySet.import_key_set({"keys": jwks["keys"]})
 
     @classmethod
     def from_settings(

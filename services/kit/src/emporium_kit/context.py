@@ -48,4 +48,5 @@ class RequestContext:
 
 def request_of(info: GraphQLResolveInfo) -> Request:
     """The HTTP request being answered (headers, client address)."""
-    return info.context[REQUEST_KEY]
+    request: Request = info.context[REQUEST_KEY]
+    return request

@@ -44,9 +44,9 @@ from ariadne.asgi.handlers import GraphQLHTTPHandler
 from ariadne.contrib.federation import make_federated_schema as _ariadne_federated_schema
 from ariadne.contrib.sse import GraphQLHTTPSSEHandler, GraphQLServerSentEvent
 from ariadne.exceptions import HttpBadRequestError
+from ariadne.executable_schema import SchemaBindables
 from ariadne.explorer import ExplorerGraphiQL, ExplorerHttp405
 from ariadne.graphql import subscribe
-from ariadne.types import SchemaBindable
 from ariadne.utils import unwrap_graphql_error
 from graphql import (
     ASTValidationRule,
@@ -57,6 +57,7 @@ from graphql import (
     GraphQLError,
     GraphQLLeafType,
     GraphQLList,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
@@ -72,7 +73,6 @@ from graphql import (
     StringValueNode,
     TypeNode,
     default_field_resolver,
-    get_nullable_type,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
@@ -82,6 +82,7 @@ from graphql import (
     version_info,
 )
 from graphql.pyutils import AwaitableOrValue, Path
+from graphql.utilities import TypeInfo
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -143,7 +144,7 @@ _DEMAND_CONTROL_DIRECTIVES = {
 
 def make_federated_schema(
     type_defs: str | list[str],
-    *bindables: SchemaBindable | Sequence[SchemaBindable],
+    *bindables: SchemaBindables,
     directives: dict[str, Any] | None = None,
 ) -> GraphQLSchema:
     """Ariadne's federated schema builder (see the module doc for Federation v2)."""
@@ -157,7 +158,7 @@ def make_federated_schema(
 
 
 def build_schema(
-    package: str, *bindables: SchemaBindable | Sequence[SchemaBindable], folder: str = "schema"
+    package: str, *bindables: SchemaBindables, folder: str = "schema"
 ) -> GraphQLSchema:
     """The federated schema of ``package``'s SDL (:func:`load_sdl`) bound to ``bindables``.
 
@@ -244,16 +245,16 @@ class DocumentCache:
         document_ast: DocumentNode,
         rules: Collection[type[ASTValidationRule]] | None = None,
         max_errors: int | None = None,
-        **kwargs: Any,
+        type_info: TypeInfo | None = None,
     ) -> list[GraphQLError]:
         """Ariadne ``query_validator``: ``graphql.validate`` once per document and rules."""
         entry = self._by_id.get(id(document_ast))
         if entry is None or entry.document is not document_ast:
-            return validate(schema, document_ast, rules=rules, max_errors=max_errors, **kwargs)
+            return validate(schema, document_ast, rules, max_errors, type_info)
         key = (id(schema), tuple(rules or ()))
         errors = entry.validated.get(key)
         if errors is None:
-            errors = validate(schema, document_ast, rules=rules, max_errors=max_errors, **kwargs)
+            errors = validate(schema, document_ast, rules, max_errors, type_info)
             entry.validated[key] = errors
         return errors
 
@@ -372,7 +373,7 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     return formatted
 
 
-class _ErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _ErrorLog(logging.LoggerAdapter[logging.Logger]):
     """Ariadne logs every error at ERROR with a stack; only unexpected ones deserve it."""
 
     def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
@@ -489,7 +490,7 @@ class DirectExecutionContext(ExecutionContext):
     def _completer(
         self, return_type: GraphQLOutputType, field_nodes: list[FieldNode]
     ) -> _Completer | None:
-        inner = get_nullable_type(return_type)
+        inner = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
         completer: _Completer | None
         if is_leaf_type(inner):
             completer = _leaf_completer(cast("GraphQLLeafType", inner))
@@ -662,8 +663,10 @@ class SubscriptionGraphQLHandler(OrjsonGraphQLHandler, GraphQLHTTPSSEHandler):
     async def sse_subscribe_to_graphql(
         self, query_document: DocumentNode, data: Any, context_value: Any
     ) -> Any:
-        success, results = await subscribe(
-            self.schema,  # type: ignore[arg-type]
+        if self.schema is None:  # the ASGI app hands its schema over before serving
+            raise RuntimeError("the subscription handler has no schema")
+        _, results = await subscribe(
+            self.schema,
             data,
             context_value=context_value,
             root_value=self.root_value,
@@ -675,7 +678,7 @@ class SubscriptionGraphQLHandler(OrjsonGraphQLHandler, GraphQLHTTPSSEHandler):
             logger=self.logger,
             error_formatter=self.error_formatter,
         )
-        if not success:
+        if isinstance(results, list):  # refused before the stream started: the errors
             yield _Event({"errors": results})
         else:
             async for result in results:
@@ -690,6 +693,12 @@ class _InvalidUnicodeError(Exception):
     """The body holds a lone surrogate: not Unicode, so not JSON (RFC 8259 section 8.2)."""
 
 
+class CachedGraphQL(GraphQL):
+    """Ariadne's ASGI app, with the document cache it parses and validates through."""
+
+    document_cache: DocumentCache
+
+
 def graphql_app(
     schema: GraphQLSchema,
     *,
@@ -702,7 +711,7 @@ def graphql_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     subscriptions: bool = False,
     sse_ping_s: int = 15,
-) -> GraphQL:
+) -> CachedGraphQL:
     """Ariadne ASGI app with the document cache, limits and error formatting.
 
     Production: no introspection, no explorer, error internals hidden. ``context_value``
@@ -716,7 +725,7 @@ def graphql_app(
         else OrjsonGraphQLHandler(max_body_bytes=max_body_bytes)
     )
     cache = DocumentCache(max_size=document_cache_size, max_chars=max_query_chars)
-    app = GraphQL(
+    app = CachedGraphQL(
         schema,
         context_value=context_value,
         query_parser=cache.parse,
@@ -730,5 +739,5 @@ def graphql_app(
         http_handler=handler,
         execution_context_class=DirectExecutionContext,
     )
-    app.document_cache = cache  # type: ignore[attr-defined]
+    app.document_cache = cache
     return app

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
@@ -28,7 +28,7 @@ _lock = threading.Lock()
 _created: dict[str, MetricWrapperBase] = {}
 
 
-def _get_or_create(kind: type[M], name: str, doc: str, labels: Sequence[str], **kw: object) -> M:
+def _get_or_create(kind: type[M], name: str, doc: str, labels: Sequence[str], **kw: Any) -> M:
     full = f"{NAMESPACE}_{name}"
     with _lock:
         existing = _created.get(full)
@@ -36,7 +36,7 @@ def _get_or_create(kind: type[M], name: str, doc: str, labels: Sequence[str], **
             if not isinstance(existing, kind):
                 raise ValueError(f"metric {full} already exists as {type(existing).__name__}")
             return existing
-        metric = kind(name, doc, labelnames=tuple(labels), namespace=NAMESPACE, **kw)  # type: ignore[arg-type]
+        metric = kind(name, doc, labelnames=tuple(labels), namespace=NAMESPACE, **kw)
         _created[full] = metric
         return metric
 

@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -39,7 +39,9 @@ from joserfc.jwk import ECKey, Key, KeySet, OKPKey, RSAKey
 
 from emporium_kit.auth import TokenVerifier
 
-_KEY_FACTORIES = {
+# Asymmetric keys only: the minter publishes its public half as a JWKS and a PEM.
+SigningKey = ECKey | RSAKey | OKPKey
+_KEY_FACTORIES: dict[str, Callable[[], SigningKey]] = {
     "ES256": lambda: ECKey.generate_key("P-256", {"alg": "ES256", "use": "sig"}, auto_kid=True),
     "RS256": lambda: RSAKey.generate_key(2048, {"alg": "RS256", "use": "sig"}, auto_kid=True),
     "Ed25519": lambda: OKPKey.generate_key(
@@ -63,14 +65,14 @@ class TokenMinter:
         self.issuer = issuer
         self.audience = audience
         self.alg = alg
-        self._published: list[Key] = []
-        self.key: Key = self.rotate()
+        self._published: list[SigningKey] = []
+        self.key: SigningKey = self.rotate()
 
     @property
     def kid(self) -> str:
         return str(self.key.kid)
 
-    def rotate(self) -> Key:
+    def rotate(self) -> SigningKey:
         """Sign with a fresh key from now on; earlier keys stay published in :meth:`jwks`."""
         self.key = _KEY_FACTORIES[self.alg]()
         self._published.append(self.key)
@@ -124,9 +126,17 @@ class TokenMinter:
         return jwt.encode(jws_header, payload, signing_key, algorithms=[jws_header["alg"]])
 
 
+class _JwksHTTPServer(ThreadingHTTPServer):
+    def __init__(self, owner: JwksServer) -> None:
+        super().__init__(("127.0.0.1", 0), _JwksHandler)
+        self.owner = owner
+
+
 class _JwksHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        owner: JwksServer = self.server.owner  # type: ignore[attr-defined]
+        if not isinstance(self.server, _JwksHTTPServer):
+            raise TypeError("_JwksHandler serves a JwksServer only")
+        owner = self.server.owner
         owner.requests += 1
         if not owner.available:
             self.send_error(503)
@@ -152,8 +162,7 @@ class JwksServer:
         self.requests = 0
         self.available = True
         self.withdrawn: set[str] = set()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _JwksHandler)
-        self._httpd.owner = self  # type: ignore[attr-defined]
+        self._httpd = _JwksHTTPServer(self)
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
 
     @property

@@ -49,7 +49,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from emporium_kit.clients import NatsStore
 from emporium_kit.events._guard import Guard
-from emporium_kit.events.consumer import DEFAULT_BACKOFF_S, Deliver, EventConsumer
+from emporium_kit.events.consumer import (
+    DEFAULT_BACKOFF_S,
+    BatchHandler,
+    BatchResult,
+    Deliver,
+    EventConsumer,
+)
 from emporium_kit.events.envelope import Event, EventCatalog, EventSpec
 from emporium_kit.events.outbox import DEFAULT_SETTLE_S, PENDING_FILTER, DocumentLock, OutboxRelay
 from emporium_kit.events.processed import ProcessedEvents
@@ -206,10 +212,17 @@ class OutboxWorker:
         self._stopping = asyncio.Event()
         self._bootstrap: asyncio.Task[None] | None = None
 
-    def notify(self, collection: str, ids: Iterable[Any] = ()) -> None:
+    def notify(
+        self,
+        collection: str,
+        ids: Iterable[Any] = (),
+        *,
+        inserted: Mapping[Any, Sequence[Mapping[str, Any]]] | None = None,
+    ) -> None:
         """Writers call this after a write that added events: those documents are
-        published at once instead of at the next sweep (see :meth:`OutboxRelay.notify`)."""
-        self.relay.notify(collection, ids)
+        published at once instead of at the next sweep (see :meth:`OutboxRelay.notify`,
+        also for ``inserted``)."""
+        self.relay.notify(collection, ids, inserted=inserted)
 
     async def start(self) -> None:
         if self._bootstrap is None:
@@ -328,8 +341,14 @@ class ConsumerWorker:
     durable (:class:`EventConsumer`, starting at ``deliver`` when new) and start it. Then
     it prunes the processed-event records older than ``processed_retention_s`` every
     ``prune_interval_s``. With an ``outage`` declared, the handlers wait it out (see
-    :class:`Outage`), and the consumer fetches one message at a time so that no fetched
-    message waits past its ack wait behind a handler that waits.
+    :class:`Outage`), and a per-event consumer fetches one message at a time so that no
+    fetched message waits past its ack wait behind a handler that waits.
+
+    Either ``handlers`` (one handler per event type, one event at a time) or
+    ``batch_handler`` with the specs it ``handles`` (whole batches of up to ``batch_size``
+    events, filled for at most ``max_wait_s``; see :meth:`EventConsumer.subscribe_batch`).
+    ``processed=None`` keeps no idempotency records: only for handlers whose target store
+    makes a repeated event a no-op (versions), see docs/events.md.
     """
 
     def __init__(
@@ -337,9 +356,11 @@ class ConsumerWorker:
         name: str,
         *,
         bus: NatsStore,
-        processed: ProcessedEvents,
+        processed: ProcessedEvents | None,
         catalog: EventCatalog,
-        handlers: Mapping[EventSpec[Any], EventHandler],
+        handlers: Mapping[EventSpec[Any], EventHandler] | None = None,
+        batch_handler: BatchHandler | None = None,
+        handles: Sequence[EventSpec[Any]] = (),
         replicas: int,
         deliver: Deliver = "all",
         max_deliver: int = 5,
@@ -347,22 +368,28 @@ class ConsumerWorker:
         backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
         batch_size: int | None = None,
         fetch_timeout_s: float = 1.0,
+        max_wait_s: float = 0.0,
         setup: Job | None = None,
         outage: Outage | None = None,
         processed_retention_s: float = DEFAULT_MAX_AGE_S,
         prune_interval_s: float = 300.0,
     ) -> None:
-        if not handlers:
+        if (handlers is None) == (batch_handler is None):
+            raise ValueError(f"consumer {name} needs either handlers or a batch_handler")
+        specs = list(handlers or ()) if batch_handler is None else list(handles)
+        if not specs:
             raise ValueError(f"consumer {name} has no handlers")
-        unknown = [s.subject for s in handlers if s not in catalog.consumed]
+        unknown = [s.subject for s in specs if s not in catalog.consumed]
         if unknown:
             raise LookupError(f"{catalog.service} does not declare consuming {unknown}")
         self.name = name
         self._bus = bus
         self._processed = processed
         self._catalog = catalog
-        self._handlers = dict(handlers)
-        self._domains = sorted({spec.domain for spec in handlers})
+        self._handlers = dict(handlers or {})
+        self._batch_handler = batch_handler
+        self._specs = specs
+        self._domains = sorted({spec.domain for spec in specs})
         self._replicas = replicas
         self._setup = setup
         self._outage = outage
@@ -371,8 +398,9 @@ class ConsumerWorker:
             "max_deliver": max_deliver,
             "ack_wait_s": ack_wait_s,
             "backoff_s": backoff_s,
-            "batch_size": batch_size or (1 if outage else 10),
+            "batch_size": batch_size or (1 if outage and batch_handler is None else 10),
             "fetch_timeout_s": fetch_timeout_s,
+            "max_wait_s": max_wait_s,
         }
         self._retention = timedelta(seconds=processed_retention_s)
         self._pruning = PeriodicTask(f"{name}-prune", self._prune, interval_s=prune_interval_s)
@@ -400,7 +428,8 @@ class ConsumerWorker:
 
     async def _run(self) -> None:
         if await _until_done(f"consumer {self.name} bootstrap", self._start, self._stopping):
-            await self._pruning.start()
+            if self._processed is not None:
+                await self._pruning.start()
             self.ready.set()
             log.info("consumer %s started", self.name)
 
@@ -417,6 +446,10 @@ class ConsumerWorker:
             nats_guard=self._bus.dependency.guard,
             **self._options,
         )
+        if self._batch_handler is not None:
+            consumer.subscribe_batch(
+                self._specs, self._outage_aware_batch(self._batch_handler, self._outage)
+            )
         for spec, handler in self._handlers.items():
             consumer.subscribe(spec, self._outage_aware(handler, self._outage))
         try:
@@ -427,6 +460,8 @@ class ConsumerWorker:
         self.consumer = consumer
 
     async def _prune(self) -> None:
+        if self._processed is None:
+            return
         pruned = await self._processed.prune(older_than=self._retention)
         if pruned:
             log.info("consumer %s: pruned %d processed-event records", self.name, pruned)
@@ -451,6 +486,32 @@ class ConsumerWorker:
                         self.name,
                         event.type,
                         event.id,
+                        outage.dependency.name,
+                        exc,
+                    )
+                    if not await self._recovered(outage, deadline):
+                        raise
+
+        return handle
+
+    def _outage_aware_batch(self, handler: BatchHandler, outage: Outage | None) -> BatchHandler:
+        """The batch form of :meth:`_outage_aware`: an outage error raised by the batch
+        handler holds the whole batch (in progress) until the dependency answers."""
+
+        async def handle(events: Sequence[Event[Any]]) -> BatchResult | None:
+            if outage is None:
+                return await handler(events)
+            deadline = time.monotonic() + outage.wait_s
+            while True:
+                try:
+                    return await handler(events)
+                except outage.errors as exc:
+                    if self._stopping.is_set() or time.monotonic() >= deadline:
+                        raise
+                    log.warning(
+                        "consumer %s: a batch of %d waits for %s: %r",
+                        self.name,
+                        len(events),
                         outage.dependency.name,
                         exc,
                     )

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pytest
 from emporium_kit.events import (
     Event,
@@ -291,3 +292,38 @@ async def test_rapid_writes_to_one_document_survive_the_relay(
     assert doc is not None
     assert doc["qty"] == 20  # no service write was undone
     assert recorder.ids() == written
+
+
+async def test_many_documents_publish_together_and_each_keeps_its_order(
+    *,
+    js: JetStreamContext,
+    mongo: AsyncDatabase[dict[str, Any]],
+    domain: str,
+    spec: EventSpec[Any],
+    wait: Any,
+) -> None:
+    """A targeted pass over 150 documents of three entries each: the relay pipelines the
+    publishes across documents (async acks) yet stores each document's entries in array
+    order, exactly once, and removes them all: those it read back and those handed over
+    at insert (their in-memory entries must equal the stored ones for `$pullAll`)."""
+    items = mongo["items"]
+    docs = {f"sku-{i}": [item_event(spec, f"sku-{i}", q) for q in range(3)] for i in range(150)}
+    written = [with_outbox({"_id": sku, "qty": 0}, es) for sku, es in docs.items()]
+    await items.insert_many([dict(d) for d in written])
+    relay = OutboxRelay([items], js, poll_interval_s=3600, settle_s=0)
+    await relay.start()
+    try:
+        relay.notify("items", [d["_id"] for d in written[:75]])
+        relay.notify("items", inserted={d["_id"]: d["outbox"] for d in written[75:]})
+        await wait(lambda: _no_pending(items), timeout_s=30, what="every entry published")
+    finally:
+        await relay.stop()
+
+    sub = await js.pull_subscribe(f"emporium.{domain}.>", stream=stream_name(domain))
+    stored: list[dict[str, Any]] = []
+    while len(stored) < 450:
+        batch = await sub.fetch(450 - len(stored), timeout=5)
+        stored += [orjson.loads(m.data) for m in batch]
+    assert (await js.stream_info(stream_name(domain))).state.messages == 450
+    for sku, events in docs.items():
+        assert [e["id"] for e in stored if e["aggregate_id"] == sku] == [e.id for e in events]

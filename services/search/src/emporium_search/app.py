@@ -3,9 +3,8 @@
 Run locally with ``emporium-search serve`` (port 8003) or ``uvicorn emporium_search.app:app``.
 
 Dependencies: OpenSearch is critical (``/readyz`` fails while it is down: search cannot
-answer). NATS, the processed-event store (Mongo database ``search``) and the catalog only
-feed the index: while one is down searches still work on the last indexed state, so they
-are reported but not critical.
+answer). NATS and the catalog only feed the index: while one is down searches still work on
+the last indexed state, so they are reported but not critical.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import httpx
 from emporium_kit import clients
 from emporium_kit.app import build_app
 from emporium_kit.cursors import Cursors
-from emporium_kit.events import ProcessedEvents
 from emporium_kit.graphql import build_schema
 from emporium_kit.resilience import Dependency
 from emporium_kit.workers import ConsumerWorker, Outage
@@ -30,8 +28,6 @@ from emporium_search.indices import IndexNames
 from emporium_search.query import RESULT_CURSORS
 from emporium_search.resolvers import SearchContext, bindables, request_context
 from emporium_search.settings import SearchSettings
-
-PROCESSED_EVENTS = "processed_events"
 
 
 def catalog_client(settings: SearchSettings, http: httpx.AsyncClient) -> CatalogClient:
@@ -52,7 +48,6 @@ def create_app(
     bound to an in-process catalog app); the app closes only a client it created."""
     settings = settings or SearchSettings()
     opensearch = clients.opensearch(settings)
-    mongo = clients.mongo(settings, critical=False)
     bus = clients.nats(settings, critical=False)
     http = catalog_http or httpx.AsyncClient(timeout=settings.http_timeout_s)
     catalog = catalog_client(settings, http)
@@ -66,13 +61,17 @@ def create_app(
         targets_ttl_s=settings.search_targets_ttl_s,
     )
 
-    # the indexer: the catalog's events, each handled by one indexer call (events.HANDLERS)
+    # the indexer: the catalog's events in batches, bulk-written (events.handle_batch); no
+    # processed-event records: the index's external versions make every write idempotent
     worker = ConsumerWorker(
         settings.search_consumer_name,
         bus=bus,
-        processed=ProcessedEvents(mongo.db[PROCESSED_EVENTS], guard=mongo.dependency.guard),
+        processed=None,
         catalog=events.events,
-        handlers={spec: partial(handle, indexer) for spec, handle in events.HANDLERS.items()},
+        batch_handler=partial(events.handle_batch, indexer),
+        handles=events.HANDLED,
+        batch_size=settings.search_consumer_batch_size,
+        max_wait_s=settings.search_consumer_max_wait_s,
         replicas=settings.nats_stream_replicas,
         deliver=settings.search_consumer_deliver,
         max_deliver=settings.search_consumer_max_deliver,
@@ -82,8 +81,6 @@ def create_app(
         outage=Outage(
             opensearch.dependency, errors=events.OUTAGE_ERRORS, wait_s=settings.search_outage_wait_s
         ),
-        processed_retention_s=settings.search_processed_retention_s,
-        prune_interval_s=settings.search_prune_interval_s,
     )
 
     async def close_http() -> None:
@@ -96,7 +93,7 @@ def create_app(
     app = build_app(
         settings=settings,
         schema=build_schema("emporium_search", *bindables),
-        clients=[opensearch, mongo, bus] if indexing else [opensearch],
+        clients=[opensearch, bus] if indexing else [opensearch],
         dependencies=[catalog.dependency],
         context=request_context(context),
         workers=[worker] if indexing else [],

@@ -1,11 +1,10 @@
 """The catalog subgraph, read over HTTP: never the catalog's database.
 
-- :meth:`CatalogClient.products` / :meth:`load_product`: products by id through the
-  federation ``_entities`` field (one request per batch; the DataLoader merges the ids
-  asked for in the same event-loop tick into one call).
-- :meth:`CatalogClient.product_pages`: the paginated ``products`` connection (active
-  products, ``NEWEST`` order: keyed on creation time, so concurrent updates never move a
-  product between pages) for ``emporium-search rebuild``.
+- :meth:`CatalogClient.products`: products by id through the federation ``_entities``
+  field (one request per 100 ids; the indexer asks for a whole batch's ids at once).
+- :meth:`CatalogClient.product_pages`: the catalog's ``productExport`` connection (active
+  products, newest first: keyed on creation time, so concurrent updates never move a
+  product between pages; up to 2,000 a page) for ``emporium-search rebuild``.
 - :meth:`CatalogClient.categories` / :meth:`category_tree`: categories by id, or all of them.
 
 Fields are aliased to snake_case in the queries, so responses parse with the same views as
@@ -21,7 +20,6 @@ from typing import Any
 
 import httpx
 import orjson
-from emporium_kit.loaders import Loader, keyed_loader
 from emporium_kit.resilience import Dependency, DependencyUnavailable
 
 from emporium_search.models import CategoryView, ProductView
@@ -70,7 +68,7 @@ query SearchCategories($representations: [_Any!]!) {
 PAGE_QUERY = (
     """
 query SearchProductPage($first: Int!, $after: String) {
-  products(first: $first, after: $after, sort: NEWEST) {
+  productExport(first: $first, after: $after) {
     edges { node { ...SearchProduct } }
     pageInfo { hasNextPage endCursor }
   }
@@ -91,6 +89,7 @@ def _tree_query(levels: int) -> str:
 # the catalog nests categories at most 6 levels (emporium_catalog.domain.MAX_CATEGORY_DEPTH)
 TREE_QUERY = _tree_query(6)
 MAX_BATCH = 100
+DEFAULT_EXPORT_PAGE = 1000  # the catalog's productExport allows 1..2000
 PAGE_TIMEOUT_S = 30.0
 PAGE_ATTEMPTS = 5
 
@@ -123,7 +122,6 @@ class CatalogClient:
         self.url = url
         self.dependency = dependency
         self._http = http
-        self._loader: Loader[str, ProductView] | None = None
 
     async def _post(
         self, query: str, variables: dict[str, Any], *, timeout_s: float | None = None
@@ -143,7 +141,8 @@ class CatalogClient:
             codes = {(e.get("extensions") or {}).get("code") for e in errors}
             busy = codes <= TRANSIENT_CODES
             raise (CatalogBusyError if busy else CatalogError)(f"catalog query failed: {messages}")
-        return body["data"]
+        data: dict[str, Any] = body["data"]
+        return data
 
     async def products(self, ids: Sequence[str]) -> dict[str, ProductView]:
         """Products by id (archived ones included); ids the catalog does not know are absent."""
@@ -158,15 +157,6 @@ class CatalogClient:
                     product = ProductView.model_validate(raw)
                     found[product.id] = product
         return found
-
-    async def load_product(self, product_id: str) -> ProductView | None:
-        """One product; concurrent calls are batched into one ``_entities`` request."""
-        # a DataLoader schedules its batch on the loop it was created with: make it on the
-        # running loop (the client itself is built before the server's loop exists)
-        loop = asyncio.get_running_loop()
-        if self._loader is None or self._loader.loop is not loop:
-            self._loader = keyed_loader(self.products, cache=False, max_batch_size=MAX_BATCH)
-        return await self._loader.load(product_id)
 
     async def categories(self, ids: Sequence[str]) -> dict[str, CategoryView]:
         found: dict[str, CategoryView] = {}
@@ -192,7 +182,9 @@ class CatalogClient:
             level = [child for raw in level for child in raw.get("children") or ()]
         return result
 
-    async def product_pages(self, *, page_size: int = 100) -> AsyncIterator[list[ProductView]]:
+    async def product_pages(
+        self, *, page_size: int = DEFAULT_EXPORT_PAGE
+    ) -> AsyncIterator[list[ProductView]]:
         """Every active product, one page at a time. A rebuild is a batch job: a page gets a
         longer timeout and a few retries before the rebuild gives up."""
         after: str | None = None
@@ -207,7 +199,7 @@ class CatalogClient:
                         raise
                     log.warning("catalog page failed (attempt %d): %r; retrying", attempt, exc)
                     await asyncio.sleep(attempt)
-            connection = data["products"]
+            connection = data["productExport"]
             page = [ProductView.model_validate(e["node"]) for e in connection["edges"]]
             if page:
                 yield page

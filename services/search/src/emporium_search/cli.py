@@ -3,7 +3,7 @@
 ::
 
     emporium-search serve [--host 127.0.0.1] [--port 8003]
-    emporium-search rebuild [--page-size 100] [--keep-old] [--force]
+    emporium-search rebuild [--page-size 1000] [--keep-old] [--force]
     emporium-search status                 # aliases, indices, document counts
     emporium-search dlq list|replay|discard [--consumer search-indexer] ...
     emporium-search streams ensure catalog
@@ -37,7 +37,7 @@ def build_parser(settings: SearchSettings) -> argparse.ArgumentParser:
     add_service_commands(commands, service="search")
     build = commands.add_parser("rebuild", help="rebuild the index from the catalog API")
     build.add_argument(
-        "--page-size", type=int, default=100, choices=range(1, 101), metavar="1..100"
+        "--page-size", type=int, default=1000, choices=range(1, 2001), metavar="1..2000"
     )
     build.add_argument("--keep-old", action="store_true", help="keep the replaced index")
     build.add_argument("--force", action="store_true", help="abandon an unfinished rebuild")

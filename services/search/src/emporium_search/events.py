@@ -1,28 +1,32 @@
-"""The events search consumes and their handlers, in one place.
+"""The events search consumes and their handler, in one place.
 
 Search publishes nothing. It consumes the catalog's product and category events (durable
-consumer ``search-indexer`` on ``EMPORIUM_CATALOG``, run by the kit's ``ConsumerWorker``)
-with its own tolerant-reader payload views. :data:`HANDLERS` maps each event to one indexer
-call; consuming another event (the inventory service's availability events, order counts
-for popularity) is a ``consumes`` declaration and one entry there. :data:`OUTAGE_ERRORS`
-are the failures the worker waits out rather than counting against the delivery.
+consumer ``search-indexer`` on ``EMPORIUM_CATALOG``, run by the kit's ``ConsumerWorker`` as
+a *batch* consumer) with its own tolerant-reader payload views. :func:`handle_batch`
+translates a fetched batch into indexer calls: each product event becomes a
+:class:`~emporium_search.indexer.Change` (:data:`CHANGES`), all of them applied by one
+:meth:`Indexer.apply` (bulk writes); category events are applied one by one, they are rare.
+Consuming another event (the inventory service's availability events, order counts for
+popularity) is a ``consumes`` declaration and one entry in :data:`CHANGES`.
+:data:`OUTAGE_ERRORS` are the failures the worker waits out rather than counting against
+the deliveries.
 
 Handlers are idempotent by construction: every write carries the aggregate's version as an
 external version, so a redelivery, a duplicate or an older event is a version conflict and
-changes nothing (the kit's processed-event store only saves the repeated work).
+changes nothing. That is why search keeps no processed-event records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 import opensearchpy
-from emporium_kit.events import Event, EventCatalog, EventSpec
+from emporium_kit.events import BatchResult, Event, EventCatalog, EventSpec
 from emporium_kit.resilience import DependencyUnavailable
 
-from emporium_search.indexer import Indexer, IndexNotReadyError
+from emporium_search.indexer import Change, Indexer, IndexingError, IndexNotReadyError
 from emporium_search.models import (
     CategoryChangedView,
     PriceChangedView,
@@ -41,22 +45,29 @@ ProductArchived = events.consumes(EventSpec(CATALOG, "ProductArchived", ProductA
 CategoryChanged = events.consumes(EventSpec(CATALOG, "CategoryChanged", CategoryChangedView))
 
 
-# -- handlers: translate an event into one indexer call ------------------------------------
-
-IndexHandler = Callable[[Indexer, Event[Any]], Awaitable[object]]
+# -- the handler: translate a batch of events into indexer calls ---------------------------
 
 
-async def on_product(indexer: Indexer, event: Event[ProductView]) -> object:
-    return await indexer.upsert([event.data])
+def _whole(event: Event[ProductView]) -> Change:
+    return Change(event.id, event.data.id, event.data.version, product=event.data)
 
 
-async def on_price_changed(indexer: Indexer, event: Event[PriceChangedView]) -> object:
+def _price(event: Event[PriceChangedView]) -> Change:
     data = event.data
-    return await indexer.apply_price(data.product_id, data.version, data.new_price)
+    return Change(event.id, data.product_id, data.version, price=data.new_price)
 
 
-async def on_product_archived(indexer: Indexer, event: Event[ProductArchivedView]) -> object:
-    return await indexer.archive(event.data.product_id, event.data.version)
+def _archived(event: Event[ProductArchivedView]) -> Change:
+    return Change(event.id, event.data.product_id, event.data.version, archived=True)
+
+
+CHANGES: dict[str, Callable[[Event[Any]], Change]] = {
+    ProductCreated.type: _whole,
+    ProductUpdated.type: _whole,
+    PriceChanged.type: _price,
+    ProductArchived.type: _archived,
+}
+HANDLED = (ProductCreated, ProductUpdated, PriceChanged, ProductArchived, CategoryChanged)
 
 
 async def on_category_changed(indexer: Indexer, event: Event[CategoryChangedView]) -> object:
@@ -70,13 +81,42 @@ async def on_category_changed(indexer: Indexer, event: Event[CategoryChangedView
     return await indexer.reindex_category(data.category_id)
 
 
-HANDLERS: dict[EventSpec[Any], IndexHandler] = {
-    ProductCreated: on_product,
-    ProductUpdated: on_product,
-    PriceChanged: on_price_changed,
-    ProductArchived: on_product_archived,
-    CategoryChanged: on_category_changed,
-}
+async def handle_batch(indexer: Indexer, batch: Sequence[Event[Any]]) -> BatchResult:
+    """Index a batch; report per event what could not be applied. An outage raises (the
+    worker holds the whole batch until OpenSearch answers)."""
+    failed: dict[str, BaseException] = {}
+    changes: list[Change] = []
+    for event in batch:
+        if event.type == CategoryChanged.type:
+            try:
+                await on_category_changed(indexer, event)
+            except OUTAGE_ERRORS:
+                raise
+            except Exception as exc:
+                failed[event.id] = exc
+        else:
+            changes.append(CHANGES[event.type](event))
+    if not changes:
+        return BatchResult(failed)
+    try:
+        _, refused = await indexer.apply(changes)
+        failed.update({key: IndexingError(reason) for key, reason in refused.items()})
+    except OUTAGE_ERRORS:
+        raise
+    except Exception:
+        # Something failed the batch as a whole: apply its changes one by one, so only the
+        # events that fail on their own are retried (and, in the end, dead-lettered).
+        for change in changes:
+            try:
+                _, refused = await indexer.apply([change])
+            except OUTAGE_ERRORS:
+                raise
+            except Exception as exc:
+                failed[change.key] = exc
+            else:
+                failed.update({key: IndexingError(reason) for key, reason in refused.items()})
+    return BatchResult(failed)
+
 
 # What "a dependency is down" looks like from a handler: the breaker is open or timed out,
 # the index is not there yet, or the connection failed before the breaker opened. The

@@ -20,7 +20,6 @@ a new index (see :mod:`emporium_search.rebuild`). The target list is cached for
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -93,6 +92,28 @@ class _Doc:
     source: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One event's effect on one product, for :meth:`Indexer.apply`: a whole product
+    (created, updated), a new price, or an archive, at the product's ``version``."""
+
+    key: str  # the event id: failures are reported per key
+    product_id: str
+    version: int
+    product: ProductView | None = None
+    price: Money | None = None
+    archived: bool = False
+
+
+@dataclass(slots=True)
+class _State:
+    """What a product's document should be after the changes folded so far."""
+
+    version: int = 0  # 0: nothing known
+    product: ProductView | None = None  # None with a version: a tombstone
+    changed: bool = False
+
+
 class Indexer:
     """``Indexer(store, names, catalog=CatalogClient(...) or None, targets_ttl_s=1.0)``."""
 
@@ -144,11 +165,14 @@ class Indexer:
         targets: Sequence[str] | None = None,
         same_version: bool = False,
         popularity: Mapping[str, float] | None = None,
+        failed: dict[str, str] | None = None,
     ) -> WriteResult:
         """Write products (tombstones for archived ones) at their versions.
 
         ``same_version`` rewrites a product at the version it already has (category
-        changes, popularity). ``popularity`` defaults to what the live index holds.
+        changes, popularity). ``popularity`` defaults to what the live index holds. With
+        ``failed`` given, a document OpenSearch refuses is recorded there (product id ->
+        reason) instead of raising, and the others are written.
         """
         latest: dict[str, ProductView] = {}
         for product in products:
@@ -159,7 +183,7 @@ class Indexer:
         active = [p for p in latest.values() if not p.archived]
         if archived:
             docs = [_Doc(p.id, p.version, tombstone(p.id, p.version)) for p in archived]
-            result.add(await self._write(docs, targets, same_version=same_version))
+            result.add(await self._write(docs, targets, same_version=same_version, failed=failed))
         if not active:
             return result
         snapshot, stored = await self._resolve(
@@ -177,43 +201,121 @@ class Indexer:
                 )
                 for p in pending
             ]
-            result.add(await self._write(docs, targets, same_version=same_version or attempt > 0))
+            result.add(
+                await self._write(
+                    docs, targets, same_version=same_version or attempt > 0, failed=failed
+                )
+            )
             now = await self._stamps(snapshot.stamps)
             changed = {i for i, stamp in snapshot.stamps.items() if now.get(i) != stamp}
             if not changed:
                 return result
             paths = {p.category_id: snapshot.path(p.category_id) for p in pending}
-            pending = affected(pending, changed, paths)
+            pending = [p for p in affected(pending, changed, paths) if p.id not in (failed or {})]
             log.info("categories changed while writing; rewriting %d products", len(pending))
             snapshot, _ = await self._resolve({p.category_id for p in pending})
         raise IndexingError("categories kept changing while products were written")
 
-    async def archive(self, product_id: str, version: int) -> WriteResult:
-        return await self._write([_Doc(product_id, version, tombstone(product_id, version))], None)
+    async def apply(self, changes: Sequence[Change]) -> tuple[WriteResult, dict[str, str]]:
+        """Apply a batch of product changes with one bulk write per kind of document.
+
+        The changes of each product are folded in order into the document it ends up with:
+        a price change patches the product as the batch (or, failing that, the index) has it
+        at the version just before; with a gap it reads the product from the catalog, which
+        has at least that version. Changes at or below the version already reached are no-ops
+        (the index's external versions would refuse them anyway). Returns what was written
+        and, per change key, why its product's write was refused (other products of the
+        batch are written regardless); a dependency outage raises.
+        """
+        by_product: dict[str, list[Change]] = {}
+        for change in changes:
+            by_product.setdefault(change.product_id, []).append(change)
+        # only a product whose first change is a price needs its indexed document
+        stored = await self._current([i for i, cs in by_product.items() if cs[0].price])
+        states: dict[str, _State] = {}
+        refetch: list[str] = []
+        for product_id, product_changes in by_product.items():
+            state = stored.get(product_id) or _State()
+            for change in product_changes:
+                if change.version <= state.version:
+                    continue
+                if change.product is not None:
+                    live = None if change.product.archived else change.product
+                    state = _State(change.version, live, changed=True)
+                elif change.archived:
+                    state = _State(change.version, None, changed=True)
+                elif state.product is not None and state.version == change.version - 1:
+                    patched = state.product.model_copy(
+                        update={"price": change.price, "version": change.version}
+                    )
+                    state = _State(change.version, patched, changed=True)
+                elif product_id not in refetch:
+                    refetch.append(product_id)
+            states[product_id] = state
+        if refetch:
+            for product in (await self._from_catalog(refetch)).values():
+                if product.version > states[product.id].version:
+                    live = None if product.archived else product
+                    states[product.id] = _State(product.version, live, changed=True)
+        failed: dict[str, str] = {}
+        written = await self._write_states(states, failed)
+        return written, {c.key: failed[c.product_id] for c in changes if c.product_id in failed}
+
+    async def _write_states(
+        self, states: Mapping[str, _State], failed: dict[str, str]
+    ) -> WriteResult:
+        result = WriteResult()
+        tombstones = [
+            _Doc(i, s.version, tombstone(i, s.version))
+            for i, s in states.items()
+            if s.changed and s.product is None
+        ]
+        if tombstones:
+            result.add(await self._write(tombstones, None, failed=failed))
+        active = [s.product for s in states.values() if s.changed and s.product is not None]
+        if active:
+            result.add(await self.upsert(active, failed=failed))
+        return result
+
+    async def _current(self, product_ids: Sequence[str]) -> dict[str, _State]:
+        """The live index's documents of these products (one realtime mget)."""
+        if not product_ids:
+            return {}
+        docs = await self._mget([{"_index": self.names.alias, "_id": i} for i in product_ids])
+        states: dict[str, _State] = {}
+        for product_id, doc in zip(product_ids, docs, strict=True):
+            if not doc.get("found"):
+                continue
+            version, source = int(doc["_version"]), doc["_source"]
+            live = None if is_tombstone(source) else product_from_document(source, version=version)
+            states[product_id] = _State(version, live)
+        return states
+
+    async def _from_catalog(self, product_ids: Sequence[str]) -> dict[str, ProductView]:
+        if self.catalog is None:
+            raise IndexingError("no catalog client configured to fetch products from")
+        found = await self.catalog.products(product_ids)
+        if len(found) < len(product_ids):
+            log.warning(
+                "catalog does not know %d of %d products",
+                len(product_ids) - len(found),
+                len(product_ids),
+            )
+        return found
 
     async def apply_price(self, product_id: str, version: int, price: Money) -> WriteResult:
-        """A price change carries only the price: patch the indexed document when it is the
-        version just before this one, otherwise read the product from the catalog."""
-        current = await self.get(product_id)
-        if current is not None and current[1] >= version:
-            return WriteResult(conflicts=1)
-        if current is not None and current[1] == version - 1 and not is_tombstone(current[0]):
-            product = product_from_document(current[0], version=version)
-            return await self.upsert([product.model_copy(update={"price": price})])
-        return await self.refetch([product_id])
+        """One price change (see :meth:`apply`); a refused write raises."""
+        result, failed = await self.apply([Change("price", product_id, version, price=price)])
+        if failed:
+            raise IndexingError(failed["price"])
+        if not result.written and not result.conflicts:
+            result.conflicts = 1  # at or below the indexed version: already applied
+        return result
 
     async def refetch(self, product_ids: Iterable[str]) -> WriteResult:
         """Index the catalog's current state of these products (whatever version it is)."""
-        if self.catalog is None:
-            raise IndexingError("no catalog client configured to fetch products from")
-        ids = list(dict.fromkeys(product_ids))
-        found = await asyncio.gather(*(self.catalog.load_product(i) for i in ids))
-        products = [p for p in found if p is not None]
-        if len(products) < len(ids):
-            log.warning(
-                "catalog does not know %d of %d products", len(ids) - len(products), len(ids)
-            )
-        return await self.upsert(products)
+        found = await self._from_catalog(list(dict.fromkeys(product_ids)))
+        return await self.upsert(list(found.values()))
 
     async def set_popularity(self, product_id: str, popularity: float) -> WriteResult:
         """Store a popularity signal (order counts) at the product's current version."""
@@ -339,7 +441,7 @@ class Indexer:
         asked_catalog: set[str] = set()
         extra = list(popularity_of)
         while ask := sorted(wanted - snapshot.stamps.keys()):
-            docs = [{"_index": self.names.categories, "_id": i} for i in ask]
+            docs: list[dict[str, Any]] = [{"_index": self.names.categories, "_id": i} for i in ask]
             docs += [
                 {"_index": self.names.alias, "_id": p, "_source": ["popularity"]} for p in extra
             ]
@@ -383,7 +485,8 @@ class Indexer:
     async def _mget(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         async with self.store.dependency.guard():
             response = await self.client.mget(body={"docs": docs}, params={"realtime": "true"})
-        return response["docs"]
+        found: list[dict[str, Any]] = response["docs"]
+        return found
 
     # -- bulk ---------------------------------------------------------------------------
 
@@ -394,11 +497,13 @@ class Indexer:
         *,
         same_version: bool = False,
         aliases: bool = True,
+        failed: dict[str, str] | None = None,
     ) -> WriteResult:
         """Bulk-write ``docs`` to every target with external versions.
 
         A 409 is a newer (or, for ``external``, the same) version already stored. A target
-        alias that disappeared (a rebuild just finished) is skipped. Anything else raises.
+        alias that disappeared (a rebuild just finished) is skipped. Any other refusal
+        raises, or, with ``failed`` given, is recorded there per document id.
         """
         if not docs:
             return WriteResult()
@@ -422,7 +527,7 @@ class Indexer:
             response = await self.client.bulk(body=b"\n".join(lines) + b"\n", params=params)
         result = WriteResult()
         vanished: set[str] = set()
-        failures: list[str] = []
+        failures: dict[str, str] = {}
         for position, item in enumerate(response["items"]):
             outcome = item["index"]
             status = outcome["status"]
@@ -436,12 +541,18 @@ class Indexer:
             ):
                 vanished.add(indices[position // len(docs)])
             else:
-                failures.append(f"{outcome.get('_id')}: {status} {outcome.get('error')}")
+                error = outcome.get("error") or {}
+                failures[str(outcome.get("_id"))] = (
+                    f"{status} {error.get('type')}: {error.get('reason')}"
+                )
         if vanished:
             self.forget_targets()
             if self.names.alias in vanished:
                 raise IndexNotReadyError(f"alias {self.names.alias} does not exist")
             log.info("write targets %s vanished (rebuild finished); skipped", sorted(vanished))
-        if failures:
-            raise IndexingError(f"{len(failures)} document(s) refused, e.g. {failures[0]}")
+        if failures and failed is None:
+            example = next(iter(failures.items()))
+            raise IndexingError(f"{len(failures)} document(s) refused, e.g. {example}")
+        if failures and failed is not None:
+            failed.update(failures)
         return result

@@ -166,24 +166,22 @@ def _check_id(value: str) -> str:
     return value
 
 
-def _text(min_length: int, max_length: int) -> Any:
-    return Annotated[
-        str,
-        BeforeValidator(_clean),
-        StringConstraints(min_length=min_length, max_length=max_length),
-    ]
+def _text(min_length: int, max_length: int) -> StringConstraints:
+    return StringConstraints(min_length=min_length, max_length=max_length)
 
 
-QueryText = _text(0, MAX_QUERY_CHARS)
-Prefix = _text(1, MAX_PREFIX_CHARS)
-BrandValue = _text(1, 80)
-AttributeName = _text(1, 60)
-AttributeValue = _text(1, 200)
-Id = Annotated[_text(1, 64), AfterValidator(_check_id)]
+_CLEAN = BeforeValidator(_clean)
+QueryText = Annotated[str, _CLEAN, _text(0, MAX_QUERY_CHARS)]
+Prefix = Annotated[str, _CLEAN, _text(1, MAX_PREFIX_CHARS)]
+BrandValue = Annotated[str, _CLEAN, _text(1, 80)]
+AttributeName = Annotated[str, _CLEAN, _text(1, 60)]
+AttributeValue = Annotated[str, _CLEAN, _text(1, 200)]
+Id = Annotated[str, _CLEAN, _text(1, 64), AfterValidator(_check_id)]
 
 
-def _bounded(item: Any, max_length: int = MAX_FILTER_VALUES) -> Any:
-    return Annotated[list[item], Field(min_length=1, max_length=max_length)]
+def _bounded(max_length: int = MAX_FILTER_VALUES) -> Any:
+    """A filter's list of values: one at least, ``max_length`` at most."""
+    return Field(min_length=1, max_length=max_length)
 
 
 class _Input(BaseModel):
@@ -192,17 +190,17 @@ class _Input(BaseModel):
 
 class AttributeFilterInput(_Input):
     name: AttributeName
-    values: _bounded(AttributeValue)
+    values: Annotated[list[AttributeValue], _bounded()]
 
 
 class SearchFilterInput(_Input):
     category_id: Id | None = None
-    brands: _bounded(BrandValue) | None = None
-    seller_ids: _bounded(Id) | None = None
+    brands: Annotated[list[BrandValue], _bounded()] | None = None
+    seller_ids: Annotated[list[Id], _bounded()] | None = None
     min_price: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)] | None = None
     max_price: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)] | None = None
-    availability: _bounded(Availability, len(Availability)) | None = None
-    attributes: _bounded(AttributeFilterInput, MAX_ATTRIBUTE_FILTERS) | None = None
+    availability: Annotated[list[Availability], _bounded(len(Availability))] | None = None
+    attributes: Annotated[list[AttributeFilterInput], _bounded(MAX_ATTRIBUTE_FILTERS)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -447,6 +447,7 @@ def decode_cursor(text: str, request: SearchInput, *, cursors: Cursors) -> list[
     """The search_after values of a cursor issued for this same query, filter and sort."""
 
     def search_after(raw: Any) -> list[Any]:
+        values: list[Any]
         bound_to, values = raw
         if bound_to != fingerprint(request):
             raise CursorMismatchError("cursor belongs to a different query, filter or sort")

@@ -9,8 +9,10 @@
    that is in the catalog's state that step 5 reads; a change committed after is in an
    event that reaches the new index. Nothing falls in between.
 4. Sync the category table from the catalog; copy archived-product tombstones over.
-5. Page through the catalog's ``products`` connection and bulk-write each page at the
-   products' versions (a version conflict means an event already wrote something newer).
+5. Page through the catalog's ``productExport`` connection (1,000 products a page: each page
+   is a pass over the catalog's store) and bulk-write each page at the products' versions
+   (a version conflict means an event already wrote something newer); the next page is
+   read while the previous one is written.
 6. Switch the index to serving settings, refresh, then in ONE ``_aliases`` call move the
    live alias to it and drop the building alias. Searches never see a missing or partial
    index: before the swap they read the old index, after it the new one.
@@ -28,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from emporium_search.catalog_client import CatalogClient
+from emporium_search.catalog_client import DEFAULT_EXPORT_PAGE, CatalogClient
 from emporium_search.indexer import Indexer, WriteResult
 
 log = logging.getLogger(__name__)
@@ -70,7 +72,7 @@ async def _load(
                 loaded.add(await writing)
             writing = asyncio.create_task(indexer.upsert(page, targets=[indexer.names.building]))
             products += len(page)
-            if products % (page_size * 10) == 0:
+            if products % (page_size * 5) == 0:
                 say(f"{products} products loaded")
         if writing is not None:
             loaded.add(await writing)
@@ -84,7 +86,7 @@ async def rebuild(
     *,
     indexer: Indexer,
     catalog: CatalogClient,
-    page_size: int = 100,
+    page_size: int = DEFAULT_EXPORT_PAGE,
     keep_old: bool = False,
     force: bool = False,
     progress: Callable[[str], None] | None = None,

@@ -49,7 +49,8 @@ async def _search(store: OpenSearchStore, index: str, body: dict[str, Any]) -> d
     (an open breaker already is), a bad request stays an internal error (it is our bug)."""
     try:
         async with store.dependency.guard():
-            return await store.client.search(index=index, body=body)
+            result: dict[str, Any] = await store.client.search(index=index, body=body)
+            return result
     except opensearchpy.NotFoundError:
         raise Unavailable(
             "INDEX_NOT_READY", "the search index is not ready yet; retry shortly"

@@ -40,8 +40,7 @@ class SearchSettings(ServiceSettings):
     # than this after announcing its new index, so every writer sees it before the catalog
     # is read (docs/search.md, "Rebuild").
     search_targets_ttl_s: float = Field(default=1.0, gt=0, le=60)
-    # Processed-event records only save repeated work here (versions make every handler
-    # idempotent), so they are kept briefly and pruned in the background: the store stays
-    # small, which matters on FerretDB (it scans the collection for these lookups).
-    search_processed_retention_s: float = Field(default=3600.0, ge=60)
-    search_prune_interval_s: float = Field(default=300.0, gt=0)
+    # The indexer handles events in batches (one bulk write per batch): up to this many,
+    # waiting at most max_wait_s after the first for the batch to fill.
+    search_consumer_batch_size: int = Field(default=2000, ge=1, le=5000)
+    search_consumer_max_wait_s: float = Field(default=0.05, ge=0, le=5)

@@ -36,7 +36,7 @@ NotifyTarget = Notifier | Callable[[str, Iterable[Any]], None]
 def _notifier(target: NotifyTarget | None) -> Callable[[str, Iterable[Any]], None]:
     if target is None:
         return lambda _collection, _ids: None
-    notify = getattr(target, "notify", None)
+    notify: Callable[[str, Iterable[Any]], None] | None = getattr(target, "notify", None)
     if callable(notify):
         return notify
     if callable(target):
@@ -75,6 +75,7 @@ class Documents(Collection):
         self._not_found = not_found or (lambda: NotFound("NOT_FOUND", f"no such {noun}"))
         self._busy = busy
         self._notify = _notifier(notify)
+        self._takes_inserted = "inserted" in inspect.signature(self._notify).parameters
         self._attempts = attempts
 
     def lock(self, doc_id: Any) -> AbstractAsyncContextManager[Lease]:
@@ -88,10 +89,18 @@ class Documents(Collection):
         is taken."""
         pending = list(events)
         stored = {self.version_field: 1, **doc}
-        await self.insert_one(with_outbox(stored, pending) if pending else stored)
+        written = with_outbox(stored, pending) if pending else stored
+        await self.insert_one(written)
         if pending:
-            self._notify(self.name, [stored["_id"]])
+            self._notify_inserted(stored["_id"], written[OUTBOX_FIELD])
         return stored
+
+    def _notify_inserted(self, doc_id: Any, entries: Sequence[Mapping[str, Any]]) -> None:
+        # a relay takes a fresh document's entries as they are, without reading it back
+        if self._takes_inserted:
+            self._notify(self.name, [doc_id], inserted={doc_id: entries})  # type: ignore[call-arg]
+        else:
+            self._notify(self.name, [doc_id])
 
     async def update(
         self,

@@ -7,7 +7,14 @@ idempotent consumers (:mod:`.consumer`, :mod:`.processed`) and dead letters (:mo
 drain of its command-line tools, are in :mod:`emporium_kit.workers`.
 """
 
-from emporium_kit.events.consumer import Deliver, EventConsumer, Handler, Subscription
+from emporium_kit.events.consumer import (
+    BatchHandler,
+    BatchResult,
+    Deliver,
+    EventConsumer,
+    Handler,
+    Subscription,
+)
 from emporium_kit.events.dlq import (
     DeadLetter,
     discard_dead_letters,
@@ -44,6 +51,8 @@ from emporium_kit.events.streams import (
 __all__ = [
     "DLQ_STREAM",
     "OUTBOX_FIELD",
+    "BatchHandler",
+    "BatchResult",
     "DeadLetter",
     "Deliver",
     "Event",

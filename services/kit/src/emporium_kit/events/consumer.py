@@ -23,6 +23,12 @@ delivery:
 The handler runs at most ``max_deliver`` times. JetStream itself redelivers without limit
 (``max_deliver=-1`` on the server) so that a message whose dead-lettering failed, or whose
 last attempt died with the process, is redelivered and dead-lettered then, never dropped.
+
+A *batch* consumer (:meth:`EventConsumer.subscribe_batch`) hands a whole fetched batch to
+one handler, which reports the events it could not apply (:class:`BatchResult`); the others
+are acked, each failed one is retried or dead-lettered on its own. Claims and done marks are
+then written per batch, or not at all with ``processed=None``, for handlers whose target is
+idempotent by version (search's external versions). See docs/events.md, *Batch consumers*.
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from nats.aio.msg import Msg
@@ -70,6 +76,33 @@ class Subscription:
     handler: Handler[Any]
 
 
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch handler could not apply: event id -> the reason. Every other event of
+    the batch counts as applied. Return ``None`` (or an empty result) when all were."""
+
+    failed: Mapping[str, BaseException] = field(default_factory=dict)
+
+
+BatchHandler = Callable[[Sequence[Event[Any]]], Awaitable[BatchResult | None]]
+
+
+@dataclass
+class _Delivery:
+    """One message of a batch on its way through claim, handler and ack."""
+
+    msg: Msg
+    attempt: int
+    event_type: str
+    event: Event[Any] | None = None
+    token: str = ""
+
+    @property
+    def event_id(self) -> str:
+        assert self.event is not None, "parsed before use"
+        return self.event.id
+
+
 class EventConsumer:
     """One logical consumer (e.g. ``search-indexer``) of one or more event types."""
 
@@ -77,7 +110,7 @@ class EventConsumer:
         self,
         name: str,
         js: JetStreamSource,
-        processed: ProcessedEvents,
+        processed: ProcessedEvents | None,
         *,
         catalog: EventCatalog | None = None,
         deliver: Deliver = "all",
@@ -86,6 +119,7 @@ class EventConsumer:
         backoff_s: Sequence[float] = DEFAULT_BACKOFF_S,
         batch_size: int = 10,
         fetch_timeout_s: float = 1.0,
+        max_wait_s: float = 0.0,
         publish_timeout_s: float = 5.0,
         nats_guard: Guard | None = None,
         tracer: trace.Tracer | None = None,
@@ -96,6 +130,10 @@ class EventConsumer:
             raise ValueError("max_deliver must be >= 1")
         if not backoff_s:
             raise ValueError("backoff_s needs at least one delay")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if max_wait_s < 0:
+            raise ValueError("max_wait_s must be >= 0")
         self.name = name
         self.max_deliver = max_deliver
         self.ack_wait_s = ack_wait_s
@@ -106,6 +144,8 @@ class EventConsumer:
         self._backoff_s = tuple(backoff_s)
         self._batch_size = batch_size
         self._fetch_timeout_s = fetch_timeout_s
+        self._max_wait_s = max_wait_s
+        self._batch_handler: BatchHandler | None = None
         self._publish_timeout_s = publish_timeout_s
         self._nats_guard = or_unguarded(nats_guard)
         self._tracer = tracer or tr.tracer()
@@ -116,6 +156,30 @@ class EventConsumer:
     # -- registration -------------------------------------------------------------------
 
     def subscribe(self, spec: EventSpec[P], handler: Handler[P]) -> None:
+        if self._batch_handler is not None:
+            raise ValueError(f"{self.name} is a batch consumer: use subscribe_batch")
+        self._add(spec, handler)
+
+    def subscribe_batch(self, specs: Sequence[EventSpec[Any]], handler: BatchHandler) -> None:
+        """Handle every event of ``specs`` with one handler per fetched batch.
+
+        The handler gets the batch's events in stream order and returns a
+        :class:`BatchResult` naming the events it could not apply; raising fails the whole
+        batch. One batch handler per consumer, and no per-event handlers beside it.
+        """
+        if self._subscriptions:
+            raise ValueError(f"{self.name} already has subscriptions")
+        if not specs:
+            raise ValueError("subscribe_batch needs at least one event spec")
+
+        async def unused(event: Event[Any]) -> None:  # pragma: no cover - never called
+            raise AssertionError("a batch consumer handles whole batches")
+
+        for spec in specs:
+            self._add(spec, unused)
+        self._batch_handler = handler
+
+    def _add(self, spec: EventSpec[Any], handler: Handler[Any]) -> None:
         if self._tasks:
             raise RuntimeError("subscribe before start()")
         if self._catalog is not None and spec not in self._catalog.consumed:
@@ -153,14 +217,15 @@ class EventConsumer:
             ack_wait=self.ack_wait_s,
             max_deliver=-1,
             filter_subjects=list(subjects),
-            max_ack_pending=max(self._batch_size * 10, 100),
+            max_ack_pending=max(self._batch_size * 4, 100),
         )
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def setup(self) -> None:
         """Create or update the durable consumers and the processed-events index."""
-        await self._processed.ensure_indexes()
+        if self._processed is not None:
+            await self._processed.ensure_indexes()
         js = resolve_js(self._js)
         for domain, subjects in self._subjects_by_domain().items():
             await js.add_consumer(stream_name(domain), self.consumer_config(subjects))
@@ -196,9 +261,9 @@ class EventConsumer:
         try:
             while not self._stopping.is_set():
                 try:
-                    messages = await sub.fetch(self._batch_size, timeout=self._fetch_timeout_s)
-                except NatsTimeoutError:
-                    continue
+                    messages = await self._fetch(sub)
+                except (NatsTimeoutError, TimeoutError):
+                    continue  # nothing to fetch (nats-py raises either)
                 except Exception:
                     log.exception("consumer %s: fetch failed", self.name)
                     error_backoff = min(max(error_backoff * 2, 0.5), 10.0)
@@ -207,6 +272,13 @@ class EventConsumer:
                             await self._stopping.wait()
                     continue
                 error_backoff = 0.0
+                if self._batch_handler is not None:
+                    if self._stopping.is_set():
+                        await self._hand_back(messages)
+                        break
+                    # Shielded: stopping the app must not cut a batch half-way.
+                    await asyncio.shield(self._handle_batch(messages))
+                    continue
                 refreshed = time.monotonic()
                 for index, msg in enumerate(messages):
                     if self._stopping.is_set():
@@ -222,6 +294,27 @@ class EventConsumer:
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        """Up to ``batch_size`` messages: what the first fetch returns (it waits up to
+        ``fetch_timeout_s`` for one), topped up for at most ``max_wait_s`` more while the
+        batch is not full, so a trickle of events still makes batches."""
+        messages = list(await sub.fetch(self._batch_size, timeout=self._fetch_timeout_s))
+        deadline = time.monotonic() + self._max_wait_s
+        while len(messages) < self._batch_size and not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                messages += await sub.fetch(self._batch_size - len(messages), timeout=left)
+            except (NatsTimeoutError, TimeoutError):
+                # nats-py raises the plain TimeoutError from a fetch's later phase; either
+                # way the messages in hand must go on, never be dropped with the error
+                break
+            except Exception as exc:
+                log.warning("consumer %s: topping up a batch failed: %r", self.name, exc)
+                break
+        return messages
 
     async def _keep_waiting(self, messages: Sequence[Msg]) -> None:
         for msg in messages:
@@ -276,7 +369,10 @@ class EventConsumer:
             return
         span.set_attribute("messaging.message.id", event.id)
         lease_s = self.ack_wait_s * LEASE_FRACTION
-        claim = await self._processed.claim(self.name, event.id, lease_s)
+        if self._processed is None:
+            claim = Claim(ClaimOutcome.CLAIMED, token="")
+        else:
+            claim = await self._processed.claim(self.name, event.id, lease_s)
         if claim.outcome is ClaimOutcome.DONE:
             metrics.CONSUMED.labels(self.name, event_type, "duplicate").inc()
             await msg.ack()
@@ -287,7 +383,7 @@ class EventConsumer:
         assert claim.token is not None
         if attempt > self.max_deliver:
             # An earlier delivery ran out of time or died without dead-lettering.
-            await self._processed.release(self.name, event.id, claim.token)
+            await self._release(event.id, claim.token)
             await self._dead_letter(
                 msg, attempt, event.id, "delivery attempts exhausted (last attempt did not finish)"
             )
@@ -298,7 +394,7 @@ class EventConsumer:
             metrics.CONSUMED.labels(self.name, event_type, "failed").inc()
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-            await self._processed.release(self.name, event.id, claim.token)
+            await self._release(event.id, claim.token)
             if attempt >= self.max_deliver:
                 await self._dead_letter(msg, attempt, event.id, f"{type(exc).__name__}: {exc}")
             else:
@@ -313,7 +409,9 @@ class EventConsumer:
                 )
                 await msg.nak(delay=self._backoff(attempt))
             return
-        if not await self._processed.complete(self.name, event.id, claim.token):
+        if self._processed is not None and not await self._processed.complete(
+            self.name, event.id, claim.token
+        ):
             log.warning("consumer %s: claim on %s was taken over mid-handler", self.name, event.id)
         await msg.ack()
         metrics.CONSUMED.labels(self.name, event_type, "handled").inc()
@@ -341,7 +439,8 @@ class EventConsumer:
                     return
                 try:
                     await msg.in_progress()
-                    await self._processed.extend(self.name, event.id, token, lease_s)
+                    if self._processed is not None:
+                        await self._processed.extend(self.name, event.id, token, lease_s)
                 except Exception as exc:
                     log.warning("consumer %s: keep-alive failed: %r", self.name, exc)
 
@@ -351,6 +450,179 @@ class EventConsumer:
         finally:
             done.set()
             await heartbeat
+
+    async def _release(self, event_id: str, token: str) -> None:
+        if self._processed is not None:
+            await self._processed.release(self.name, event_id, token)
+
+    # -- one batch ----------------------------------------------------------------------
+
+    async def _handle_batch(self, messages: Sequence[Msg]) -> None:
+        assert self._batch_handler is not None
+        deliveries = [
+            _Delivery(m, m.metadata.num_delivered, m.subject.rsplit(".", 1)[-1]) for m in messages
+        ]
+        contexts = [
+            trace.get_current_span(tr.extract(m.headers)).get_span_context() for m in messages
+        ]
+        links = [trace.Link(c) for c in contexts if c.is_valid]
+        with self._tracer.start_as_current_span(
+            f"process batch {self.name}",
+            kind=trace.SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.consumer.group.name": self.name,
+                "messaging.batch.message_count": len(messages),
+            },
+        ) as span:
+            try:
+                await self._deliver_batch(deliveries)
+            except Exception:
+                # Infrastructure trouble (claim store, acks): JetStream redelivers the
+                # messages not answered yet.
+                log.exception("consumer %s: a batch of %d failed", self.name, len(deliveries))
+                span.set_status(Status(StatusCode.ERROR))
+                for d in deliveries:
+                    with contextlib.suppress(Exception):
+                        await d.msg.nak(delay=self._backoff(d.attempt))
+
+    async def _deliver_batch(self, deliveries: list[_Delivery]) -> None:
+        for d in deliveries:
+            if d.attempt > 1:
+                metrics.REDELIVERED.labels(self.name, d.event_type).inc()
+        lease_s = self.ack_wait_s * LEASE_FRACTION
+        runnable = await self._claim_batch(await self._readable(deliveries), lease_s)
+        for d in [d for d in runnable if d.attempt > self.max_deliver]:
+            # An earlier delivery ran out of time or died without dead-lettering.
+            await self._release(d.event_id, d.token)
+            await self._dead_letter(
+                d.msg,
+                d.attempt,
+                d.event_id,
+                "delivery attempts exhausted (last attempt did not finish)",
+            )
+        runnable = [d for d in runnable if d.attempt <= self.max_deliver]
+        if runnable:
+            failed = await self._run_batch_handler(runnable, lease_s)
+            await self._settle_batch(runnable, failed)
+
+    async def _readable(self, deliveries: list[_Delivery]) -> list[_Delivery]:
+        """Parse each message; dead-letter at once what no retry can fix."""
+        readable: list[_Delivery] = []
+        for d in deliveries:
+            subscription = self._subscriptions.get(d.msg.subject)
+            if subscription is None:
+                await self._dead_letter(d.msg, d.attempt, None, "no handler subscribed")
+                continue
+            try:
+                d.event = subscription.spec.parse(d.msg.data)
+            except ValueError as exc:
+                await self._dead_letter(d.msg, d.attempt, None, f"invalid event: {exc}")
+                continue
+            readable.append(d)
+        return readable
+
+    async def _claim_batch(self, deliveries: list[_Delivery], lease_s: float) -> list[_Delivery]:
+        """Claim the batch's event ids; ack the done ones, hand back the busy ones."""
+        if self._processed is None or not deliveries:
+            return deliveries
+        claims = await self._processed.claim_many(
+            self.name, [d.event_id for d in deliveries], lease_s
+        )
+        claimed: list[_Delivery] = []
+        seen: set[str] = set()
+        for d in deliveries:
+            claim = claims[d.event_id]
+            if claim.outcome is ClaimOutcome.DONE:
+                metrics.CONSUMED.labels(self.name, d.event_type, "duplicate").inc()
+                await d.msg.ack()
+            elif claim.outcome is ClaimOutcome.BUSY or d.event_id in seen:
+                # held elsewhere, or a second copy of an event id in this batch
+                await d.msg.nak(delay=max(claim.retry_after_s, 0.1))
+            else:
+                d.token = claim.token or ""
+                seen.add(d.event_id)
+                claimed.append(d)
+        return claimed
+
+    async def _settle_batch(
+        self, deliveries: list[_Delivery], failed: Mapping[str, BaseException]
+    ) -> None:
+        """Mark done and ack what was applied; retry or dead-letter each failed event."""
+        applied = [d for d in deliveries if d.event_id not in failed]
+        if self._processed is not None and applied:
+            taken = await self._processed.complete_many(
+                self.name, {d.event_id: d.token for d in applied}
+            )
+            for event_id in sorted(taken):
+                log.warning(
+                    "consumer %s: claim on %s was taken over mid-batch", self.name, event_id
+                )
+        for d in applied:
+            await d.msg.ack()
+            metrics.CONSUMED.labels(self.name, d.event_type, "handled").inc()
+        unapplied = [d for d in deliveries if d.event_id in failed]
+        for d in unapplied:  # one write at a time (FerretDB's SQLite backend)
+            await self._release(d.event_id, d.token)
+        for d in unapplied:
+            exc = failed[d.event_id]
+            metrics.CONSUMED.labels(self.name, d.event_type, "failed").inc()
+            if d.attempt >= self.max_deliver:
+                reason = f"{type(exc).__name__}: {exc}"
+                await self._dead_letter(d.msg, d.attempt, d.event_id, reason)
+                continue
+            await d.msg.nak(delay=self._backoff(d.attempt))
+        retried = [d for d in unapplied if d.attempt < self.max_deliver]
+        if retried:
+            first = retried[0]
+            log.warning(
+                "consumer %s: %d of %d events of a batch failed and will be retried, e.g. "
+                "%s %s (attempt %d/%d): %r",
+                self.name,
+                len(retried),
+                len(deliveries),
+                first.event_type,
+                first.event_id,
+                first.attempt,
+                self.max_deliver,
+                failed[first.event_id],
+            )
+
+    async def _run_batch_handler(
+        self, deliveries: list[_Delivery], lease_s: float
+    ) -> Mapping[str, BaseException]:
+        """Run the batch handler with in-progress acks and lease extensions while it runs;
+        returns the failed event ids (all of them when the handler raised)."""
+        assert self._batch_handler is not None
+        done = asyncio.Event()
+
+        async def keep_alive() -> None:
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.ack_wait_s / 4):
+                        await done.wait()
+                    return
+                try:
+                    await asyncio.gather(*(d.msg.in_progress() for d in deliveries))
+                    if self._processed is not None:
+                        for d in deliveries:  # one write at a time (FerretDB's SQLite)
+                            await self._processed.extend(self.name, d.event_id, d.token, lease_s)
+                except Exception as exc:
+                    log.warning("consumer %s: keep-alive failed: %r", self.name, exc)
+
+        events = [d.event for d in deliveries if d.event is not None]
+        heartbeat = asyncio.create_task(keep_alive())
+        try:
+            result = await self._batch_handler(events)
+        except Exception as exc:
+            log.warning("consumer %s: batch of %d events failed: %r", self.name, len(events), exc)
+            return {e.id: exc for e in events}
+        finally:
+            done.set()
+            await heartbeat
+        return dict(result.failed) if result is not None else {}
 
     async def _dead_letter(self, msg: Msg, attempt: int, event_id: str | None, reason: str) -> None:
         meta = msg.metadata

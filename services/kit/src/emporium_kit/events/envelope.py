@@ -14,13 +14,14 @@ version) and collect what they publish and consume in one :class:`EventCatalog`:
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -105,7 +106,8 @@ class EventSpec(Generic[PayloadT]):
 
     domain: str
     type: str
-    payload: type[PayloadT]
+    # builtins.type: inside this class body ``type`` names the field above
+    payload: builtins.type[PayloadT]
     version: int = 1
 
     def __post_init__(self) -> None:
@@ -121,8 +123,10 @@ class EventSpec(Generic[PayloadT]):
         return event_subject(self.domain, self.type)
 
     @cached_property
-    def event_model(self) -> type[Event[PayloadT]]:
-        return Event[self.payload]  # type: ignore[name-defined]
+    def event_model(self) -> builtins.type[Event[PayloadT]]:
+        # Event[...] with a payload known only at run time: the subscription mypy cannot read
+        model = Event.__class_getitem__(self.payload)
+        return cast("builtins.type[Event[PayloadT]]", model)
 
     def new(
         self,

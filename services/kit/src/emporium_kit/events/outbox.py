@@ -38,7 +38,7 @@ from emporium_kit.events import metrics
 from emporium_kit.events import tracing as tr
 from emporium_kit.events._guard import Guard, JetStreamSource, or_unguarded
 from emporium_kit.events.envelope import Event
-from emporium_kit.events.publisher import DEFAULT_PUBLISH_TIMEOUT_S, EventPublisher
+from emporium_kit.events.publisher import DEFAULT_PUBLISH_TIMEOUT_S, EventPublisher, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ OUTBOX_INDEX = "outbox_id"
 PENDING_FILTER: dict[str, Any] = {f"{OUTBOX_FIELD}.id": {"$exists": True}}
 DEFAULT_SETTLE_S = 2.0
 PUBLISHED_MEMORY_S = 600.0
+LOOKUP_CONCURRENCY = 32  # concurrent `_id` lookups of one pass (reads only, see _removals)
 
 # (collection name, document id) -> a context held while the relay removes entries from
 # that document: the writers' own lock, where a service serialises writes per aggregate
@@ -55,11 +56,14 @@ DocumentLock = Callable[[str, Any], AbstractAsyncContextManager[Any]]
 
 def outbox_entry(event: Event[Any]) -> dict[str, Any]:
     """How an event waits in its document: the envelope plus the writer's trace context."""
+    # milliseconds, as BSON stores a date: an entry kept in memory then equals the stored
+    # one, which `$pullAll` needs (see OutboxRelay.notify(inserted=...))
+    occurred = event.occurred_at
     return {
         "id": event.id,
         "subject": event.subject,
         "type": event.type,
-        "occurred_at": event.occurred_at,
+        "occurred_at": occurred.replace(microsecond=occurred.microsecond // 1000 * 1000),
         "event": event.model_dump(mode="json"),
         "trace": tr.current_headers(),
     }
@@ -161,18 +165,45 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # published entries waiting for their removal, one document at a time: FerretDB's
+        # SQLite backend refuses concurrent writes (SQLITE_BUSY) rather than queueing them
+        self._removals: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+        self._removals_ready = asyncio.Event()
+        # documents handed over by notify(inserted=...): their whole outbox, as inserted
+        self._inserted: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+        self._remover: asyncio.Task[None] | None = None
         self._indexed = False
         self.passes = 0  # completed passes, for health checks and tests
 
-    def notify(self, collection: str | None = None, ids: Iterable[Any] = ()) -> None:
+    def notify(
+        self,
+        collection: str | None = None,
+        ids: Iterable[Any] = (),
+        *,
+        inserted: Mapping[Any, Sequence[Mapping[str, Any]]] | None = None,
+    ) -> None:
         """Publish now what was just written: ``notify("products", [pid])`` looks at those
-        documents only; a bare ``notify()`` sweeps every collection."""
+        documents only; a bare ``notify()`` sweeps every collection.
+
+        ``inserted`` hands over documents just *inserted*, each with the outbox entries it
+        was inserted with (``doc["outbox"]`` of :func:`with_outbox`): that is all a fresh
+        document holds, so the relay publishes them without reading the document back, and
+        removes exactly them afterwards. Never pass an updated document's entries this way:
+        it may hold older pending entries that must go first.
+        """
         if collection is None:
             self._sweep_due = 0.0
         else:
             if collection not in self._collections:
                 raise ValueError(f"the relay does not watch collection {collection!r}")
-            self._hints.setdefault(collection, set()).update(ids)
+            hints = self._hints.setdefault(collection, set())
+            for doc_id in ids:
+                # written again since its insert: it may hold more than was handed over
+                self._inserted.pop((collection, doc_id), None)
+                hints.add(doc_id)
+            for doc_id, entries in (inserted or {}).items():
+                self._inserted[(collection, doc_id)] = [dict(e) for e in entries]
+                hints.add(doc_id)
         self._wake.set()
 
     @property
@@ -186,15 +217,45 @@ class OutboxRelay:
         self._sweep_due = 0.0
         self._wake.set()
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._remover = asyncio.create_task(self._run_removals(), name="outbox-remover")
 
     async def stop(self) -> None:
-        """Finish the document in hand (its publishes and removal), then return."""
+        """Finish the pass and the removal in hand, then return. Removals still queued are
+        left: their entries stay in the documents, and the next relay publishes them again
+        (JetStream, or the consumers' idempotency, drops the copies)."""
         if self._task is None:
             return
         self._stopping.set()
         self._wake.set()
+        self._removals_ready.set()
         task, self._task = self._task, None
+        remover, self._remover = self._remover, None
         await task
+        if remover is not None:
+            await remover
+        self._removals.clear()
+
+    async def _run_removals(self) -> None:
+        while not self._stopping.is_set():
+            await self._removals_ready.wait()
+            self._removals_ready.clear()
+            await self._remove_queued()
+
+    async def _remove_queued(self) -> None:
+        """Remove the queued published entries, document by document. A failed removal
+        leaves the document to a later pass, which queues it again."""
+        while self._removals and not self._stopping.is_set():
+            key = next(iter(self._removals))
+            entries = self._removals.pop(key)
+            name, doc_id = key
+            try:
+                await self._remove(self._collections[name], doc_id, entries)
+            except Exception as exc:
+                log.warning(
+                    "outbox removal failed; retried on a later pass",
+                    extra={"collection": name, "document_id": str(doc_id), "error": repr(exc)},
+                )
+                self._settling[key] = time.monotonic() + self._max_error_backoff_s
 
     async def _run(self) -> None:
         error_backoff = 0.0
@@ -206,12 +267,13 @@ class OutboxRelay:
                         async with self._mongo_guard():
                             await ensure_outbox_index(collection)
                     self._indexed = True
-                if time.monotonic() >= self._sweep_due:
-                    published, complete, failed = await self._pass()
-                    if complete and not failed:
-                        self._sweep_due = time.monotonic() + self._poll_interval_s
-                else:
+                # what writers pointed at first: a sweep reads every pending document
+                if self._targets_due() or time.monotonic() < self._sweep_due:
                     published, complete, failed = await self._targeted_pass()
+                else:
+                    published, complete, failed = await self._pass()
+                    if not failed:
+                        self._sweep_due = time.monotonic() + self._poll_interval_s
                 self.passes += 1
             except Exception:
                 log.exception("outbox relay pass failed")
@@ -225,6 +287,10 @@ class OutboxRelay:
                 continue  # a full batch: more documents are waiting
             await self._sleep(self._until_next_pass(), wakeable=True)
 
+    def _targets_due(self) -> bool:
+        now = time.monotonic()
+        return any(self._hints.values()) or any(due <= now for due in self._settling.values())
+
     def _until_next_pass(self) -> float:
         due = min([self._sweep_due, *self._settling.values()])
         return max(0.0, due - time.monotonic())
@@ -236,68 +302,104 @@ class OutboxRelay:
                 await waiter.wait()
 
     async def run_once(self) -> int:
-        """One sweep over every collection; returns how many entries were published."""
+        """One sweep over every collection, removals included; returns how many entries
+        were published."""
         published, _, _ = await self._pass()
+        await self._remove_queued()
         return published
 
     async def _pass(self) -> tuple[int, bool, bool]:
-        published, complete, failed = 0, True, False
+        """A sweep: every document with pending entries, ``batch_size`` at a time in ``_id``
+        order (documents this relay published but has not cleaned up yet stay pending, so
+        the sweep moves on by ``_id`` rather than re-reading the first batch)."""
+        published, failed = 0, False
         for collection in self._collections.values():
-            async with self._mongo_guard():
-                cursor = collection.find(PENDING_FILTER, {OUTBOX_FIELD: 1}).limit(self._batch_size)
-                docs = await cursor.to_list()
-            count, error = await self._relay_documents(collection, docs)
-            published += count
-            complete = complete and len(docs) < self._batch_size
-            failed = failed or error
-            if self._stopping.is_set():
-                break
-        return published, complete, failed
+            after: Any = None
+            while not self._stopping.is_set():
+                flt = PENDING_FILTER if after is None else {**PENDING_FILTER, "_id": {"$gt": after}}
+                async with self._mongo_guard():
+                    cursor = collection.find(flt, {OUTBOX_FIELD: 1}).sort("_id", 1)
+                    docs = await cursor.limit(self._batch_size).to_list()
+                count, error = await self._relay_documents(collection, docs)
+                published += count
+                failed = failed or error
+                if len(docs) < self._batch_size:
+                    break
+                after = docs[-1]["_id"]
+        return published, True, failed
 
     async def _targeted_pass(self) -> tuple[int, bool, bool]:
         now = time.monotonic()
         targets = {(name, i) for name, ids in self._hints.items() for i in ids}
         targets |= {key for key, due in self._settling.items() if due <= now}
         self._hints = {}
-        published, failed = 0, False
+        by_collection: dict[str, list[Any]] = {}
         for name, doc_id in sorted(targets, key=str):
-            if self._stopping.is_set():
-                break
+            by_collection.setdefault(name, []).append(doc_id)
+        published, failed = 0, False
+        for name, ids in by_collection.items():
             collection = self._collections[name]
-            try:
-                async with self._mongo_guard():
-                    doc = await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
-            except Exception:
-                self._hints.setdefault(name, set()).add(doc_id)  # try again next pass
-                raise
-            if doc is None:
-                self._settling.pop((name, doc_id), None)
-                continue
-            count, error = await self._relay_documents(collection, [doc])
-            published += count
-            failed = failed or error
+            for start in range(0, len(ids), self._batch_size):
+                if self._stopping.is_set():
+                    self._hints.setdefault(name, set()).update(ids[start:])
+                    break
+                chunk = ids[start : start + self._batch_size]
+                try:
+                    found = await self._lookup(collection, chunk)
+                    for doc_id in set(chunk) - {d["_id"] for d in found}:
+                        self._settling.pop((name, doc_id), None)
+                    count, error = await self._relay_documents(collection, found)
+                except Exception:
+                    self._hints.setdefault(name, set()).update(ids[start:])  # next pass
+                    raise
+                published += count
+                failed = failed or error
         return published, True, failed
+
+    async def _lookup(
+        self, collection: AsyncCollection[Any], ids: list[Any]
+    ) -> list[dict[str, Any]]:
+        """The documents' outboxes: as handed over for fresh inserts, else read by ``_id``,
+        concurrently (FerretDB 1.24 serves a lone ``{"_id": value}`` from its index but
+        scans the collection for ``$in``)."""
+        handed = [
+            {"_id": i, OUTBOX_FIELD: entries}
+            for i in ids
+            if (entries := self._inserted.pop((collection.name, i), None)) is not None
+        ]
+        known = {d["_id"] for d in handed}
+        ids = [i for i in ids if i not in known]
+        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def one(doc_id: Any) -> dict[str, Any] | None:
+            async with gate, self._mongo_guard():
+                return await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
+
+        found = await asyncio.gather(*(one(i) for i in ids))
+        return [*handed, *(doc for doc in found if doc is not None)]
 
     async def _relay_documents(
         self, collection: AsyncCollection[Any], docs: list[dict[str, Any]]
     ) -> tuple[int, bool]:
         now = datetime.now(UTC)
-        published, failed, pending = 0, False, 0
-        oldest_pending: datetime | None = None
+        waiting: list[tuple[Any, list[dict[str, Any]]]] = []
         for doc in docs:
-            if self._stopping.is_set():
-                break
-            key = (collection.name, doc["_id"])
             entries: list[dict[str, Any]] = doc.get(OUTBOX_FIELD) or []
-            if not entries:
-                self._settling.pop(key, None)
-                continue
-            count, done = await self._publish_in_order(collection.name, doc["_id"], entries)
-            published += count
+            if entries:
+                waiting.append((doc["_id"], entries))
+            else:
+                self._settling.pop((collection.name, doc["_id"]), None)
+        published, prefixes = await self._publish_in_order(collection.name, waiting)
+        failed, pending = False, 0
+        oldest_pending: datetime | None = None
+        removals: list[tuple[Any, list[dict[str, Any]]]] = []
+        for doc_id, entries in waiting:
+            key = (collection.name, doc_id)
+            done = prefixes[doc_id]
             if done < len(entries):
                 failed = True
                 pending += len(entries) - done
-                self._hints.setdefault(collection.name, set()).add(doc["_id"])
+                self._hints.setdefault(collection.name, set()).add(doc_id)
                 first = _as_utc(entries[done]["occurred_at"])
                 oldest_pending = first if oldest_pending is None else min(oldest_pending, first)
             if not done:
@@ -305,10 +407,14 @@ class OutboxRelay:
             newest = max(_as_utc(e["occurred_at"]) for e in entries)
             quiet_for = (now - newest).total_seconds()
             if quiet_for >= self._settle_s:
-                await self._remove(collection, doc["_id"], entries[:done])
+                removals.append((doc_id, entries[:done]))
                 self._settling.pop(key, None)
             else:
                 self._settling[key] = time.monotonic() + self._settle_s - quiet_for
+        for doc_id, entries in removals:
+            self._removals[(collection.name, doc_id)] = entries
+        if removals:
+            self._removals_ready.set()
         lag = (now - oldest_pending).total_seconds() if oldest_pending else 0.0
         metrics.RELAY_LAG.labels(collection.name).set(lag)
         metrics.RELAY_PENDING.labels(collection.name).set(pending)
@@ -334,35 +440,61 @@ class OutboxRelay:
             del self._published[event_id]
 
     async def _publish_in_order(
-        self, collection: str, doc_id: Any, entries: list[dict[str, Any]]
-    ) -> tuple[int, int]:
-        """Publish the entries not yet published by this relay, in order, stopping at the
-        first failure (per-aggregate order). Returns (published now, published prefix)."""
+        self, collection: str, documents: list[tuple[Any, list[dict[str, Any]]]]
+    ) -> tuple[int, dict[Any, int]]:
+        """Publish the entries of many documents, in waves: each wave sends the next
+        unpublished entry of every document back to back (async acks) and waits for their
+        PubAcks, so an entry goes out only after its predecessor in the same document was
+        acknowledged (per-aggregate order), while documents do not wait for each other. A
+        document stops at its first failure. Returns (published now, per document id the
+        length of its published prefix)."""
+        prefixes: dict[Any, int] = {doc_id: 0 for doc_id, _ in documents}
+        open_docs = list(documents)
         count = 0
-        for done, entry in enumerate(entries):
-            if entry["id"] in self._published:
-                continue
+        while open_docs:
+            wave: list[tuple[Any, list[dict[str, Any]], int]] = []
+            for doc_id, entries in open_docs:
+                position = prefixes[doc_id]
+                while position < len(entries) and entries[position]["id"] in self._published:
+                    position += 1  # published by this relay, not yet removed
+                prefixes[doc_id] = position
+                if position < len(entries):
+                    wave.append((doc_id, entries, position))
+            if not wave:
+                break
+            outgoing = [
+                Outgoing(
+                    subject=entries[i]["subject"],
+                    payload=orjson.dumps(entries[i]["event"]),
+                    event_id=entries[i]["id"],
+                    event_type=entries[i]["type"],
+                    parent=entries[i].get("trace"),
+                )
+                for _, entries, i in wave
+            ]
             try:
-                await self._publisher.publish_raw(
-                    subject=entry["subject"],
-                    payload=orjson.dumps(entry["event"]),
-                    event_id=entry["id"],
-                    event_type=entry["type"],
-                    parent=entry.get("trace"),
-                )
+                results: list[Any] = await self._publisher.publish_many(outgoing)
             except Exception as exc:
-                log.warning(
-                    "outbox publish failed; will retry",
-                    extra={
-                        "collection": collection,
-                        "document_id": str(doc_id),
-                        "event_id": entry.get("id"),
-                        "error": repr(exc),
-                    },
-                )
-                return count, done
-            count += 1
-            self._published[entry["id"]] = time.monotonic()
-            occurred = _as_utc(entry["occurred_at"])
-            metrics.RELAY_DELAY.observe((datetime.now(UTC) - occurred).total_seconds())
-        return count, len(entries)
+                results = [exc] * len(outgoing)
+            stopped: set[Any] = set()
+            for (doc_id, entries, position), result in zip(wave, results, strict=True):
+                entry = entries[position]
+                if isinstance(result, BaseException):
+                    log.warning(
+                        "outbox publish failed; will retry",
+                        extra={
+                            "collection": collection,
+                            "document_id": str(doc_id),
+                            "event_id": entry.get("id"),
+                            "error": repr(result),
+                        },
+                    )
+                    stopped.add(doc_id)
+                    continue
+                count += 1
+                self._published[entry["id"]] = time.monotonic()
+                prefixes[doc_id] = position + 1
+                occurred = _as_utc(entry["occurred_at"])
+                metrics.RELAY_DELAY.observe((datetime.now(UTC) - occurred).total_seconds())
+            open_docs = [(d, e) for d, e, _ in wave if d not in stopped]
+        return count, prefixes

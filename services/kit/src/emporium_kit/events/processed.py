@@ -31,13 +31,15 @@ state-guarded (version checks, conditional updates) — see docs/events.md.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 from ulid import ULID
 
 from emporium_kit.events._guard import Guard, or_unguarded
@@ -46,6 +48,7 @@ PRUNE_INDEX = "status_done_at"
 PROCESSING = "processing"
 DONE = "done"
 TAKEN_OVER = "taken_over"
+DUPLICATE_KEY = 11000
 
 
 class ClaimOutcome(enum.Enum):
@@ -201,6 +204,101 @@ class ProcessedEvents:
             await self.collection.delete_one(
                 {"_id": _claim_id(consumer, event_id), "owner": token, "status": PROCESSING}
             )
+
+    # -- batches: one insert for many records, concurrent ``_id`` lookups for the rest -----
+
+    async def claim_many(
+        self, consumer: str, event_ids: Sequence[str], lease_s: float
+    ) -> dict[str, Claim]:
+        """:meth:`claim` for a batch: the done checks run concurrently (``_id`` lookups),
+        the fresh claims are one unordered ``insert_many``; an id whose claim already exists
+        (another replica, an expired lease) goes through :meth:`claim` on its own."""
+        ids = list(dict.fromkeys(event_ids))
+        done = await self._done_among(consumer, ids)
+        claims: dict[str, Claim] = {i: Claim(ClaimOutcome.DONE) for i in done}
+        fresh = [i for i in ids if i not in done]
+        if not fresh:
+            return claims
+        now = datetime.now(UTC)
+        tokens = {i: str(ULID()) for i in fresh}
+        records = [
+            {
+                "_id": _claim_id(consumer, i),
+                "consumer": consumer,
+                "event_id": i,
+                "status": PROCESSING,
+                "owner": tokens[i],
+                "claimed_at": now,
+                "lease_until": now + timedelta(seconds=lease_s),
+            }
+            for i in fresh
+        ]
+        refused: set[str] = set()
+        try:
+            async with self._guard():
+                await self.collection.insert_many(records, ordered=False)
+        except BulkWriteError as exc:
+            for error in exc.details.get("writeErrors", ()):
+                if error.get("code") != DUPLICATE_KEY:
+                    raise
+                refused.add(fresh[error["index"]])
+        inserted = [i for i in fresh if i not in refused]
+        # another replica may have finished (and dropped its claim) since our check
+        finished = await self._done_among(consumer, inserted)
+        for event_id in inserted:
+            if event_id in finished:
+                await self.release(consumer, event_id, tokens[event_id])
+                claims[event_id] = Claim(ClaimOutcome.DONE)
+            else:
+                claims[event_id] = Claim(ClaimOutcome.CLAIMED, tokens[event_id])
+        for event_id in sorted(refused):  # rare: a claim held elsewhere or expired
+            claims[event_id] = await self.claim(consumer, event_id, lease_s)
+        return claims
+
+    async def complete_many(self, consumer: str, tokens: Mapping[str, str]) -> set[str]:
+        """:meth:`complete` for a batch (event id -> claim token): concurrent claim reads,
+        one ``insert_many`` of the done marks, then the claims' deletes. Returns the ids
+        whose claim had been taken over (not marked)."""
+        ids = list(tokens)
+        current = await asyncio.gather(*(self._get(_claim_id(consumer, i)) for i in ids))
+        owned = [
+            i
+            for i, claim in zip(ids, current, strict=True)
+            if claim is not None and claim.get("owner") == tokens[i]
+        ]
+        if owned:
+            now = datetime.now(UTC)
+            marks = [
+                {
+                    "_id": _done_id(consumer, i),
+                    "consumer": consumer,
+                    "event_id": i,
+                    "status": DONE,
+                    "done_at": now,
+                }
+                for i in owned
+            ]
+            try:
+                async with self._guard():
+                    await self.collection.insert_many(marks, ordered=False)
+            except BulkWriteError as exc:
+                # already marked: the mark is what matters
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", ())):
+                    raise
+            # one at a time: FerretDB's SQLite backend refuses concurrent writes (SQLITE_BUSY),
+            # and `$in` would scan the collection
+            for event_id in owned:
+                await self._delete(_claim_id(consumer, event_id))
+        return set(ids) - set(owned)
+
+    async def _done_among(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        # concurrent `_id` lookups: FerretDB 1.24 scans the collection for `$in`
+        found = await asyncio.gather(*(self._get(_done_id(consumer, i)) for i in event_ids))
+        return {i for i, doc in zip(event_ids, found, strict=True) if doc is not None}
+
+    async def _delete(self, doc_id: str) -> None:
+        async with self._guard():
+            await self.collection.delete_one({"_id": doc_id})
 
     async def is_done(self, consumer: str, event_id: str) -> bool:
         return await self._get(_done_id(consumer, event_id)) is not None

@@ -1,0 +1,1 @@
+"""Emporium catalog service: products, categories, sellers and listings."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from emporium_platform.registry import load as load_registry
 
 pytestmark = pytest.mark.cluster
 
@@ -53,7 +54,9 @@ async def test_the_release_is_stored_as_rendered_and_runs(kube, platform_release
     services = len(platform_release.deployments)
     for kind in ("Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
         assert kinds[kind] == services, kinds
-    assert kinds["ServiceMonitor"] == services, kinds
+    registry = load_registry()
+    monitored = [name for name in platform_release.deployments if registry[name].kind.metrics]
+    assert kinds["ServiceMonitor"] == len(monitored), kinds
     assert kinds["NetworkPolicy"] > services, kinds
     assert kinds["Datastore"] == len(platform_release.datastores) > 0, kinds
     for doc in rendered:

@@ -44,7 +44,7 @@ async def resolve_notifications(
 
 @notification_type.field("id")
 def resolve_id(doc: dict[str, Any], _info: GraphQLResolveInfo) -> str:
-    return doc["_id"]
+    return str(doc["_id"])
 
 
 bindables = [query, notification_type, datetime_scalar]

@@ -46,7 +46,8 @@ class CatalogPrices:
         body = orjson.loads(response.content)
         if body.get("errors"):
             raise CatalogError("; ".join(str(e.get("message")) for e in body["errors"]))
-        return body["data"]["product"]
+        product: dict[str, Any] | None = body["data"]["product"]
+        return product
 
     async def price(self, lines: Sequence[LineInput]) -> list[tuple[LineInput, str, Money]]:
         """Each line with its seller and unit price; a product or SKU the catalog does not
@@ -54,7 +55,7 @@ class CatalogPrices:
         products = await asyncio.gather(*(self._product(line.product_id) for line in lines))
         priced: list[tuple[LineInput, str, Money]] = []
         for index, (line, product) in enumerate(zip(lines, products, strict=True)):
-            at = ["input", "lines", index]
+            at: list[str | int] = ["input", "lines", index]
             if product is None or product["status"] != "ACTIVE":
                 raise ValidationFailed(
                     "PRODUCT_NOT_FOUND", "no such product on sale", [*at, "productId"]

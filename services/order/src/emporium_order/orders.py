@@ -66,7 +66,7 @@ async def place_order(
             "user_id": user_id,
             "status": OrderStatus.PENDING.value,
             "items": items,
-            "total_amount": sum(i["quantity"] * i["price_at_purchase"]["amount"] for i in items),
+            "total_amount": sum(line.quantity * price.amount for line, _, price in priced),
             "currency": priced[0][2].currency,
             "shipping_address": data.shipping_address.model_dump(),
             "payment_method": data.payment_method,

@@ -95,7 +95,11 @@ mutation.set_field("deliverOrder", _act(OrderStatus.DELIVERED))
 async def resolve_order_reference(
     _: Any, info: GraphQLResolveInfo, representation: dict[str, Any]
 ) -> OrderRead | None:
-    return await resolve_order(None, info, representation["id"])
+    return await orders.get_order(
+        db=OrderContext.of(info).db,
+        order_id=str(representation["id"]),
+        principal=require_principal(info),
+    )
 
 
 bindables = [query, mutation, order_type, status_enum, datetime_scalar]

@@ -61,7 +61,8 @@ def verify(payload: bytes, header: str | None, secret: str, tolerance_s: int) ->
         event = stripe.Webhook.construct_event(payload, header, secret, tolerance=tolerance_s)
     except (stripe.SignatureVerificationError, ValueError) as exc:
         raise InvalidWebhookError(str(exc).split("\n")[0]) from None
-    return event.to_dict()
+    verified: dict[str, Any] = event.to_dict()
+    return verified
 
 
 def event_for(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:

@@ -4,11 +4,16 @@ stripe-mock and Mailpit, the gateway in front, tokens from the kit's ``TokenMint
 the stack's JWKS. Buyers fill their carts and place orders from them. The payment service
 relays Stripe's signed webhooks to its own endpoint. Nothing of ours is faked.
 
-The saga's step deadlines are sized for the suite's 200-buyer rush on a shared two-core
-machine: the whole rush passes through one SKU's lease, one reservation at a time, and the
-last of 200 orders waits minutes for its turn. With the defaults (2 min to reserve, 5 to
-capture) the sweeper would cancel some orders for a timeout instead of their real outcome;
-the deadline tests of the order service cover the sweeper itself."""
+The stack is sized for the suite's 200-buyer rush on a shared two-core machine, where the
+whole rush passes through one SKU's lease, one reservation at a time, and FerretDB answers
+slowly under the burst:
+
+- every saga step's deadline (``DEADLINE_S``) outlasts the rush: with the defaults (2 min to
+  reserve, 5 to capture) the sweeper would cancel some orders for a timeout instead of their
+  real outcome (the order service's own tests cover the sweeper);
+- a Mongo call may take 10 s instead of 2 before it counts against the breaker, and a
+  consumer retries an event up to 20 times instead of 5, so the burst's slow answers delay
+  the saga instead of dead-lettering its events."""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from ulid import ULID
 
 # every saga step's deadline in this suite: longer than the rush takes
 DEADLINE_S = 1800
+CONSUMERS = ("ORDER", "PAYMENT", "INVENTORY", "NOTIFICATION")
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +40,14 @@ def minter() -> TokenMinter:
 
 @pytest.fixture(scope="session")
 def stack(stacks: Callable[..., Stack], minter: TokenMinter) -> Iterator[Stack]:
-    with JwksServer(minter) as jwks, stacks("checkout", jwks_url=jwks.url) as stack:
+    sized = {
+        "EMPORIUM_MONGO_TIMEOUT_S": "10",
+        **{f"EMPORIUM_{name}_CONSUMER_MAX_DELIVER": "20" for name in CONSUMERS},
+    }
+    with (
+        JwksServer(minter) as jwks,
+        stacks("checkout", jwks_url=jwks.url, env=sized) as stack,
+    ):
         stack.start("catalog")
         stack.start("cart")
         stack.start("inventory", env={"EMPORIUM_INVENTORY_HOLD_TTL_S": str(DEADLINE_S * 2)})

@@ -16,7 +16,7 @@ from emporium_platform.harness import GraphQLClient, Stack
 from pymongo import MongoClient
 from ulid import ULID
 
-from .conftest import ADD, Shop, stock, wait_for
+from .conftest import ADD, CART, Shop, stock, wait_for
 from .test_checkout import place
 
 # 200 orders through the whole saga on a shared two-core machine take minutes
@@ -29,23 +29,34 @@ SETTLED = {"CONFIRMED", "CANCELLED", "PAYMENT_FAILED", "REFUNDED"}
 PAYMENT_SETTLED = {"CAPTURED", "VOIDED", "REFUNDED", "FAILED"}
 
 
+def retryable(body: dict[str, Any]) -> bool:
+    """A refusal that says "retry": a service's breaker open under the rush (``UNAVAILABLE``),
+    or the gateway's connection to a subgraph dropped (``SUBREQUEST_HTTP_ERROR``)."""
+    extensions = body["errors"][0].get("extensions") or {}
+    return extensions.get("kind") == "UNAVAILABLE" or (
+        extensions.get("code") == "SUBREQUEST_HTTP_ERROR"
+    )
+
+
 def retried(call: Any) -> Any:
-    """A refusal that says "retry" (a service's breaker open under the rush) is retried for up
-    to 3 minutes, as a client does; the body of the first other answer."""
+    """``call`` again on a refusal that says "retry", for up to 3 minutes, as a client does;
+    the body of the first other answer."""
     deadline = time.monotonic() + 180
     while True:
         body = call().json()
         if not body.get("errors"):
             return body
-        assert body["errors"][0]["extensions"]["kind"] == "UNAVAILABLE", body
+        assert retryable(body), body
         assert time.monotonic() < deadline, f"still refused: {body}"
         time.sleep(1)
 
 
 def buy(gateway: GraphQLClient, token: str, shop: Shop) -> str:
     """One unit into the buyer's cart, then the order (retried with the same idempotency
-    key)."""
-    retried(lambda: gateway.post(ADD, {"p": shop.product_id, "q": 1}, token=token))
+    key). An add whose answer was lost may have been applied: the cart says."""
+    while not retried(lambda: gateway.post(CART, token=token))["data"]["cart"]["lines"]:
+        added = gateway.post(ADD, {"p": shop.product_id, "q": 1}, token=token).json()
+        assert not added.get("errors") or retryable(added), added
     key = f"key-{ULID()}"
     body = retried(lambda: place(gateway, token, key=key))
     order_id: str = body["data"]["placeOrder"]["id"]

@@ -12,7 +12,7 @@ import pytest
 from emporium_catalog import events
 from emporium_catalog.models import ProductCreate
 from emporium_catalog.products import product_document
-from emporium_catalog.store import now
+from emporium_kit.documents import now
 from pydantic import BaseModel
 
 pytestmark = pytest.mark.contract

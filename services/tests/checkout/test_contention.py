@@ -31,10 +31,14 @@ PAYMENT_SETTLED = {"CAPTURED", "VOIDED", "REFUNDED", "FAILED"}
 
 def retryable(body: dict[str, Any]) -> bool:
     """A refusal that says "retry": a service's breaker open under the rush (``UNAVAILABLE``),
-    or the gateway's connection to a subgraph dropped (``SUBREQUEST_HTTP_ERROR``)."""
+    or the gateway's connection to a subgraph dropped — a keep-alive connection the subgraph
+    had just closed (``SUBREQUEST_HTTP_ERROR``, which the gateway may also answer masked as
+    ``INTERNAL_SERVER_ERROR``). The client cannot know whether the call ran: the idempotency
+    key makes the retry safe, and the outcome is asserted exactly below."""
     extensions = body["errors"][0].get("extensions") or {}
-    return extensions.get("kind") == "UNAVAILABLE" or (
-        extensions.get("code") == "SUBREQUEST_HTTP_ERROR"
+    return extensions.get("kind") == "UNAVAILABLE" or extensions.get("code") in (
+        "SUBREQUEST_HTTP_ERROR",
+        "INTERNAL_SERVER_ERROR",
     )
 
 

@@ -16,12 +16,14 @@ from typing import Any
 
 import nats
 import pytest
+from emporium_catalog import events as catalog_events
 from emporium_catalog.domain import StockLevel, derived_availability, merge_levels
 from emporium_catalog.settings import CatalogSettings
 from emporium_catalog.stock import record_stock_levels
 from emporium_catalog.store import PRODUCTS, CatalogDb
+from emporium_inventory import events as inventory_events
 from emporium_inventory.events import stock_level_changed
-from emporium_kit.events import stream_name
+from emporium_kit.events import incompatibilities, stream_name
 from emporium_kit.events.publisher import EventPublisher
 from fastapi import FastAPI
 from nats.js import JetStreamContext
@@ -94,6 +96,14 @@ def test_untracked_offers_and_seller_states_are_left_alone() -> None:
     # an untracked listing that says it is in stock keeps the product in stock
     untracked = _product(stock=[{"sku": "OWN", "available": 0, "version": 1}])
     assert derived_availability(untracked) == {}
+
+
+@pytest.mark.contract
+def test_the_catalog_can_read_what_the_inventory_publishes() -> None:
+    assert (
+        incompatibilities(inventory_events.StockLevelChanged, catalog_events.StockLevelChanged)
+        == []
+    )
 
 
 # ----------------------------------------------------------------------------- integration

@@ -13,11 +13,12 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from emporium_kit.documents import now
 from pymongo.errors import DuplicateKeyError
 
 from emporium_notification import events
 from emporium_notification.emails import Mailer, Renderer
-from emporium_notification.store import NotificationDb, now
+from emporium_notification.store import NotificationDb
 
 Doc = dict[str, Any]
 

@@ -12,13 +12,14 @@ from typing import Any
 
 import orjson
 from emporium_kit.auth import Principal
+from emporium_kit.documents import now
 from emporium_kit.errors import Conflict, Forbidden, NotFound
 from pymongo.errors import DuplicateKeyError
 
 from emporium_order import events
 from emporium_order.catalog import CatalogPrices
 from emporium_order.models import TRANSITIONS, WAITING, OrderRead, OrderStatus, PlaceOrder
-from emporium_order.store import OrderDb, now
+from emporium_order.store import OrderDb
 
 Doc = dict[str, Any]
 MAX_PAGE = 50

@@ -81,8 +81,16 @@ class Product:
     sku: str
 
 
+class GraphQLError(RuntimeError):
+    """An answer with errors; ``code`` is the first one's."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors)
+        self.code = str(errors[0].get("extensions", {}).get("code", "ERROR"))
+
+
 class Gateway:
-    """Async GraphQL calls to one gateway; errors raise."""
+    """Async GraphQL calls to one gateway; errors raise :class:`GraphQLError`."""
 
     def __init__(self, url: str) -> None:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -97,7 +105,7 @@ class Gateway:
         )
         body = response.json()
         if body.get("errors"):
-            raise RuntimeError(body["errors"])
+            raise GraphQLError(body["errors"])
         return body["data"]
 
 
@@ -314,7 +322,10 @@ async def buyer(
             order_id = placed["placeOrder"]["id"]
             async with asyncio.timeout(CONFIRM_TIMEOUT_S):
                 ended, kind = await target.outcomes.wait(order_id)
-        except (RuntimeError, TimeoutError, httpx.HTTPError) as exc:
+        except GraphQLError as exc:
+            tally.failures.append(exc.code)
+            continue
+        except (TimeoutError, httpx.HTTPError) as exc:
             tally.failures.append(type(exc).__name__)
             continue
         if kind == "OrderConfirmed":
@@ -339,7 +350,8 @@ async def run_level(
     ordered = sorted(latencies) or [0.0]
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     if failures:
-        say(f"{target.name} at {buyers}: failed {sorted(set(failures))}")
+        counts = {reason: failures.count(reason) for reason in sorted(set(failures))}
+        say(f"{target.name} at {buyers}: failed {counts}")
     return Level(
         target.name,
         buyers,

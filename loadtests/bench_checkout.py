@@ -205,7 +205,8 @@ def checkout_stack(
 ) -> Iterator[tuple[Stack, GraphQLClient]]:
     env = {"EMPORIUM_NATS_URL": nats_url, "EMPORIUM_LOG_LEVEL": "WARNING"}
     log_dir.mkdir(parents=True, exist_ok=True)
-    with Stack(PlatformHandle(platform), label="bench", log_dir=log_dir, jwks_url=jwks.url, env=env) as stack:
+    handle = PlatformHandle(platform)
+    with Stack(handle, label="bench", log_dir=log_dir, jwks_url=jwks.url, env=env) as stack:
         for name in ("catalog", "inventory", "payment", *placement.services, "order"):
             stack.start(name, env={"EMPORIUM_ACCESS_LOG": "false"})
         stack.start("notification", env={"EMPORIUM_ACCESS_LOG": "false"})

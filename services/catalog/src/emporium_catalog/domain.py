@@ -245,7 +245,7 @@ def merge_levels(
 ) -> list[dict[str, Any]] | None:
     """``stored`` with every incoming level newer than the one recorded for its SKU; ``None``
     when none is newer (a duplicate, a redelivery, an event overtaken by a newer one)."""
-    by_sku = {entry["sku"]: entry for entry in stored}
+    by_sku: dict[str, dict[str, Any]] = {entry["sku"]: dict(entry) for entry in stored}
     changed = False
     for level in newest(incoming).values():
         known = by_sku.get(level.sku)

@@ -224,6 +224,7 @@ export async function mergeGuestCart(): Promise<void> {
       [...cart.lines, ...cart.savedForLater].map((line) => [line.id, line.name]),
     );
     writeCartToken(null);
+    follow(); // the account's cart from now on (this forgets the guest cart held)
     accept(cart);
     if (!report.alreadyMerged && (report.lines.length > 0 || report.coupons.length > 0)) {
       useCart.setState({ merge: { ...report, names } });
@@ -232,8 +233,8 @@ export async function mergeGuestCart(): Promise<void> {
     const code = errorCode(error);
     // spent or unknown: nothing to merge any more; anything else is tried at the next sign-in
     if (code && GONE.has(code)) writeCartToken(null);
+    follow();
   }
-  follow();
 }
 
 export function dismissMerge(): void {

@@ -7,10 +7,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from emporium_cart import carts, pricing
+from emporium_cart import carts, checkout, pricing
 from emporium_cart.carts import Limits, merge_docs
-from emporium_cart.events import HANDLERS, events
-from emporium_cart.models import CouponInput, LineInput, MoneyView, OfferCreate, ProductState
+from emporium_cart.events import HANDLERS, ORDER_HANDLERS, events
+from emporium_cart.models import (
+    CouponInput,
+    LineInput,
+    MoneyView,
+    OfferCreate,
+    OrderLineView,
+    OrderView,
+    ProductState,
+)
 from emporium_cart.offers import to_rule
 from emporium_cart.settings import CartSettings
 from emporium_kit.errors import DomainError, ValidationFailed, parse_input
@@ -167,13 +175,52 @@ def test_an_offer_becomes_an_engine_rule() -> None:
     assert rule.benefit.tiers[1].amount.amount == 50
 
 
-def test_it_consumes_the_catalog_product_events() -> None:
+def test_it_consumes_the_catalog_product_events_and_the_orders_outcomes() -> None:
     assert sorted(spec.subject for spec in events.consumed) == [
         "emporium.catalog.CategoryChanged",
         "emporium.catalog.PriceChanged",
         "emporium.catalog.ProductArchived",
         "emporium.catalog.ProductCreated",
         "emporium.catalog.ProductUpdated",
+        "emporium.order.OrderCancelled",
+        "emporium.order.OrderConfirmed",
+        "emporium.order.OrderPaymentFailed",
     ]
-    assert set(HANDLERS) == set(events.consumed)
+    assert {*HANDLERS, *ORDER_HANDLERS} == set(events.consumed)
     assert not events.published
+
+
+def test_a_confirmed_order_takes_its_units_out_of_the_cart_once() -> None:
+    order = OrderView(
+        order_id="ord_1",
+        user_id="u1",
+        lines=[
+            OrderLineView(product_id="p1", quantity=2),
+            OrderLineView(product_id="p2", quantity=1),
+        ],
+        coupons=["SAVE5"],
+    )
+    cart = {
+        "id": "u-u1",
+        "owner": "u1",
+        "version": 7,
+        "lines": [
+            {"product_id": "p1", "quantity": 3},  # one unit added after placing
+            {"product_id": "p2", "quantity": 1},
+            {"product_id": "p3", "quantity": 1},
+        ],
+        "saved": [],
+        "coupons": ["SAVE5", "OTHER"],
+    }
+    change = checkout.remove_ordered(order)
+    after = change(cart)
+    assert after is not None
+    assert [(line["product_id"], line["quantity"]) for line in after["lines"]] == [
+        ("p1", 1),
+        ("p3", 1),
+    ]
+    assert after["coupons"] == ["OTHER"]
+    assert after["orders"] == ["ord_1"]
+    # the same order again (a redelivery) changes nothing, nor does a cart never written
+    assert change(after) is None
+    assert change({**cart, "version": 0, "lines": []}) is None

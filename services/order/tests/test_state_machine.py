@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from emporium_kit.errors import ValidationFailed
+from emporium_order.cart import Cart
 from emporium_order.models import TRANSITIONS, OrderStatus, PlaceOrder
-from emporium_order.orders import order_id_for, request_hash
+from emporium_order.orders import cart_hash, check_cart, order_id_for, request_hash
 from pydantic import ValidationError
 
 S = OrderStatus
@@ -23,31 +27,78 @@ def test_every_status_has_its_moves_and_the_end_states_none() -> None:
     assert S.CANCELLED not in TRANSITIONS[S.SHIPPED]
 
 
-def test_one_order_per_buyer_and_key_and_the_request_is_fingerprinted() -> None:
+def cart(*lines: dict[str, Any], version: int = 3) -> Cart:
+    money = {"amount": 2500, "currency": "USD"}
+    total = {"amount": 2500 * sum(line.get("quantity", 1) for line in lines) + 599}
+    return Cart.model_validate(
+        {
+            "id": "u-buyer",
+            "version": version,
+            "currency": "USD",
+            "appliedCoupons": [],
+            "lines": [
+                {
+                    "id": "p1",
+                    "sku": "SKU-1",
+                    "sellerId": "s1",
+                    "quantity": 1,
+                    "available": True,
+                    "availability": "IN_STOCK",
+                    "unitPrice": money,
+                    "subtotal": money,
+                    "discounts": [],
+                    "total": money,
+                    **line,
+                }
+                for line in lines
+            ],
+            "pricing": {
+                "subtotal": money,
+                "discounts": [],
+                "discountTotal": {**money, "amount": 0},
+                "shipping": {**money, "amount": 599},
+                "shippingDiscount": {**money, "amount": 0},
+                "total": {**money, **total},
+            },
+        }
+    )
+
+
+def test_one_order_per_buyer_and_key_and_the_request_and_cart_are_fingerprinted() -> None:
     assert order_id_for("u1", "key-00000001") == order_id_for("u1", "key-00000001")
     assert order_id_for("u1", "key-00000001") != order_id_for("u2", "key-00000001")
-    line = {"product_id": "p", "sku": "s", "quantity": 1}
-    one = PlaceOrder(lines=[line], shipping_address=ADDRESS, idempotency_key="key-00000001")
-    two = PlaceOrder(
-        lines=[{**line, "quantity": 2}], shipping_address=ADDRESS, idempotency_key="key-00000001"
-    )
+    one = PlaceOrder(shipping_address=ADDRESS, idempotency_key="key-00000001")
+    two = PlaceOrder(shipping_address=ADDRESS, idempotency_key="key-00000001", email="a@b.example")
     assert request_hash(one) != request_hash(two)
     assert request_hash(one) == request_hash(one.model_copy())
+    assert cart_hash(cart({})) != cart_hash(cart({"quantity": 2}))
+    # the cart's version and a line's availability label are not what was ordered
+    assert cart_hash(cart({})) == cart_hash(cart({"availability": "LOW_STOCK"}, version=9))
+
+
+def test_a_cart_is_ordered_only_with_sold_available_lines() -> None:
+    check_cart(cart({}))
+    refusals = {
+        "CART_EMPTY": (cart(), ["cart", "lines"]),
+        "LINE_UNAVAILABLE": (
+            cart({}, {"id": "p2", "available": False, "availability": "OUT_OF_STOCK"}),
+            ["cart", "lines", 1],
+        ),
+        "LINE_NOT_SOLD": (cart({"sku": None, "sellerId": None}), ["cart", "lines", 0]),
+    }
+    for code, (refused, field) in refusals.items():
+        with pytest.raises(ValidationFailed) as caught:
+            check_cart(refused)
+        assert (caught.value.code, caught.value.field) == (code, field)
 
 
 def test_inputs_are_bounded() -> None:
-    line = {"product_id": "p", "sku": "s", "quantity": 1}
-    with pytest.raises(ValidationError, match="each SKU appears once"):
-        PlaceOrder(lines=[line, line], shipping_address=ADDRESS, idempotency_key="key-00000001")
     with pytest.raises(ValidationError):
-        PlaceOrder(lines=[line], shipping_address=ADDRESS, idempotency_key="short")
+        PlaceOrder(shipping_address=ADDRESS, idempotency_key="short")
     with pytest.raises(ValidationError):
-        PlaceOrder(
-            lines=[{**line, "quantity": 101}], shipping_address=ADDRESS, idempotency_key="k" * 9
-        )
+        PlaceOrder(shipping_address=ADDRESS, idempotency_key="key-00000001", payment_method="x")
     with pytest.raises(ValidationError):
         PlaceOrder(
-            lines=[line],
             shipping_address={**ADDRESS, "country": "Germany"},
             idempotency_key="key-00000001",
         )

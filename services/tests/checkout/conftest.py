@@ -1,9 +1,19 @@
-"""Fixtures for the checkout suite: catalog, inventory, payment, order and notification as real
-processes (the test harness's ``stacks``) on the test platform's Redis, NATS, FerretDB,
-stripe-mock and Mailpit,
-the gateway in front, tokens from the kit's ``TokenMinter`` served as the stack's JWKS. The
-payment service relays Stripe's signed webhooks to its own endpoint. Nothing of ours is
-faked."""
+"""Fixtures for the checkout suite: catalog, cart, inventory, payment, order and notification
+as real processes (the test harness's ``stacks``) on the test platform's Redis, NATS, FerretDB,
+stripe-mock and Mailpit, the gateway in front, tokens from the kit's ``TokenMinter`` served as
+the stack's JWKS. Buyers fill their carts and place orders from them. The payment service
+relays Stripe's signed webhooks to its own endpoint. Nothing of ours is faked.
+
+The stack is sized for the suite's 200-buyer rush on a shared two-core machine, where the
+whole rush passes through one SKU's lease, one reservation at a time, and FerretDB answers
+slowly under the burst:
+
+- every saga step's deadline (``DEADLINE_S``) outlasts the rush: with the defaults (2 min to
+  reserve, 5 to capture) the sweeper would cancel some orders for a timeout instead of their
+  real outcome (the order service's own tests cover the sweeper);
+- a Mongo call may take 10 s instead of 2 before it counts against the breaker, and a
+  consumer retries an event up to 20 times instead of 5, so the burst's slow answers delay
+  the saga instead of dead-lettering its events."""
 
 from __future__ import annotations
 
@@ -18,6 +28,10 @@ from emporium_kit.testing import JwksServer, TokenMinter
 from emporium_platform.harness import GraphQLClient, Stack
 from ulid import ULID
 
+# every saga step's deadline in this suite: longer than the rush takes
+DEADLINE_S = 1800
+CONSUMERS = ("ORDER", "PAYMENT", "INVENTORY", "NOTIFICATION")
+
 
 @pytest.fixture(scope="session")
 def minter() -> TokenMinter:
@@ -26,11 +40,26 @@ def minter() -> TokenMinter:
 
 @pytest.fixture(scope="session")
 def stack(stacks: Callable[..., Stack], minter: TokenMinter) -> Iterator[Stack]:
-    with JwksServer(minter) as jwks, stacks("checkout", jwks_url=jwks.url) as stack:
+    sized = {
+        "EMPORIUM_MONGO_TIMEOUT_S": "10",
+        **{f"EMPORIUM_{name}_CONSUMER_MAX_DELIVER": "20" for name in CONSUMERS},
+    }
+    with (
+        JwksServer(minter) as jwks,
+        stacks("checkout", jwks_url=jwks.url, env=sized) as stack,
+    ):
         stack.start("catalog")
-        stack.start("inventory")
+        stack.start("cart")
+        stack.start("inventory", env={"EMPORIUM_INVENTORY_HOLD_TTL_S": str(DEADLINE_S * 2)})
         stack.start("payment")
-        stack.start("order")
+        stack.start(
+            "order",
+            env={
+                "EMPORIUM_ORDER_PAYMENT_TIMEOUT_S": str(DEADLINE_S),
+                "EMPORIUM_ORDER_RESERVATION_TIMEOUT_S": str(DEADLINE_S),
+                "EMPORIUM_ORDER_CAPTURE_TIMEOUT_S": str(DEADLINE_S),
+            },
+        )
         stack.start("notification")
         yield stack
 
@@ -92,7 +121,7 @@ def wait_for(check: Callable[[], Any], *, within_s: float = 90.0) -> Any:
 
 @pytest.fixture(scope="session")
 def shop(gateway: GraphQLClient, minter: TokenMinter) -> Shop:
-    """A category, a seller and a product at €25.00 created through the gateway; the
+    """A category, a seller and a product at $25.00 created through the gateway; the
     inventory learns its SKU from the catalog's event."""
     # the suite outlives a default token: the admin's lasts the session
     admin = minter.mint(
@@ -123,7 +152,7 @@ def shop(gateway: GraphQLClient, minter: TokenMinter) -> Shop:
                     "brand": "Lumen",
                     "categoryId": category,
                     "sku": sku,
-                    "price": {"amount": 2500, "currency": "EUR"},
+                    "price": {"amount": 2500, "currency": "USD"},
                     "ownerSellerId": seller,
                 }
             },
@@ -136,3 +165,18 @@ def shop(gateway: GraphQLClient, minter: TokenMinter) -> Shop:
         )["inventoryStock"]
     )
     return Shop(admin=admin, product_id=product, sku=sku, seller_id=seller)
+
+
+ADD = """
+mutation($p: ID!, $q: Int!) { addToCart(input: {productId: $p, quantity: $q}) { version } }
+"""
+CART = "{ cart { version appliedCoupons lines { id sku sellerId quantity } } }"
+
+
+def add_to_cart(gateway: GraphQLClient, token: str, product_id: str, quantity: int) -> None:
+    """Add units to the signed-in buyer's own cart."""
+    data(gateway.post(ADD, {"p": product_id, "q": quantity}, token=token))
+
+
+def cart_of(gateway: GraphQLClient, token: str) -> dict[str, Any]:
+    return data(gateway.post(CART, token=token))["cart"]

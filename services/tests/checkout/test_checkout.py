@@ -1,5 +1,7 @@
-"""Checkout through the gateway: placeOrder, then the saga across payment (stripe-mock and its
-signed webhooks), inventory and order, to CONFIRMED or a clean cancellation."""
+"""Checkout through the gateway: the buyer fills the cart, placeOrder orders it at the cart's
+pricing, then the saga across payment (stripe-mock and its signed webhooks), inventory and
+order runs to CONFIRMED (the ordered units leave the cart) or a clean cancellation (the
+coupons are given back)."""
 
 from __future__ import annotations
 
@@ -8,17 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
+from emporium_kit.testing import TokenMinter
 from emporium_platform.harness import GraphQLClient
 from ulid import ULID
 
-from .conftest import Shop, data, stock, wait_for
+from .conftest import Shop, add_to_cart, cart_of, data, stock, wait_for
 
 pytestmark = pytest.mark.workflow
 
 PLACE = """
 mutation($i: PlaceOrderInput!) {
   placeOrder(input: $i) {
-    id status totalAmount currency items { sku quantity priceAtPurchase { amount } }
+    id status totalAmount currency coupons
+    items { sku sellerId quantity priceAtPurchase { amount } discounts { amount } total }
+    pricing { subtotal discountTotal shipping shippingDiscount total }
   }
 }
 """
@@ -41,23 +46,27 @@ ADDRESS = {
 def place(
     gateway: GraphQLClient,
     token: str,
-    shop: Shop,
-    quantity: int,
     *,
     key: str | None = None,
     method: str | None = None,
     email: str | None = None,
 ) -> Any:
+    """Order the buyer's cart."""
     variables = {
         "i": {
             **({"email": email} if email else {}),
-            "lines": [{"productId": shop.product_id, "sku": shop.sku, "quantity": quantity}],
             "shippingAddress": ADDRESS,
             "idempotencyKey": key or f"key-{ULID()}",
             **({"paymentMethod": method} if method else {}),
         }
     }
     return gateway.post(PLACE, variables, token=token)
+
+
+def buy(gateway: GraphQLClient, token: str, shop: Shop, quantity: int, **options: Any) -> Any:
+    """Put ``quantity`` units in the buyer's cart and order it."""
+    add_to_cart(gateway, token, shop.product_id, quantity)
+    return place(gateway, token, **options)
 
 
 def settled(gateway: GraphQLClient, token: str, order_id: str, status: str) -> dict[str, Any]:
@@ -81,10 +90,29 @@ def test_a_checkout_reaches_confirmed_and_commits_the_stock(
     shop.restock(gateway, 5)
     key = f"key-{ULID()}"
     to = f"buyer-{str(ULID()).lower()}@example.test"
-    placed = data(place(gateway, buyer, shop, 2, key=key, email=to))["placeOrder"]
-    assert (placed["status"], placed["totalAmount"], placed["currency"]) == ("PENDING", 5000, "EUR")
+    add_to_cart(gateway, buyer, shop.product_id, 2)
+    assert cart_of(gateway, buyer)["lines"] == [
+        {"id": shop.product_id, "sku": shop.sku, "sellerId": shop.seller_id, "quantity": 2}
+    ]
+    placed = data(place(gateway, buyer, key=key, email=to))["placeOrder"]
+    # the cart's pricing: 2 x $25.00 and the flat shipping fee
+    assert (placed["status"], placed["totalAmount"], placed["currency"]) == ("PENDING", 5599, "USD")
+    assert placed["pricing"] == {
+        "subtotal": 5000,
+        "discountTotal": 0,
+        "shipping": 599,
+        "shippingDiscount": 0,
+        "total": 5599,
+    }
     assert placed["items"] == [
-        {"sku": shop.sku, "quantity": 2, "priceAtPurchase": {"amount": 2500}}
+        {
+            "sku": shop.sku,
+            "sellerId": shop.seller_id,
+            "quantity": 2,
+            "priceAtPurchase": {"amount": 2500},
+            "discounts": [],
+            "total": 5000,
+        }
     ]
 
     done = settled(gateway, buyer, placed["id"], "CONFIRMED")
@@ -95,25 +123,43 @@ def test_a_checkout_reaches_confirmed_and_commits_the_stock(
         "RESERVED",
         "CONFIRMED",
     ]
-    assert done["orderPayment"] == {"status": "CAPTURED", "amount": 5000}
+    assert done["orderPayment"] == {"status": "CAPTURED", "amount": 5599}
     wait_for(lambda: stock(gateway, shop.sku) == {"onHand": 3, "reserved": 0, "available": 3})
     [mail] = wait_for(lambda: mails_to(platform, to))
     assert mail["Subject"] == "Your order is confirmed"
+    # the confirmed order's units left the cart
+    wait_for(lambda: cart_of(gateway, buyer)["lines"] == [])
 
-    again = data(place(gateway, buyer, shop, 2, key=key, email=to))["placeOrder"]
+    again = data(place(gateway, buyer, key=key, email=to))["placeOrder"]
     assert again["id"] == placed["id"]
-    reused = place(gateway, buyer, shop, 1, key=key, email=to).json()["errors"][0]["extensions"]
+    add_to_cart(gateway, buyer, shop.product_id, 1)
+    reused = place(gateway, buyer, key=key, email=to).json()["errors"][0]["extensions"]
     assert (reused["code"], reused["field"]) == (
         "IDEMPOTENCY_KEY_REUSED",
         ["input", "idempotencyKey"],
     )
 
 
+def test_an_empty_cart_is_refused_naming_the_field(gateway: GraphQLClient, buyer: str) -> None:
+    refused = place(gateway, buyer).json()["errors"][0]["extensions"]
+    assert (refused["code"], refused["field"]) == ("CART_EMPTY", ["cart", "lines"])
+
+
+def test_lines_added_after_placing_stay_in_the_cart(
+    gateway: GraphQLClient, shop: Shop, buyer: str
+) -> None:
+    shop.restock(gateway, 5)
+    placed = data(buy(gateway, buyer, shop, 2))["placeOrder"]
+    add_to_cart(gateway, buyer, shop.product_id, 1)  # while the order is on its way
+    settled(gateway, buyer, placed["id"], "CONFIRMED")
+    wait_for(lambda: [line["quantity"] for line in cart_of(gateway, buyer)["lines"]] == [1])
+
+
 def test_out_of_stock_cancels_and_nothing_is_captured(
     gateway: GraphQLClient, shop: Shop, buyer: str
 ) -> None:
     shop.restock(gateway, 1)
-    placed = data(place(gateway, buyer, shop, 3))["placeOrder"]
+    placed = data(buy(gateway, buyer, shop, 3))["placeOrder"]
     done = settled(gateway, buyer, placed["id"], "CANCELLED")
     assert done["order"]["cancelReason"] == "out_of_stock"
     wait_for(
@@ -123,6 +169,8 @@ def test_out_of_stock_cancels_and_nothing_is_captured(
         )
     )
     assert stock(gateway, shop.sku) == {"onHand": 1, "reserved": 0, "available": 1}
+    # a failed checkout leaves the cart as it was
+    assert [line["quantity"] for line in cart_of(gateway, buyer)["lines"]] == [3]
 
 
 def test_a_declined_card_fails_the_order_and_holds_no_stock(
@@ -130,7 +178,7 @@ def test_a_declined_card_fails_the_order_and_holds_no_stock(
 ) -> None:
     shop.restock(gateway, 4)
     to = f"buyer-{str(ULID()).lower()}@example.test"
-    declined = place(gateway, buyer, shop, 1, method="pm_card_chargeDeclined", email=to)
+    declined = buy(gateway, buyer, shop, 1, method="pm_card_chargeDeclined", email=to)
     placed = data(declined)["placeOrder"]
     done = settled(gateway, buyer, placed["id"], "PAYMENT_FAILED")
     assert done["order"]["cancelReason"] == "generic_decline"
@@ -144,7 +192,7 @@ def test_cancelling_a_confirmed_order_refunds_it(
     gateway: GraphQLClient, shop: Shop, buyer: str
 ) -> None:
     shop.restock(gateway, 2)
-    placed = data(place(gateway, buyer, shop, 1))["placeOrder"]
+    placed = data(buy(gateway, buyer, shop, 1))["placeOrder"]
     settled(gateway, buyer, placed["id"], "CONFIRMED")
     assert data(gateway.post(CANCEL, {"id": placed["id"]}, token=buyer))["cancelOrder"] == {
         "status": "CANCELLED"
@@ -162,10 +210,76 @@ def test_twenty_parallel_placements_with_one_key_make_one_order(
 ) -> None:
     shop.restock(gateway, 3)
     key = f"key-{ULID()}"
+    add_to_cart(gateway, buyer, shop.product_id, 1)
     with ThreadPoolExecutor(max_workers=20) as pool:
-        replies = list(pool.map(lambda _: place(gateway, buyer, shop, 1, key=key), range(20)))
+        replies = list(pool.map(lambda _: place(gateway, buyer, key=key), range(20)))
     ids = {data(reply)["placeOrder"]["id"] for reply in replies}
     assert len(ids) == 1
     settled(gateway, buyer, ids.pop(), "CONFIRMED")
     mine = data(gateway.post("{ myOrders { id } }", token=buyer))["myOrders"]
     assert len(mine) == 1
+
+
+CREATE_COUPON = """
+mutation($i: CreateOfferInput!) { createOffer(input: $i) { id couponCode } }
+"""
+APPLY = "mutation($c: String!) { applyCoupon(input: {code: $c}) { appliedCoupons } }"
+REDEEMED = "query($id: ID!) { offer(id: $id) { redeemed } }"
+
+
+def test_concurrent_orders_never_take_more_than_a_coupons_limit(
+    gateway: GraphQLClient, shop: Shop, minter: TokenMinter
+) -> None:
+    """8 buyers with the same coupon (limited to 2 redemptions) place at once: exactly 2
+    orders carry it; each other placement is refused naming the coupon, or, when it read a
+    cart already priced without the used-up coupon, placed at full price. A cancelled order
+    gives its redemption back (the cart consumes ``OrderCancelled``)."""
+    shop.restock(gateway, 20)
+    code = f"CO{str(ULID())[-10:]}"
+    coupon = data(
+        gateway.post(
+            CREATE_COUPON,
+            {
+                "i": {
+                    "label": "Five off",
+                    "target": {"kind": "CART"},
+                    "benefit": {"kind": "AMOUNT_OFF", "amount": 500},
+                    "couponCode": code,
+                    "usageLimit": 2,
+                }
+            },
+            token=shop.admin,
+        )
+    )["createOffer"]
+    buyers = [minter.mint(f"coupon-{ULID()}", ["customer"]) for _ in range(8)]
+    for token in buyers:
+        add_to_cart(gateway, token, shop.product_id, 1)
+        assert data(gateway.post(APPLY, {"c": code}, token=token))["applyCoupon"] == {
+            "appliedCoupons": [code]
+        }
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = [r.json() for r in pool.map(lambda token: place(gateway, token), buyers)]
+
+    orders = [r["data"]["placeOrder"] for r in replies if not r.get("errors")]
+    refused = [r["errors"][0]["extensions"] for r in replies if r.get("errors")]
+    with_coupon = [o for o in orders if o["coupons"] == [code]]
+    assert len(with_coupon) == 2, replies
+    for order in with_coupon:
+        assert order["pricing"]["discountTotal"] == 500
+        assert order["totalAmount"] == 2500 - 500 + 599
+        assert order["items"][0]["discounts"] == [{"amount": 500}]
+    assert all(o["totalAmount"] == 2500 + 599 for o in orders if o not in with_coupon)
+    assert {(e["code"], tuple(e["field"])) for e in refused} <= {
+        ("COUPON_EXHAUSTED", ("cart", "appliedCoupons", 0))
+    }
+
+    def redeemed() -> int:
+        answer = data(gateway.post(REDEEMED, {"id": coupon["id"]}, token=shop.admin))
+        return int(answer["offer"]["redeemed"])
+
+    assert redeemed() == 2
+
+    # cancelling a coupon order gives its redemption back
+    winner = buyers[[r.get("data", {}).get("placeOrder") for r in replies].index(with_coupon[0])]
+    assert data(gateway.post(CANCEL, {"id": with_coupon[0]["id"]}, token=winner))
+    wait_for(lambda: redeemed() == 1)

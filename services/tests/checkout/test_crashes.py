@@ -13,7 +13,7 @@ from pymongo import MongoClient
 from ulid import ULID
 
 from .conftest import Shop, data, stock, wait_for
-from .test_checkout import mails_to, place, settled
+from .test_checkout import buy, mails_to, settled
 
 pytestmark = pytest.mark.workflow
 
@@ -25,7 +25,7 @@ def test_the_saga_survives_a_killed_service(
     platform = stack.platform
     shop.restock(gateway, 3)
     to = f"buyer-{str(ULID()).lower()}@example.test"
-    placed = data(place(gateway, buyer, shop, 1, email=to))["placeOrder"]
+    placed = data(buy(gateway, buyer, shop, 1, email=to))["placeOrder"]
     process = stack[victim]
     pid = process.pid
     assert pid is not None

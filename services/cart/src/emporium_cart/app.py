@@ -63,14 +63,19 @@ def create_app(settings: CartSettings | None = None) -> FastAPI:
     viewer = Viewer(products, offers, settings.cart_currency, settings.cart_shipping_fee)
     live = Live(settings.redis_url, keys)
 
-    # the catalog's events keep the product states carts are priced from (events.HANDLERS)
+    # the catalog's events keep the product states carts are priced from (events.HANDLERS);
+    # the order's empty carts and give coupons back (events.ORDER_HANDLERS)
     consumer = ConsumerWorker(
         settings.cart_consumer_name,
         bus=bus,
         processed=ProcessedEvents(mongo.db[PROCESSED_EVENTS], guard=mongo.dependency.guard),
         catalog=events.events,
         handlers={
-            spec: partial(handle, products, carts) for spec, handle in events.HANDLERS.items()
+            **{spec: partial(handle, products, carts) for spec, handle in events.HANDLERS.items()},
+            **{
+                spec: partial(handle, carts, offers)
+                for spec, handle in events.ORDER_HANDLERS.items()
+            },
         },
         replicas=settings.nats_stream_replicas,
         deliver=settings.cart_consumer_deliver,

@@ -6,7 +6,13 @@ priced from; the payloads are read with the cart's tolerant-reader views of the 
 versioned contracts (``services/catalog/contracts/catalog/publishes``). :data:`HANDLERS`
 maps each event to one service call (:mod:`emporium_cart.repricing`).
 
-Handlers are idempotent by construction: a product state is only replaced by a newer
+The order's ``OrderConfirmed`` (the ordered units leave the buyer's cart, once per order:
+the cart records the order ids it applied) and ``OrderCancelled`` / ``OrderPaymentFailed``
+(the order's coupon redemptions are given back; releasing one twice changes nothing) come
+on the same durable consumer. Consuming the order's own events needs no service token: the
+cart trusts its event bus, not a caller.
+
+Catalog handlers are idempotent by construction: a product state is only replaced by a newer
 catalog version (a price change or an archive also by the same one, carrying the same
 data), so a redelivery or an older event changes nothing, and re-pricing a cart again only
 bumps its version.
@@ -21,17 +27,20 @@ import httpx
 from emporium_kit.events import Event, EventCatalog, EventSpec
 from emporium_kit.resilience import DependencyUnavailable
 
-from emporium_cart import repricing
+from emporium_cart import checkout, repricing
 from emporium_cart.carts import Carts
 from emporium_cart.models import (
     CategoryView,
+    OrderView,
     PriceChangedView,
     ProductArchivedView,
     ProductView,
 )
+from emporium_cart.offers import Offers
 from emporium_cart.products import Products
 
 CATALOG = "catalog"
+ORDER = "order"
 
 events = EventCatalog("cart")
 
@@ -40,6 +49,9 @@ ProductUpdated = events.consumes(EventSpec(CATALOG, "ProductUpdated", ProductVie
 PriceChanged = events.consumes(EventSpec(CATALOG, "PriceChanged", PriceChangedView))
 ProductArchived = events.consumes(EventSpec(CATALOG, "ProductArchived", ProductArchivedView))
 CategoryChanged = events.consumes(EventSpec(CATALOG, "CategoryChanged", CategoryView))
+OrderConfirmed = events.consumes(EventSpec(ORDER, "OrderConfirmed", OrderView))
+OrderCancelled = events.consumes(EventSpec(ORDER, "OrderCancelled", OrderView))
+OrderPaymentFailed = events.consumes(EventSpec(ORDER, "OrderPaymentFailed", OrderView))
 
 
 Handler = Callable[[Products, Carts, Event[Any]], Awaitable[object]]
@@ -74,6 +86,23 @@ HANDLERS: dict[EventSpec[Any], Handler] = {
     PriceChanged: on_price_changed,
     ProductArchived: on_product_archived,
     CategoryChanged: on_category_changed,
+}
+
+OrderHandler = Callable[[Carts, Offers, Event[OrderView]], Awaitable[object]]
+
+
+async def on_order_confirmed(carts: Carts, _offers: Offers, event: Event[OrderView]) -> object:
+    return await checkout.order_confirmed(carts=carts, order=event.data)
+
+
+async def on_order_failed(_carts: Carts, offers: Offers, event: Event[OrderView]) -> object:
+    return await checkout.order_failed(offers=offers, order=event.data)
+
+
+ORDER_HANDLERS: dict[EventSpec[Any], OrderHandler] = {
+    OrderConfirmed: on_order_confirmed,
+    OrderCancelled: on_order_failed,
+    OrderPaymentFailed: on_order_failed,
 }
 
 # Redis down or the catalog unreachable (a price change for a product never seen): wait it

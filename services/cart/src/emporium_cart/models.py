@@ -54,6 +54,8 @@ class ProductView(_View):
     brand: str = ""
     category_id: str
     owner_seller_id: str | None = None
+    # the owner's offer: the SKU an order of the product at ``price`` buys
+    sku: str | None = None
     price: MoneyView
     availability: str
     status: str = "ACTIVE"
@@ -80,6 +82,21 @@ class CategoryView(_View):
     ancestors: list[str] = []
 
 
+class OrderLineView(_View):
+    product_id: str
+    quantity: int
+
+
+class OrderView(_View):
+    """The order's ``OrderConfirmed`` / ``OrderCancelled`` / ``OrderPaymentFailed`` v1
+    payload: whose order, its lines and the coupons it redeemed."""
+
+    order_id: str
+    user_id: str
+    lines: list[OrderLineView] = []
+    coupons: list[str] = []
+
+
 class ProductState(BaseModel):
     """One product as carts see it, stored under ``product:<id>`` in the cart's Redis
     namespace; ``version`` is the catalog's, so an older event never overwrites it."""
@@ -91,6 +108,8 @@ class ProductState(BaseModel):
     brand: str = ""
     category_id: str
     owner_seller_id: str | None = None
+    # None: stored before the cart kept SKUs; read again from the catalog
+    sku: str | None = None
     price: MoneyView
     availability: str
     status: str
@@ -104,6 +123,7 @@ class ProductState(BaseModel):
             brand=product.brand,
             category_id=product.category_id,
             owner_seller_id=product.owner_seller_id,
+            sku=product.sku,
             price=product.price,
             availability=product.availability,
             status=product.status,

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import orjson
 from emporium_kit.clients import RedisStore
-from emporium_kit.resilience import Dependency
+from emporium_kit.resilience import Dependency, DependencyUnavailable
 
 from emporium_cart.models import CategoryView, ProductState, ProductView
 from emporium_cart.store import Keys
@@ -34,6 +34,7 @@ query CartProducts($representations: [_Any!]!) {
       id name brand
       category_id: categoryId
       owner_seller_id: ownerSellerId
+      sku
       price { amount currency }
       availability status version
       category { id ancestors { id } }
@@ -125,6 +126,12 @@ class Products:
         missing = [i for i in wanted if i not in found]
         if missing:
             found.update(await self.fetch(missing))
+        # a state stored before the cart kept SKUs: refreshed once, kept while unreachable
+        if stale := [i for i in wanted if i in found and found[i].sku is None]:
+            try:
+                found.update(await self.fetch(stale))
+            except (DependencyUnavailable, httpx.HTTPError):
+                log.warning("catalog unreachable: %d product states without their SKU", len(stale))
         return found
 
     async def fetch(self, ids: Sequence[str]) -> dict[str, ProductState]:
@@ -135,7 +142,8 @@ class Products:
             await self.put_category_path(category_id, path)
         states = {p.id: ProductState.of(p) for p in products.values()}
         for state in states.values():
-            await self.put(state)
+            # the catalog's answer now: also replaces a stored state of the same version
+            await self.put(state, same_version=True)
         return states
 
     async def put(self, state: ProductState, *, same_version: bool = False) -> bool:

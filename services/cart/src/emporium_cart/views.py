@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 class LineView:
     product_id: str
     name: str
+    # the offer an order of the line buys: the product's own (its owner's) SKU and seller
+    sku: str | None
+    seller_id: str | None
     quantity: int
     unit_price: Money
     unit_price_at_add: Money
@@ -61,6 +64,8 @@ class CartView:
     lines: list[LineView]
     saved: list[LineView]
     coupons: list[str]
+    # the coupons that apply now: what placing an order of the cart redeems
+    applied_coupons: list[str]
     pricing: pricing.Pricing
     updated_at: str | None
 
@@ -105,6 +110,13 @@ class Viewer:
         coupons = list(doc.get("coupons", []))
         result = await self.price(engine_lines, coupons, user_id=user_id)
         by_line = {line.line_id: line for line in result.lines}
+        not_applied = {n.rule_id for n in result.not_applied}
+        offers = await self.offers.by_codes(coupons) if coupons else {}
+        applied = [
+            code
+            for code in coupons
+            if (offer := offers.get(code)) is not None and offer["_id"] not in not_applied
+        ]
         return CartView(
             id=doc["id"],
             version=doc["version"],
@@ -112,6 +124,7 @@ class Viewer:
             lines=[replace(line, price=by_line.get(line.product_id)) for line in lines],
             saved=[self._line(e, states.get(e["product_id"])) for e in doc.get("saved", [])],
             coupons=coupons,
+            applied_coupons=applied,
             pricing=result,
             updated_at=doc.get("updated_at"),
         )
@@ -137,9 +150,11 @@ class Viewer:
 
     def _line(self, entry: dict[str, Any], state: ProductState | None) -> LineView:
         added = Money(entry["added_price"]["amount"], entry["added_price"]["currency"])
+        sku = seller_id = None
         if state is None:
             unit, available, availability, name = added, True, "UNKNOWN", ""
         else:
+            sku, seller_id = state.sku, state.owner_seller_id
             unit = Money(state.price.amount, state.price.currency)
             available = state.orderable and unit.currency == self.currency
             availability = "ARCHIVED" if state.status == "ARCHIVED" else state.availability
@@ -150,6 +165,8 @@ class Viewer:
         return LineView(
             product_id=entry["product_id"],
             name=name,
+            sku=sku,
+            seller_id=seller_id,
             quantity=entry["quantity"],
             unit_price=unit,
             unit_price_at_add=added,
@@ -172,6 +189,7 @@ def graphql_cart(cart: CartView) -> dict[str, Any]:
         "saved_for_later": [_graphql_line(line) for line in cart.saved],
         "item_count": cart.item_count,
         "coupons": cart.coupons,
+        "applied_coupons": cart.applied_coupons,
         "pricing": {
             "subtotal": _money(cart.pricing.subtotal),
             "discounts": [_discount(d) for d in cart.pricing.discounts],
@@ -193,6 +211,8 @@ def _graphql_line(line: LineView) -> dict[str, Any]:
         "id": line.product_id,
         "product": {"id": line.product_id},
         "name": line.name,
+        "sku": line.sku,
+        "seller_id": line.seller_id,
         "quantity": line.quantity,
         "unit_price": _money(line.unit_price),
         "unit_price_at_add": _money(line.unit_price_at_add),

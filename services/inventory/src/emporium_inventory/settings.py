@@ -29,3 +29,5 @@ class InventorySettings(ServiceSettings):
     # the local platform's demo: a SKU learnt from the catalog starts with a deterministic
     # quantity (a few low or out of stock) instead of none
     inventory_demo_stock: bool = False
+    # the catalog's subgraph: `emporium-inventory seed` reads its product export
+    inventory_catalog_url: str = "http://127.0.0.1:8002/graphql"

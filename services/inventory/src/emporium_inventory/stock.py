@@ -79,8 +79,11 @@ async def register_skus(
     new. A known SKU keeps its quantities (a changed owner is recorded)."""
     created: list[str] = []
     for sku, seller_id in offers:
-        if await db.stock.get(sku, {"_id": 1}) is not None:
-            await db.stock.update(sku, _owner(product_id, seller_id))
+        known = await db.stock.get(sku, {"product_id": 1, "seller_id": 1})
+        if known is not None:
+            # the usual case after the seed: nothing changed, so no lease to take
+            if (known.get("product_id"), known.get("seller_id")) != (product_id, seller_id):
+                await db.stock.update(sku, _owner(product_id, seller_id))
             continue
         at = now()
         doc = {

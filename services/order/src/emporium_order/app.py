@@ -16,7 +16,7 @@ from emporium_kit.workers import ConsumerWorker, OutboxWorker, PeriodicTask
 from fastapi import FastAPI
 
 from emporium_order import events, orders, store
-from emporium_order.catalog import CatalogPrices
+from emporium_order.cart import CartService
 from emporium_order.models import OrderStatus
 from emporium_order.resolvers import Order, bindables, request_context
 from emporium_order.settings import OrderSettings
@@ -39,14 +39,14 @@ def create_app(settings: OrderSettings | None = None) -> FastAPI:
     }
     db = store.OrderDb.connect(mongo, settings, notify=wake_outbox, deadlines=deadlines)
     http = httpx.AsyncClient(timeout=settings.http_timeout_s)
-    catalog_dependency = Dependency(
-        "catalog",
+    cart_dependency = Dependency(
+        "cart",
         timeout_s=settings.http_timeout_s,
         critical=False,
         fail_max=settings.breaker_fail_max,
         reset_timeout_s=settings.breaker_reset_timeout_s,
     )
-    catalog = CatalogPrices(settings.order_catalog_url, http=http, dependency=catalog_dependency)
+    cart = CartService(settings.order_cart_url, http=http, dependency=cart_dependency)
     outbox = OutboxWorker(
         [mongo.db[name] for name in store.OUTBOX_COLLECTIONS],
         bus=bus,
@@ -78,8 +78,8 @@ def create_app(settings: OrderSettings | None = None) -> FastAPI:
         settings=settings,
         schema=build_schema("emporium_order", *bindables),
         clients=[mongo, bus],
-        dependencies=[catalog_dependency],
-        context=request_context(Order(db=db, catalog=catalog)),
+        dependencies=[cart_dependency],
+        context=request_context(Order(db=db, cart=cart)),
         workers=[
             outbox,
             consumer,

@@ -5,9 +5,10 @@ The order is the checkout saga's record (docs/checkout.md): each consumed paymen
 inventory event moves the order's state machine, and the move publishes the next step as an
 order event in the same document write. Published on ``emporium.order.<Type>``:
 ``OrderCreated`` (payment authorises), ``OrderAuthorised`` (inventory reserves),
-``OrderReserved`` (payment captures), ``OrderConfirmed`` (inventory commits, the cart
-empties, the buyer is told), ``OrderCancelled`` (payment voids or refunds, inventory
-releases), ``OrderShipped``, ``OrderDelivered``, ``OrderRefunded``, ``OrderPaymentFailed``.
+``OrderReserved`` (payment captures), ``OrderConfirmed`` (inventory commits, the ordered
+units leave the cart, the buyer is told), ``OrderCancelled`` (payment voids or refunds,
+inventory releases, the cart gives the coupons back), ``OrderShipped``, ``OrderDelivered``,
+``OrderRefunded``, ``OrderPaymentFailed``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class OrderData(_Payload):
     total: TotalData
     lines: list[LineData]
     payment_method: str
+    # the coupon codes redeemed for the order (the cart gives them back when it fails)
+    coupons: list[str] = []
     reason: str | None
     # whether money was captured (a cancellation then refunds instead of voiding)
     captured: bool
@@ -86,6 +89,7 @@ class OrderData(_Payload):
                 for item in doc["items"]
             ],
             payment_method=doc["payment_method"],
+            coupons=doc.get("coupons", []),
             reason=doc.get("cancel_reason"),
             captured=OrderStatus.CONFIRMED in statuses,
             version=doc["version"],

@@ -4,9 +4,12 @@ Storage shape (collection ``orders``; ``_id`` derives from the buyer and the ide
 key, so a retried ``placeOrder`` can only ever insert one)::
 
     {_id, user_id, status, items: [{order_item_id, product_id, sku, seller_id, quantity,
-     price_at_purchase: {amount, currency}}], total_amount, currency, shipping_address,
-     payment_method, idempotency_key, request_hash, cancel_reason, deadline,
+     price_at_purchase: {amount, currency}, discounts: [DISCOUNT], total}],
+     subtotal, discounts: [DISCOUNT], discount_total, shipping, shipping_discount,
+     total_amount, currency, coupons, cart: {id, version}, shipping_address, payment_method,
+     idempotency_key, request_hash, cart_hash, cancel_reason, deadline,
      status_history: [{status, at, cause}], version, created_at, updated_at, outbox: [...]}
+    DISCOUNT = {offer_id, label, amount}   (amounts in minor units of ``currency``)
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 
 class OrderStatus(StrEnum):
@@ -51,7 +54,6 @@ WAITING = (S.PENDING, S.AWAITING_PAYMENT, S.AUTHORISED, S.RESERVED)
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-MAX_LINES = 50
 
 
 class Address(BaseModel):
@@ -67,20 +69,11 @@ class Address(BaseModel):
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 
-class LineInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    product_id: Id
-    sku: Id
-    quantity: int = Field(ge=1, le=100)
-
-
 class PlaceOrder(BaseModel):
-    """An order of ``lines`` at the catalog's current prices."""
+    """An order of the buyer's cart, at the cart service's pricing of it now."""
 
     model_config = ConfigDict(extra="forbid")
 
-    lines: list[LineInput] = Field(min_length=1, max_length=MAX_LINES)
     shipping_address: Address
     idempotency_key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
     # where the order's emails go; without it, the address the buyer registered with
@@ -98,20 +91,20 @@ class PlaceOrder(BaseModel):
         "pm_card_visa"
     )
 
-    @field_validator("lines")
-    @classmethod
-    def _one_line_per_sku(cls, lines: list[LineInput]) -> list[LineInput]:
-        skus = [line.sku for line in lines]
-        if len(set(skus)) != len(skus):
-            raise ValueError("each SKU appears once")
-        return lines
-
 
 class Money(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     amount: int
     currency: str
+
+
+class Discount(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    offer_id: str
+    label: str
+    amount: int
 
 
 class OrderItem(BaseModel):
@@ -123,6 +116,23 @@ class OrderItem(BaseModel):
     seller_id: str
     quantity: int
     price_at_purchase: Money
+    discounts: list[Discount] = []
+    # quantity x price less the line's discounts
+    total: int
+
+
+class OrderPricing(BaseModel):
+    """The cart's pricing at placement: ``total`` = ``subtotal`` - ``discount_total`` +
+    ``shipping`` - ``shipping_discount``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subtotal: int
+    discounts: list[Discount]
+    discount_total: int
+    shipping: int
+    shipping_discount: int
+    total: int
 
 
 class StatusChange(BaseModel):
@@ -142,6 +152,8 @@ class OrderRead(BaseModel):
     items: list[OrderItem]
     total_amount: int
     currency: str
+    pricing: OrderPricing
+    coupons: list[str]
     shipping_address: Address
     cancel_reason: str | None
     status_history: list[StatusChange]
@@ -155,9 +167,27 @@ class OrderRead(BaseModel):
             id=doc["_id"],
             user_id=doc["user_id"],
             status=OrderStatus(doc["status"]),
-            items=[OrderItem(**item) for item in doc["items"]],
+            items=[
+                # an order placed before orders kept discounts: no discounts on its lines
+                OrderItem(
+                    **{
+                        "total": item["quantity"] * item["price_at_purchase"]["amount"],
+                        **item,
+                    }
+                )
+                for item in doc["items"]
+            ],
             total_amount=doc["total_amount"],
             currency=doc["currency"],
+            pricing=OrderPricing(
+                subtotal=doc.get("subtotal", doc["total_amount"]),
+                discounts=doc.get("discounts", []),
+                discount_total=doc.get("discount_total", 0),
+                shipping=doc.get("shipping", 0),
+                shipping_discount=doc.get("shipping_discount", 0),
+                total=doc["total_amount"],
+            ),
+            coupons=doc.get("coupons", []),
             shipping_address=Address(**doc["shipping_address"]),
             cancel_reason=doc.get("cancel_reason"),
             status_history=[StatusChange(**change) for change in doc["status_history"]],

@@ -12,11 +12,12 @@ from typing import Any
 
 import orjson
 from emporium_kit.auth import Principal
-from emporium_kit.errors import Conflict, Forbidden, NotFound
+from emporium_kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from pymongo.errors import DuplicateKeyError
 
 from emporium_order import events
-from emporium_order.catalog import CatalogPrices
+from emporium_order.cart import Cart, CartService
+from emporium_order.cart import Discount as CartDiscount
 from emporium_order.models import TRANSITIONS, WAITING, OrderRead, OrderStatus, PlaceOrder
 from emporium_order.store import OrderDb, now
 
@@ -31,7 +32,24 @@ def order_id_for(user_id: str, idempotency_key: str) -> str:
 
 
 def request_hash(data: PlaceOrder) -> str:
-    return hashlib.sha256(orjson.dumps(data.model_dump(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return _digest(data.model_dump())
+
+
+def cart_hash(cart: Cart) -> str:
+    """What of the cart an order is made of: its priced lines, coupons and totals."""
+    return _digest(
+        {
+            "lines": [
+                line.model_dump(exclude={"available", "availability"}) for line in cart.lines
+            ],
+            "coupons": cart.appliedCoupons,
+            "pricing": cart.pricing.model_dump(),
+        }
+    )
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _deadline(db: OrderDb, status: OrderStatus) -> Any:
@@ -39,46 +57,107 @@ def _deadline(db: OrderDb, status: OrderStatus) -> Any:
     return now() + timedelta(seconds=seconds) if seconds is not None else None
 
 
-async def place_order(
-    *, db: OrderDb, catalog: CatalogPrices, user_id: str, data: PlaceOrder
-) -> OrderRead:
-    """A PENDING order at the catalog's prices, with ``OrderCreated`` in the same write. The
-    same key returns the first order; the same key with another request is refused."""
-    order_id = order_id_for(user_id, data.idempotency_key)
-    fingerprint = request_hash(data)
-    existing = await db.orders.get(order_id, {"outbox": 0})
-    if existing is None:
-        priced = await catalog.price(data.lines)
-        at = now()
-        items = [
+def _discounts(discounts: list[CartDiscount]) -> list[Doc]:
+    return [{"offer_id": d.offerId, "label": d.label, "amount": d.amount.amount} for d in discounts]
+
+
+def check_cart(cart: Cart) -> None:
+    """An order needs lines, each on sale with its offer's SKU and seller, in one currency."""
+    if not cart.lines:
+        raise ValidationFailed("CART_EMPTY", "the cart has nothing to order", ["cart", "lines"])
+    for index, line in enumerate(cart.lines):
+        at: list[str | int] = ["cart", "lines", index]
+        if not line.available:
+            raise ValidationFailed(
+                "LINE_UNAVAILABLE",
+                f"product {line.id} cannot be ordered now ({line.availability}); remove it",
+                at,
+            )
+        if line.sku is None or line.sellerId is None:
+            raise ValidationFailed(
+                "LINE_NOT_SOLD", f"product {line.id} has no seller offer to order", at
+            )
+        if line.unitPrice.currency != cart.currency:
+            raise ValidationFailed(
+                "MIXED_CURRENCIES", "an order is paid in one currency", [*at, "unitPrice"]
+            )
+
+
+def _order_doc(order_id: str, user_id: str, data: PlaceOrder, cart: Cart) -> Doc:
+    at = now()
+    pricing = cart.pricing
+    return {
+        "_id": order_id,
+        "user_id": user_id,
+        "status": OrderStatus.PENDING.value,
+        "items": [
             {
                 "order_item_id": f"{order_id}-{index + 1}",
-                "product_id": line.product_id,
+                "product_id": line.id,
                 "sku": line.sku,
-                "seller_id": seller_id,
+                "seller_id": line.sellerId,
                 "quantity": line.quantity,
-                "price_at_purchase": price.model_dump(),
+                "price_at_purchase": line.unitPrice.model_dump(),
+                "discounts": _discounts(line.discounts),
+                "total": line.total.amount,
             }
-            for index, (line, seller_id, price) in enumerate(priced)
-        ]
+            for index, line in enumerate(cart.lines)
+        ],
+        "subtotal": pricing.subtotal.amount,
+        "discounts": _discounts(pricing.discounts),
+        "discount_total": pricing.discountTotal.amount,
+        "shipping": pricing.shipping.amount,
+        "shipping_discount": pricing.shippingDiscount.amount,
+        "total_amount": pricing.total.amount,
+        "currency": cart.currency,
+        "coupons": cart.appliedCoupons,
+        "cart": {"id": cart.id, "version": cart.version},
+        "shipping_address": data.shipping_address.model_dump(),
+        "payment_method": data.payment_method,
+        "email": data.email,
+        "idempotency_key": data.idempotency_key,
+        "request_hash": request_hash(data),
+        "cart_hash": cart_hash(cart),
+        "cancel_reason": None,
+        "deadline": None,
+        "status_history": [{"status": "PENDING", "at": at, "cause": "placed"}],
+        "version": 1,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+async def place_order(
+    *, db: OrderDb, cart: CartService, authorization: str, user_id: str, data: PlaceOrder
+) -> OrderRead:
+    """A PENDING order of the buyer's cart at the cart service's pricing now, with
+    ``OrderCreated`` in the same write.
+
+    Steps: read the cart; check it can be ordered; redeem its applied coupons for the order
+    (idempotent per order: a retry with the key takes the same redemptions); read the cart's
+    version again, so a cart changed meanwhile is refused (``CART_CHANGED``) instead of
+    ordered half-old; insert. The same key returns the first order while the cart still
+    holds what it ordered (or nothing: a confirmed order empties it); the same key with
+    another request or other cart content is ``IDEMPOTENCY_KEY_REUSED``."""
+    order_id = order_id_for(user_id, data.idempotency_key)
+    existing = await db.orders.get(order_id, {"outbox": 0})
+    snapshot = await cart.read(authorization)
+    if existing is None:
+        check_cart(snapshot)
+        for index, code in enumerate(snapshot.appliedCoupons):
+            await cart.redeem(
+                authorization, code=code, order_id=order_id, at=["cart", "appliedCoupons", index]
+            )
+        again = await cart.read(authorization)
+        if again.version != snapshot.version:
+            raise Conflict(
+                "CART_CHANGED",
+                "the cart changed while the order was placed; check it and place again",
+                ["cart", "version"],
+            )
         doc = {
-            "_id": order_id,
-            "user_id": user_id,
-            "status": OrderStatus.PENDING.value,
-            "items": items,
-            "total_amount": sum(line.quantity * price.amount for line, _, price in priced),
-            "currency": priced[0][2].currency,
-            "shipping_address": data.shipping_address.model_dump(),
-            "payment_method": data.payment_method,
-            "email": data.email,
-            "idempotency_key": data.idempotency_key,
-            "request_hash": fingerprint,
-            "cancel_reason": None,
+            **_order_doc(order_id, user_id, data, snapshot),
             "deadline": _deadline(db, OrderStatus.PENDING),
-            "status_history": [{"status": "PENDING", "at": at, "cause": "placed"}],
-            "version": 1,
-            "created_at": at,
-            "updated_at": at,
         }
         try:
             await db.orders.insert(doc, [events.order_created(doc)])
@@ -86,7 +165,8 @@ async def place_order(
         except DuplicateKeyError:
             existing = await db.orders.get(order_id, {"outbox": 0})
     assert existing is not None
-    if existing["request_hash"] != fingerprint:
+    same_cart = not snapshot.lines or existing["cart_hash"] == cart_hash(snapshot)
+    if existing["request_hash"] != request_hash(data) or not same_cart:
         raise Conflict(
             "IDEMPOTENCY_KEY_REUSED",
             "this idempotency key was used for another order request",

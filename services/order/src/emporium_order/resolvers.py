@@ -9,12 +9,12 @@ from typing import Any
 from ariadne import EnumType, MutationType, QueryType, ScalarType
 from ariadne.contrib.federation import FederatedObjectType
 from emporium_kit.auth import require_principal
-from emporium_kit.context import RequestContext
+from emporium_kit.context import RequestContext, request_of
 from emporium_kit.errors import ValidationFailed, parse_input
 from graphql import GraphQLResolveInfo
 
 from emporium_order import orders
-from emporium_order.catalog import CatalogPrices
+from emporium_order.cart import CartService
 from emporium_order.models import OrderRead, OrderStatus, PlaceOrder
 from emporium_order.store import OrderDb
 
@@ -22,18 +22,18 @@ from emporium_order.store import OrderDb
 @dataclass(frozen=True, slots=True)
 class Order:
     db: OrderDb
-    catalog: CatalogPrices
+    cart: CartService
 
 
 @dataclass(frozen=True, slots=True)
 class OrderContext(RequestContext):
     db: OrderDb
-    catalog: CatalogPrices
+    cart: CartService
 
 
 def request_context(service: Order) -> Callable[[Any], OrderContext]:
     def build(_request: Any) -> OrderContext:
-        return OrderContext(db=service.db, catalog=service.catalog)
+        return OrderContext(db=service.db, cart=service.cart)
 
     return build
 
@@ -70,8 +70,14 @@ async def resolve_place_order(_: Any, info: GraphQLResolveInfo, input: dict[str,
         input["shipping_address"] = {k: v for k, v in address.items() if v is not None}
     data = parse_input(PlaceOrder, input, at=["input"], code="VALIDATION_FAILED")
     context = OrderContext.of(info)
+    # the buyer's own cart, read with the buyer's own token (verified: a principal exists)
+    authorization = request_of(info).headers["authorization"]
     return await orders.place_order(
-        db=context.db, catalog=context.catalog, user_id=principal.subject, data=data
+        db=context.db,
+        cart=context.cart,
+        authorization=authorization,
+        user_id=principal.subject,
+        data=data,
     )
 
 

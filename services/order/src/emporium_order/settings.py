@@ -13,8 +13,8 @@ class OrderSettings(ServiceSettings):
     # where `serve` listens by default (EMPORIUM_PORT); the registry table's port
     port: int = Field(default=8005, ge=1, le=65535)
     order_relay_poll_interval_s: float = Field(default=30.0, gt=0, le=600)
-    # the catalog's subgraph: the prices an order is placed at
-    order_catalog_url: str = "http://127.0.0.1:8002/graphql"
+    # the cart's subgraph: the buyer's cart, priced, an order is placed from
+    order_cart_url: str = "http://127.0.0.1:8004/graphql"
     # each saga step's deadline (docs/checkout.md, *Step timeouts*)
     order_payment_timeout_s: float = Field(default=900.0, gt=0, le=7 * 24 * 3600)
     order_reservation_timeout_s: float = Field(default=120.0, gt=0, le=24 * 3600)

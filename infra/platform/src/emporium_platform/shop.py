@@ -4,7 +4,7 @@ measurements and its screenshots: identity, catalog, search, cart, the checkout'
 :class:`~emporium_platform.harness.Stack` (real processes on free ports, this session's
 databases, namespaces and index), the demo data loaded by the services' own commands
 (identity's demo accounts, catalog's demo catalog, a search rebuild, the cart's demo offers
-and coupon; the inventory stocks every demo SKU from the catalog's events), and the storefront's
+and coupon, the inventory's demo stock of every SKU), and the storefront's
 production build behind its static server. The gateway's CORS and identity's session cookie
 admit the shop's origin, as on the local platform::
 
@@ -44,9 +44,6 @@ UNLIMITED = "10000/minute"
 # the rebuild, or a search, can take longer than the production defaults allow
 SLOW_MACHINE = {"EMPORIUM_MONGO_TIMEOUT_S": "15"}
 SUBGRAPH_TIMEOUT_MS = "30000"
-# checkout's services: stock for every demo SKU (from the catalog's events), payments on
-# stripe-mock, orders, emails into Mailpit
-CHECKOUT = ("inventory", "payment", "order", "notification")
 
 
 @dataclass(frozen=True)
@@ -114,7 +111,11 @@ def demo_shop(stack: Stack, *, log_dir: Path | None = None) -> Iterator[DemoShop
     search = stack.start("search", env=SLOW_MACHINE)
     # the cart and checkout read the catalog's events from the time they start: before its seed
     cart = stack.start("cart", env=SLOW_MACHINE)
-    for service in CHECKOUT:
+    inventory = stack.start(
+        "inventory",
+        env={**SLOW_MACHINE, "EMPORIUM_INVENTORY_CATALOG_URL": catalog.graphql_url},
+    )
+    for service in ("payment", "order", "notification"):
         stack.start(service, env=SLOW_MACHINE)
     gateway = stack.gateway(
         EMPORIUM_CORS_ORIGINS=shop_origin, EMPORIUM_SUBGRAPH_TIMEOUT_MS=SUBGRAPH_TIMEOUT_MS
@@ -124,6 +125,8 @@ def demo_shop(stack: Stack, *, log_dir: Path | None = None) -> Iterator[DemoShop
     _run("emporium_catalog.cli", "seed", process=catalog)
     _run("emporium_search.cli", "rebuild", process=search)
     _run("emporium_cart.cli", "seed", process=cart)
+    # every demo SKU's stock at once, rather than as the catalog's events arrive
+    _run("emporium_inventory.cli", "seed", process=inventory)
     _warm_search(gateway.url)
     storefront = storefront_process(
         port=shop_port,

@@ -58,6 +58,7 @@ export function routes(client: ApolloClient): RouteObject[] {
             { path: 'account', lazy: () => import('../pages/account/Profile') },
             { path: 'account/addresses', lazy: () => import('../pages/account/Addresses') },
             { path: 'cart', lazy: () => import('../pages/CartPage') },
+            { path: 'checkout', lazy: () => import('../pages/checkout/Checkout') },
             { path: 'account/orders', lazy: () => import('../pages/account/Orders') },
             { path: 'account/orders/:id', lazy: () => import('../pages/account/OrderPage') },
             { path: 'seller', lazy: () => import('../pages/seller/Seller') },

@@ -69,3 +69,10 @@ export function formatDate(value: string): string {
     new Date(value),
   );
 }
+
+/** An order amount in minor units, as the cart shows prices ("$1,299.00"). */
+export function formatAmount(amount: number, currency: string): string {
+  const format = new Intl.NumberFormat('en-US', { style: 'currency', currency });
+  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
+  return format.format(amount / 10 ** digits);
+}

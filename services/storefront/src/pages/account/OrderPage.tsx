@@ -6,8 +6,14 @@ import { ErrorNotice } from '../../components/ErrorNotice';
 import { PageSkeleton } from '../../components/Skeleton';
 import { ShopOrderDocument, type OrderFieldsFragment } from '../../gql/graphql';
 import { countryName } from '../../lib/countries';
-import { formatMinor } from '../../lib/money';
-import { FAILED, SETTLED, STATUS_LABELS, describeOrder, formatDate } from '../../lib/orders';
+import {
+  FAILED,
+  SETTLED,
+  STATUS_LABELS,
+  describeOrder,
+  formatAmount,
+  formatDate,
+} from '../../lib/orders';
 
 // how often an order in progress is asked for its status (checkout takes a few seconds)
 const POLL_MS = 1_000;
@@ -41,7 +47,7 @@ function StatusBanner({ order }: { order: OrderFieldsFragment }) {
 }
 
 function OrderDetail({ order }: { order: OrderFieldsFragment }) {
-  const money = (amount: number) => formatMinor(amount, order.currency);
+  const money = (amount: number) => formatAmount(amount, order.currency);
   return (
     <div className="mx-auto max-w-4xl px-4 py-8">
       <title>{`Order ${order.id} · Emporium`}</title>
@@ -62,16 +68,41 @@ function OrderDetail({ order }: { order: OrderFieldsFragment }) {
             {order.items.map((item) => (
               <li key={item.orderItemId} className="flex justify-between gap-3 py-3 text-sm">
                 <span>
-                  {item.quantity} × <span className="font-medium">SKU {item.sku}</span>
+                  {item.quantity} × <span className="font-medium">SKU {item.sku}</span> at{' '}
+                  {money(item.priceAtPurchase.amount)}
+                  {item.discounts.map((discount) => (
+                    <span key={discount.offerId} className="block text-emerald-800">
+                      {discount.label}: −{money(discount.amount)}
+                    </span>
+                  ))}
                 </span>
-                <span>{money(item.priceAtPurchase.amount * item.quantity)}</span>
+                <span>{money(item.total)}</span>
               </li>
             ))}
           </ul>
-          <p className="mt-2 flex justify-between font-semibold">
-            <span>Total</span>
-            <span>{money(order.totalAmount)}</span>
-          </p>
+          <dl className="mt-3 space-y-1 text-sm">
+            <div className="flex justify-between">
+              <dt>Subtotal</dt>
+              <dd>{money(order.pricing.subtotal)}</dd>
+            </div>
+            {order.pricing.discounts.map((discount) => (
+              <div key={discount.offerId} className="flex justify-between text-emerald-800">
+                <dt>{discount.label}</dt>
+                <dd>−{money(discount.amount)}</dd>
+              </div>
+            ))}
+            <div className="flex justify-between">
+              <dt>Shipping</dt>
+              <dd>{money(order.pricing.shipping - order.pricing.shippingDiscount)}</dd>
+            </div>
+            <div className="flex justify-between border-t border-slate-200 pt-1 text-base font-semibold">
+              <dt>Total</dt>
+              <dd>{money(order.totalAmount)}</dd>
+            </div>
+          </dl>
+          {order.coupons.length > 0 && (
+            <p className="mt-2 text-sm text-slate-700">Coupons: {order.coupons.join(', ')}</p>
+          )}
         </section>
         <section aria-labelledby="ship-heading">
           <h2 id="ship-heading" className="text-lg font-semibold">

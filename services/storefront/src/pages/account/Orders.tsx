@@ -3,8 +3,7 @@ import { Link } from 'react-router';
 import { ErrorNotice } from '../../components/ErrorNotice';
 import { Skeleton } from '../../components/Skeleton';
 import { ShopMyOrdersDocument } from '../../gql/graphql';
-import { formatMinor } from '../../lib/money';
-import { FAILED, STATUS_LABELS, formatDate } from '../../lib/orders';
+import { FAILED, STATUS_LABELS, formatAmount, formatDate } from '../../lib/orders';
 import { AccountShell } from './AccountShell';
 
 function OrderList() {
@@ -49,7 +48,7 @@ function OrderList() {
               </p>
             </div>
             <div className="text-right">
-              <p className="font-semibold">{formatMinor(order.totalAmount, order.currency)}</p>
+              <p className="font-semibold">{formatAmount(order.totalAmount, order.currency)}</p>
               <p
                 className={`text-sm font-medium ${
                   FAILED.has(order.status) ? 'text-red-700' : 'text-slate-800'

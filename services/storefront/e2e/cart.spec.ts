@@ -10,6 +10,9 @@ import {
   uniqueEmail,
 } from './support';
 
+// long journeys through every service, on a machine shared with them: three times the timeout
+test.slow();
+
 test('a guest cart: add, live in a second tab, quantities, coupons, save for later, merged at sign-in', async ({
   page,
   context,

@@ -15,7 +15,7 @@ export function MergeNotice() {
   return (
     <section
       aria-labelledby="merge-heading"
-      role="status"
+      aria-live="polite"
       className="mx-auto mt-4 w-full max-w-7xl px-4"
     >
       <div className="rounded-lg border border-emerald-200 bg-emerald-50 p-4 text-sm text-emerald-950">

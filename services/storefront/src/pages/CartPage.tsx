@@ -107,9 +107,7 @@ function CartLineItem({ line }: { line: Line }) {
               {line.name}
             </Link>
           </h3>
-          <p className="font-semibold" aria-label={`Line total ${line.total.formatted}`}>
-            {line.available ? line.total.formatted : '—'}
-          </p>
+          <p className="font-semibold">{line.available ? line.total.formatted : '—'}</p>
         </div>
         <p className="text-sm text-slate-700">{line.unitPrice.formatted} each</p>
         {line.available ? (
@@ -145,9 +143,10 @@ function CartLineItem({ line }: { line: Line }) {
             type="button"
             disabled={busy}
             onClick={() => void run(() => saveForLater(line.id))}
+            aria-label={`Save for later: ${line.name}`}
             className="text-sm font-medium text-sky-800 hover:underline"
           >
-            Save for later<span className="sr-only">: {line.name}</span>
+            Save for later
           </button>
           <button
             type="button"
@@ -182,9 +181,10 @@ function SavedItem({ line }: { line: Line }) {
           type="button"
           disabled={busy}
           onClick={() => void run(() => moveToCart(line.id))}
+          aria-label={`Move to cart: ${line.name}`}
           className="text-sm font-medium text-sky-800 hover:underline"
         >
-          Move to cart<span className="sr-only">: {line.name}</span>
+          Move to cart
         </button>
         <button
           type="button"

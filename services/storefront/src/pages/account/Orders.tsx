@@ -31,7 +31,10 @@ function OrderList() {
     );
   }
   return (
-    <ul className="divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white">
+    <ul
+      aria-label="Your orders"
+      className="divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white"
+    >
       {data.myOrders.map((order) => {
         const units = order.items.reduce((sum, item) => sum + item.quantity, 0);
         return (

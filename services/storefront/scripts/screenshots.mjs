@@ -42,8 +42,10 @@ const wanted = (section) => sections.length === 0 || sections.includes(section);
 async function checkout() {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   await signIn(page, 'customer@emporium.example');
-  for (const query of ['lamp', 'mug']) {
-    await page.goto(`${base}/search?q=${query}`);
+  for (const query of ['phone case', 'headphones']) {
+    await page.goto(
+      `${base}/search?${new URLSearchParams({ q: query, availability: 'in-stock' })}`,
+    );
     await page.getByRole('region', { name: 'Results' }).getByRole('link').first().click();
     await page.getByRole('button', { name: 'Add to cart' }).click();
     await page.getByText(/^Added to your cart/).waitFor();
@@ -55,7 +57,9 @@ async function checkout() {
   await shot(page, 'cart');
   await page.goto(`${base}/checkout`);
   const shipping = page.getByRole('region', { name: '1. Shipping address' });
-  if (await shipping.getByLabel('Full name').isVisible()) {
+  const fullName = shipping.getByLabel('Full name');
+  await shipping.getByRole('radio').or(fullName).first().waitFor();
+  if (await fullName.isVisible()) {
     await shipping.getByLabel('Full name').fill('Casey Customer');
     await shipping.getByLabel('Address line 1').fill('1 Main Street');
     await shipping.getByLabel('City').fill('Berlin');

@@ -135,6 +135,12 @@ async def _worker(
     return errors
 
 
+def _rotated(payloads: list[bytes], k: int, concurrency: int) -> list[bytes]:
+    """``payloads`` starting at the ``k``-th of ``concurrency`` evenly spaced places."""
+    offset = k * len(payloads) // concurrency
+    return payloads[offset:] + payloads[:offset]
+
+
 async def run_load(
     name: str,
     host: str,
@@ -147,6 +153,11 @@ async def run_load(
     spread: bool = False,
 ) -> Result:
     """Replay ``requests`` round-robin: ``total`` requests over ``concurrency`` connections.
+
+    Connection ``k`` starts its round at the ``k``-th of ``concurrency`` evenly spaced places
+    in the list, so the requests in flight at one moment differ: replayed in lockstep, the
+    same query would be in flight on every connection at once, and the gateway's in-flight
+    deduplication (on by default) would answer them all with one subgraph call.
 
     ``spread`` deals the requests out instead, connection ``k`` taking every
     ``concurrency``-th one from ``k``, so no request is sent twice while ``total`` does not
@@ -161,7 +172,11 @@ async def run_load(
     errors = await asyncio.gather(
         *(
             _worker(
-                host, port, payloads[k::concurrency] if spread else payloads, per_worker, latencies
+                host,
+                port,
+                payloads[k::concurrency] if spread else _rotated(payloads, k, concurrency),
+                per_worker,
+                latencies,
             )
             for k in range(concurrency)
         )

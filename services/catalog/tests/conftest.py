@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from emporium_catalog.app import create_app
 from emporium_catalog.categories import create_category
 from emporium_catalog.models import CategoryCreate, SellerCreate
@@ -23,9 +22,9 @@ from emporium_catalog.sellers import create_seller
 from emporium_catalog.settings import CatalogSettings
 from emporium_catalog.store import PRODUCTS, CatalogDb
 from emporium_kit.auth import Principal
-from emporium_kit.testing import TokenMinter
+from emporium_kit.testing import TokenMinter, serving
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import monitoring
 from ulid import ULID
 
 
@@ -96,17 +95,8 @@ def settings(platform: Any, minter: TokenMinter, session_id: str) -> CatalogSett
 @pytest.fixture(scope="session")
 async def app(settings: CatalogSettings) -> AsyncIterator[FastAPI]:
     COMMANDS.database = settings.mongo_database
-    application = create_app(settings)
-    # a loaded machine can take seconds to finish a relay pass on FerretDB at shutdown
-    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
-        # the outbox worker ensures the streams in the background: taps need them
-        await asyncio.wait_for(application.state.outbox.ready.wait(), timeout=60)
+    async with serving(create_app(settings), settings) as application:
         yield application
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
-    try:
-        await client.drop_database(str(settings.mongo_database))
-    finally:
-        await client.close()
 
 
 @pytest.fixture(scope="session")

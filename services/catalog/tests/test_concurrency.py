@@ -16,7 +16,8 @@ import pytest
 from emporium_catalog.claims import CLAIM_GRACE, UniqueClaims
 from emporium_catalog.products import SKUS, SLUGS
 from emporium_catalog.settings import CatalogSettings
-from emporium_catalog.store import SKU_CLAIMS, SLUG_CLAIMS, CatalogDb, now
+from emporium_catalog.store import SKU_CLAIMS, SLUG_CLAIMS, CatalogDb
+from emporium_kit.documents import now
 from emporium_kit.errors import Conflict
 from pymongo import AsyncMongoClient
 from ulid import ULID

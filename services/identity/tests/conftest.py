@@ -22,13 +22,12 @@ import httpx
 import nats
 import orjson
 import pytest
-from asgi_lifespan import LifespanManager
 from emporium_identity.app import create_app
 from emporium_identity.core import Identity
 from emporium_identity.settings import IdentitySettings, OAuthProvider
+from emporium_kit.testing import serving
 from fastapi import FastAPI
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from pymongo import AsyncMongoClient
 from ulid import ULID
 
 from .oidc_provider import LocalOidcProvider
@@ -87,17 +86,8 @@ def settings(platform: Any, session_id: str, oidc: LocalOidcProvider) -> Identit
 
 @pytest.fixture(scope="session")
 async def app(settings: IdentitySettings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    # a loaded machine can take seconds to finish a relay pass on FerretDB at shutdown
-    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
-        # the outbox worker ensures the streams in the background: taps need them
-        await asyncio.wait_for(application.state.outbox.ready.wait(), timeout=60)
+    async with serving(create_app(settings), settings) as application:
         yield application
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
-    try:
-        await client.drop_database(str(settings.mongo_database))
-    finally:
-        await client.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,19 +4,16 @@ session, reached through ``/graphql`` over ASGI with tokens the kit's ``TokenMin
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from emporium_kit.testing import TokenMinter
+from emporium_kit.testing import GraphQLPost, TokenMinter, graphql_poster, serving
 from emporium_notification.app import create_app
 from emporium_notification.notifications import Notifier
 from emporium_notification.settings import NotificationSettings
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 from ulid import ULID
 
 SENDER = f"test-{str(ULID()).lower()}@emporium.local"
@@ -49,36 +46,16 @@ def settings(platform: Any, minter: TokenMinter) -> NotificationSettings:
 # suites that run later in the session
 @pytest.fixture(scope="module")
 async def app(settings: NotificationSettings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=30):
-        await asyncio.wait_for(application.state.outbox.ready.wait(), timeout=60)
+    async with serving(create_app(settings), settings) as application:
         yield application
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
-    try:
-        await client.drop_database(str(settings.mongo_database))
-    finally:
-        await client.close()
 
 
 # per module: the service stops with it, so its consumers never act on the events of the
 # suites that run later in the session
 @pytest.fixture(scope="module")
-async def gql(app: FastAPI, minter: TokenMinter) -> AsyncIterator[Any]:
+async def gql(app: FastAPI, minter: TokenMinter) -> AsyncIterator[GraphQLPost]:
     """POST a document to /graphql, as a signed-in customer unless ``token=None``."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://notification") as client:
-        customer = minter.mint(f"user-{ULID()}", ["customer"])
-
-        async def post(
-            query: str, variables: dict[str, Any] | None = None, token: str | None = customer
-        ) -> dict[str, Any]:
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            response = await client.post(
-                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-            )
-            assert response.status_code in (200, 400), response.text
-            return response.json()
-
+    async with graphql_poster(app, token=minter.mint(f"user-{ULID()}", ["customer"])) as post:
         yield post
 
 

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 from emporium_kit.auth import Principal
+from emporium_kit.documents import now
 from emporium_kit.errors import Conflict, Forbidden, NotFound
 from emporium_order import events, orders
 from emporium_order.models import OrderStatus
-from emporium_order.store import OrderDb, now
+from emporium_order.store import OrderDb
 from ulid import ULID
 
 pytestmark = pytest.mark.integration

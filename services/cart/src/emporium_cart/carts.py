@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import orjson
 from emporium_kit.auth import Principal
 from emporium_kit.clients import RedisStore
+from emporium_kit.documents import now
 from emporium_kit.errors import (
     Conflict,
     DomainError,
@@ -46,7 +47,7 @@ from redis.exceptions import WatchError
 
 from emporium_cart.models import ProductState
 from emporium_cart.settings import CartSettings
-from emporium_cart.store import Keys, now
+from emporium_cart.store import Keys
 
 Doc = dict[str, Any]
 # current cart -> the new one, or None for "no change"; raises a DomainError to refuse

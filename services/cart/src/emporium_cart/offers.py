@@ -28,6 +28,7 @@ from typing import Any
 
 from emporium_kit.auth import Principal
 from emporium_kit.clients import RedisStore
+from emporium_kit.documents import now
 from emporium_kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from emporium_kit.money import Money
 from pymongo.errors import DuplicateKeyError
@@ -35,7 +36,7 @@ from pymongo.errors import DuplicateKeyError
 from emporium_cart import pricing
 from emporium_cart.models import OfferCreate, OfferFields, OfferUpdate
 from emporium_cart.products import Products
-from emporium_cart.store import Keys, OffersDb, new_id, now
+from emporium_cart.store import Keys, OffersDb, new_id
 
 # KEYS: the coupon's redemptions {order: user}, the shopper's count.
 # ARGV: order id, user id, total limit (-1: none), per-user limit (-1: none).

@@ -20,25 +20,14 @@ code: an ``_id`` insert is the one atomic uniqueness check FerretDB has) and the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-from emporium_kit.clients import MongoStore, RedisStore
-from emporium_kit.documents import LOCKS, Collection, Documents, Guard, LeaseConfig, Leases
+from emporium_kit.clients import RedisStore
+from emporium_kit.documents import ServiceDb
 from emporium_kit.errors import Conflict, NotFound
-from emporium_kit.settings import ServiceSettings
-from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 OFFERS = "offers"
 COUPON_CODES = "coupon_codes"
 PROCESSED_EVENTS = "processed_events"
-
-
-def now() -> datetime:
-    """UTC now at millisecond precision: what a BSON date stores."""
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def new_id() -> str:
@@ -78,31 +67,14 @@ class Keys:
         return self._key("updates")
 
 
-class OffersDb:
-    """``guard`` is the Mongo dependency's (none for command-line tools)."""
-
-    def __init__(
-        self,
-        db: AsyncDatabase[dict[str, Any]],
-        guard: Guard | None = None,
-        *,
-        leases: LeaseConfig | None = None,
-    ) -> None:
-        self.raw = db
-        self.leases = Leases(Collection(db[LOCKS], guard), leases)
-        self.offers = Documents(
-            db[OFFERS],
-            guard,
-            leases=self.leases,
+class OffersDb(ServiceDb):
+    def declare(self) -> None:
+        self.offers = self.aggregates(
+            OFFERS,
             noun="offer",
             not_found=lambda: NotFound("OFFER_NOT_FOUND", "No such offer", ["input", "id"]),
             busy=lambda: Conflict(
                 "OFFER_BUSY", "The offer is being changed by another request; retry"
             ),
         )
-        self.coupon_codes = Collection(db[COUPON_CODES], guard)
-
-    @classmethod
-    def connect(cls, mongo: MongoStore, settings: ServiceSettings) -> OffersDb:
-        """The app's store: every call behind the Mongo breaker, leases from the settings."""
-        return cls(mongo.db, mongo.dependency.guard, leases=LeaseConfig.from_settings(settings))
+        self.coupon_codes = self.collection(COUPON_CODES)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from emporium_kit.documents import ChangeResult, Lease
+from emporium_kit.documents import ChangeResult, Lease, now
 from emporium_kit.errors import Conflict, NotFound
 from pymongo.errors import DuplicateKeyError
 
@@ -27,7 +27,7 @@ from emporium_catalog.domain import (
     subtree_height,
 )
 from emporium_catalog.models import CategoryCreate, CategoryRead, CategoryUpdate
-from emporium_catalog.store import CatalogDb, new_id, now
+from emporium_catalog.store import CatalogDb, new_id
 
 Doc = dict[str, Any]
 

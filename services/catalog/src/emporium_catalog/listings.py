@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from emporium_kit.auth import Principal
-from emporium_kit.documents import ChangeResult
+from emporium_kit.documents import ChangeResult, now
 from emporium_kit.errors import Conflict, NotFound
 
 from emporium_catalog import events
@@ -26,7 +26,7 @@ from emporium_catalog.products import (
     write_product,
 )
 from emporium_catalog.sellers import require_seller
-from emporium_catalog.store import CatalogDb, now
+from emporium_catalog.store import CatalogDb
 
 
 async def upsert_listing(

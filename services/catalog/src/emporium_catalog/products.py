@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from emporium_kit.auth import Principal
-from emporium_kit.documents import ChangeResult
+from emporium_kit.documents import ChangeResult, now
 from emporium_kit.errors import Conflict, Forbidden, NotFound
 from emporium_kit.events.envelope import Event
 from pymongo.errors import DuplicateKeyError
@@ -47,14 +47,7 @@ from emporium_catalog.models import (
     ProductUpdate,
 )
 from emporium_catalog.sellers import require_seller
-from emporium_catalog.store import (
-    PRODUCTS,
-    SKU_CLAIMS,
-    SLUG_CLAIMS,
-    CatalogDb,
-    new_id,
-    now,
-)
+from emporium_catalog.store import PRODUCTS, SKU_CLAIMS, SLUG_CLAIMS, CatalogDb, new_id
 
 Doc = dict[str, Any]
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
+from emporium_kit.documents import now
 from emporium_kit.events.outbox import with_outbox
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -41,7 +42,6 @@ from emporium_catalog.store import (
     SELLERS,
     CatalogDb,
     ensure_indexes,
-    now,
 )
 
 Db = AsyncDatabase[dict[str, Any]]

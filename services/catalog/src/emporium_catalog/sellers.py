@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from emporium_kit.documents import now
 from emporium_kit.errors import Conflict, NotFound
 from pymongo.errors import DuplicateKeyError
 
 from emporium_catalog.domain import slugify
 from emporium_catalog.models import SellerCreate, SellerRead
-from emporium_catalog.store import CatalogDb, new_id, now
+from emporium_catalog.store import CatalogDb, new_id
 
 
 async def create_seller(*, db: CatalogDb, data: SellerCreate) -> SellerRead:

@@ -11,23 +11,9 @@ on the raw database (``db.raw``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-from emporium_kit.clients import MongoStore
-from emporium_kit.documents import (
-    LOCKS,
-    Collection,
-    Documents,
-    Guard,
-    LeaseConfig,
-    Leases,
-    NotifyTarget,
-)
+from emporium_kit.documents import ServiceDb
 from emporium_kit.errors import Conflict, NotFound
-from emporium_kit.settings import ServiceSettings
 from pymongo import ASCENDING, IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 PRODUCTS = "products"
@@ -41,68 +27,30 @@ SEED_BATCHES = "seed_batches"
 OUTBOX_COLLECTIONS = (PRODUCTS, CATEGORIES, SEED_BATCHES)
 
 
-def now() -> datetime:
-    """UTC now at millisecond precision: what a BSON date stores, so a document built in
-    memory equals the same document read back (and the cache compares equal)."""
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
 def new_id() -> str:
     return str(ULID())
 
 
-class CatalogDb:
-    """``CatalogDb(db, guard, *, leases, notify)``: ``guard`` is the Mongo dependency's
-    (none for command-line tools), ``leases`` the lease settings, ``notify`` what learns of
-    every write that carries events (the outbox relay)."""
-
-    def __init__(
-        self,
-        db: AsyncDatabase[dict[str, Any]],
-        guard: Guard | None = None,
-        *,
-        leases: LeaseConfig | None = None,
-        notify: NotifyTarget | None = None,
-    ) -> None:
-        self.raw = db
-        self.leases = Leases(Collection(db[LOCKS], guard), leases)
-        self.products = Documents(
-            db[PRODUCTS],
-            guard,
-            leases=self.leases,
+class CatalogDb(ServiceDb):
+    def declare(self) -> None:
+        self.products = self.aggregates(
+            PRODUCTS,
             noun="product",
             not_found=lambda: NotFound("PRODUCT_NOT_FOUND", "no such product", ["id"]),
             busy=lambda: Conflict(
                 "PRODUCT_BUSY", "the product is being changed by another request; retry"
             ),
-            notify=notify,
         )
-        self.categories = Documents(
-            db[CATEGORIES],
-            guard,
-            leases=self.leases,
+        self.categories = self.aggregates(
+            CATEGORIES,
             noun="category",
             not_found=lambda: NotFound("CATEGORY_NOT_FOUND", "no such category", ["id"]),
             busy=lambda: Conflict(
                 "CATEGORY_BUSY", "the category is being changed by another request; retry"
             ),
-            notify=notify,
         )
-        self.sellers = Collection(db[SELLERS], guard)
-        self.seed_batches = Collection(db[SEED_BATCHES], guard)
-
-    @classmethod
-    def connect(
-        cls, mongo: MongoStore, settings: ServiceSettings, *, notify: NotifyTarget | None = None
-    ) -> CatalogDb:
-        """The app's store: every call behind the Mongo breaker, leases from the settings."""
-        return cls(
-            mongo.db,
-            mongo.dependency.guard,
-            leases=LeaseConfig.from_settings(settings),
-            notify=notify,
-        )
+        self.sellers = self.collection(SELLERS)
+        self.seed_batches = self.collection(SEED_BATCHES)
 
 
 async def ensure_indexes(*, db: CatalogDb) -> None:

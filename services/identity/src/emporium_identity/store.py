@@ -12,21 +12,8 @@ by the one caller whose rotation claim succeeded.
 
 from __future__ import annotations
 
-from emporium_kit.clients import MongoStore
-from emporium_kit.documents import (
-    LOCKS,
-    Collection,
-    Doc,
-    Documents,
-    Guard,
-    LeaseConfig,
-    Leases,
-    NotifyTarget,
-    Refusal,
-    unguarded,
-)
+from emporium_kit.documents import Doc, Refusal, ServiceDb
 from emporium_kit.errors import Conflict, NotFound
-from emporium_kit.settings import ServiceSettings
 from pymongo.asynchronous.database import AsyncDatabase
 
 Db = AsyncDatabase[Doc]
@@ -46,62 +33,31 @@ def _busy(what: str) -> Refusal:
     )
 
 
-class IdentityDb:
-    """``IdentityDb(db, guard, *, leases, notify)``: ``guard`` is the Mongo dependency's
-    (none for command-line tools), ``leases`` the lease settings, ``notify`` what learns of
-    every write that carries events (the outbox relay)."""
-
-    def __init__(
-        self,
-        db: Db,
-        guard: Guard | None = None,
-        *,
-        leases: LeaseConfig | None = None,
-        notify: NotifyTarget | None = None,
-    ) -> None:
-        self.raw = db
-        self.guard: Guard = guard or unguarded
-        self.leases = Leases(Collection(db[LOCKS], guard), leases)
-        self.users = Documents(
-            db[USERS],
-            guard,
-            leases=self.leases,
+class IdentityDb(ServiceDb):
+    def declare(self) -> None:
+        self.users = self.aggregates(
+            USERS,
             noun="account",
             not_found=lambda: NotFound("USER_NOT_FOUND", "No such user"),
             busy=_busy("account"),
-            notify=notify,
         )
-        self.sessions = Documents(
-            db[SESSIONS],
-            guard,
-            leases=self.leases,
+        self.sessions = self.aggregates(
+            SESSIONS,
             noun="session",
             not_found=lambda: NotFound("SESSION_NOT_FOUND", "No such session"),
             busy=_busy("session"),
+            relay=False,
         )
-        self.signing_keys = Documents(
-            db[SIGNING_KEYS],
-            guard,
-            leases=self.leases,
+        self.signing_keys = self.aggregates(
+            SIGNING_KEYS,
             noun="signing key",
             not_found=lambda: NotFound("SIGNING_KEY_NOT_FOUND", "No such signing key"),
             busy=_busy("signing key"),
+            relay=False,
         )
-        self.refresh_tokens = Collection(db[REFRESH_TOKENS], guard)
-        self.refresh_rotations = Collection(db[REFRESH_ROTATIONS], guard)
-        self.oauth_links = Collection(db[OAUTH_LINKS], guard)
-
-    @classmethod
-    def connect(
-        cls, mongo: MongoStore, settings: ServiceSettings, *, notify: NotifyTarget | None = None
-    ) -> IdentityDb:
-        """The app's store: every call behind the Mongo breaker, leases from the settings."""
-        return cls(
-            mongo.db,
-            mongo.dependency.guard,
-            leases=LeaseConfig.from_settings(settings),
-            notify=notify,
-        )
+        self.refresh_tokens = self.collection(REFRESH_TOKENS)
+        self.refresh_rotations = self.collection(REFRESH_ROTATIONS)
+        self.oauth_links = self.collection(OAUTH_LINKS)
 
 
 async def ensure_indexes(*, db: IdentityDb) -> None:

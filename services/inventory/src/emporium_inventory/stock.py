@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from emporium_kit.auth import Principal
+from emporium_kit.documents import now
 from emporium_kit.errors import Conflict, Forbidden, NotFound
 from pymongo.errors import DuplicateKeyError
 
@@ -33,7 +34,7 @@ from emporium_inventory.models import (
     StockAdjust,
     StockRead,
 )
-from emporium_inventory.store import InventoryDb, now
+from emporium_inventory.store import InventoryDb
 
 Doc = dict[str, Any]
 Outcome = tuple[dict[str, Any], list[Any]] | None

@@ -14,6 +14,16 @@ processes that fetch them (the gateway, a subgraph started by the test harness):
     with JwksServer(minter) as jwks:
         stack = stacks("gateway", jwks_url=jwks.url)
 
+``serving`` runs a service's app for a test module or session, lifespan included, and drops
+its test database afterwards; ``graphql_poster`` posts documents to it over ASGI::
+
+    async with serving(create_app(settings), settings) as app:
+        async with graphql_poster(app, token=minter.mint("u-1", ["customer"])) as gql:
+            body = await gql("{ myOrders(first: 5) { id } }")
+
+``assert_schemas_committed`` pins a service's event contracts: the JSON schemas its event
+catalog generates must be the ones committed under its ``contracts/``.
+
 ``BlackHole`` plays a dependency that hangs: it accepts connections and never answers, so a
 client's timeout is what ends the call::
 
@@ -23,21 +33,30 @@ client's timeout is what ends the call::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import httpx
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import ECKey, Key, KeySet, OKPKey, RSAKey
+from pymongo import AsyncMongoClient
 
 from emporium_kit.auth import TokenVerifier
+from emporium_kit.events.envelope import EventCatalog
+from emporium_kit.settings import ServiceSettings
 
 # Asymmetric keys only: the minter publishes its public half as a JWKS and a PEM.
 SigningKey = ECKey | RSAKey | OKPKey
@@ -224,3 +243,64 @@ class BlackHole:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@asynccontextmanager
+async def serving(
+    application: FastAPI, settings: ServiceSettings, *, shutdown_timeout_s: float = 30
+) -> AsyncIterator[FastAPI]:
+    """``application`` with its lifespan running, once its outbox relay is ready (the relay
+    ensures the streams in the background, and tests tap them); afterwards the settings' Mongo
+    database is dropped. A loaded machine can take seconds to finish a relay pass on FerretDB
+    at shutdown, hence the generous timeouts."""
+    async with LifespanManager(
+        application, startup_timeout=60, shutdown_timeout=shutdown_timeout_s
+    ):
+        outbox = getattr(application.state, "outbox", None)
+        if outbox is not None:
+            await asyncio.wait_for(outbox.ready.wait(), timeout=60)
+        yield application
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
+    try:
+        await client.drop_database(str(settings.mongo_database))
+    finally:
+        await client.close()
+
+
+GraphQLPost = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@asynccontextmanager
+async def graphql_poster(app: FastAPI, *, token: str | None = None) -> AsyncIterator[GraphQLPost]:
+    """``post(query, variables=None, token=<token>)``: the JSON body of a ``/graphql`` POST to
+    ``app`` over ASGI, bearing ``token`` unless the call passes another one (or ``None``)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+
+        async def post(
+            query: str, variables: dict[str, Any] | None = None, token: str | None = token
+        ) -> dict[str, Any]:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = await client.post(
+                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            )
+            assert response.status_code in (200, 400), response.text
+            body: dict[str, Any] = response.json()
+            return body
+
+        yield post
+
+
+def assert_schemas_committed(catalog: EventCatalog, contracts: Path, scratch: Path) -> None:
+    """The schemas ``catalog`` writes (into ``scratch``) are the files committed under
+    ``contracts``, byte for byte: a payload change shows up here, and for anything but a new
+    optional field it is published as a new version (docs/events.md, "Versioning")."""
+    regenerate = f"uv run emporium-{catalog.service} event-schemas {contracts}"
+    written = catalog.write_json_schemas(scratch)
+    generated = {str(path.relative_to(scratch)): path.read_bytes() for path in sorted(written)}
+    committed = {
+        str(path.relative_to(contracts)): path.read_bytes() for path in contracts.rglob("*.json")
+    }
+    assert generated.keys() == committed.keys(), f"run `{regenerate}`"
+    for name, schema in generated.items():
+        assert schema == committed[name], f"{name} changed: run `{regenerate}`"

@@ -13,11 +13,12 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from emporium_kit.documents import now
 from pymongo.errors import DuplicateKeyError
 
 from emporium_notification import events
 from emporium_notification.emails import Mailer, Renderer
-from emporium_notification.store import NotificationDb, now
+from emporium_notification.store import NotificationDb
 
 Doc = dict[str, Any]
 
@@ -35,11 +36,20 @@ async def remember_contact(notifier: Notifier, *, user_id: str, email: str) -> N
         await notifier.db.contacts.insert_one({"_id": user_id, "email": email, "at": now()})
 
 
-async def address_of(notifier: Notifier, user_id: str, given: str | None) -> str | None:
+class AddressUnknownError(LookupError):
+    """No address for the buyer yet: identity's ``UserRegistered`` comes on another stream
+    and may be processed after the order's event. Raised, the delivery is given back and
+    retried with backoff; after the last attempt the event waits in the dead-letter stream,
+    to be replayed once the address is known."""
+
+
+async def address_of(notifier: Notifier, user_id: str, given: str | None) -> str:
     if given:
         return given
     contact = await notifier.db.contacts.get(user_id)
-    return contact["email"] if contact else None
+    if contact is None:
+        raise AddressUnknownError(f"no email address known for user {user_id}")
+    return str(contact["email"])
 
 
 async def send_once(
@@ -48,12 +58,11 @@ async def send_once(
     event_id: str,
     kind: str,
     user_id: str,
-    to: str | None,
+    to: str,
     subject_id: str,
     context: dict[str, Any],
 ) -> Doc:
-    """Send the ``kind`` email for event ``event_id`` unless it was sent; without an address
-    the notification is recorded as undeliverable and nothing is sent."""
+    """Send the ``kind`` email for event ``event_id`` unless it was sent."""
     db = notifier.db
     at = now()
     doc = {
@@ -62,7 +71,7 @@ async def send_once(
         "user_id": user_id,
         "subject_id": subject_id,  # the order or user the email is about
         "to": to,
-        "status": "SENDING" if to else "NO_ADDRESS",
+        "status": "SENDING",
         "attempts": 0,
         "version": 1,
         "created_at": at,
@@ -74,7 +83,7 @@ async def send_once(
         found = await db.notifications.get(event_id, {"outbox": 0})
         assert found is not None
         doc = found
-    if doc["status"] != "SENDING" or not to:
+    if doc["status"] != "SENDING":
         return doc
     email = notifier.renderer.render(kind, to, context)
     await notifier.mailer.send(email, message_id=event_id)

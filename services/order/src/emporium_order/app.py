@@ -37,7 +37,8 @@ def create_app(settings: OrderSettings | None = None) -> FastAPI:
         OrderStatus.AUTHORISED.value: settings.order_reservation_timeout_s,
         OrderStatus.RESERVED.value: settings.order_capture_timeout_s,
     }
-    db = store.OrderDb.connect(mongo, settings, notify=wake_outbox, deadlines=deadlines)
+    db = store.OrderDb.connect(mongo, settings, notify=wake_outbox)
+    db.deadlines = deadlines
     http = httpx.AsyncClient(timeout=settings.http_timeout_s)
     cart_dependency = Dependency(
         "cart",

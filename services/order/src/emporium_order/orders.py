@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from emporium_kit.auth import Principal
+from emporium_kit.documents import now
 from emporium_kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from pymongo.errors import DuplicateKeyError
 
@@ -19,7 +20,7 @@ from emporium_order import events
 from emporium_order.cart import Cart, CartService
 from emporium_order.cart import Discount as CartDiscount
 from emporium_order.models import TRANSITIONS, WAITING, OrderRead, OrderStatus, PlaceOrder
-from emporium_order.store import OrderDb, now
+from emporium_order.store import OrderDb
 
 Doc = dict[str, Any]
 MAX_PAGE = 50

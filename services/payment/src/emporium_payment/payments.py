@@ -14,13 +14,14 @@ from datetime import datetime
 from typing import Any
 
 import stripe
+from emporium_kit.documents import now
 from emporium_kit.errors import Conflict, NotFound
 from pymongo.errors import DuplicateKeyError
 
 from emporium_payment import events, webhooks
 from emporium_payment.models import TRANSITIONS, PaymentRead, PaymentStatus
 from emporium_payment.provider import Intent, PaymentProvider
-from emporium_payment.store import PaymentDb, now
+from emporium_payment.store import PaymentDb
 
 Doc = dict[str, Any]
 HISTORY_KEPT = 50

@@ -33,6 +33,8 @@ atomic per document. One code path is exact on both::
   tells the relay. Every concurrent write goes through it, counters such as stock included.
 - :func:`document_lock`: the same leases for the outbox relay's removals.
 - :class:`LeasePruner`: the periodic job removing what finished leases left behind.
+- :class:`ServiceDb`: the base of a service's database object (its leases, its aggregates and
+  collections, ``connect`` for the app); :func:`now` at BSON precision.
 """
 
 from emporium_kit.documents.collection import Collection, Doc, Guard, unguarded
@@ -45,6 +47,7 @@ from emporium_kit.documents.lease import (
     Leases,
     Refusal,
 )
+from emporium_kit.documents.store import ServiceDb, now
 from emporium_kit.documents.versioned import (
     Change,
     ChangeResult,
@@ -68,6 +71,8 @@ __all__ = [
     "Leases",
     "NotifyTarget",
     "Refusal",
+    "ServiceDb",
     "document_lock",
+    "now",
     "unguarded",
 ]

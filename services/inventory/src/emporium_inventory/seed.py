@@ -16,13 +16,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
+from emporium_kit.documents import now
 from emporium_kit.events import with_outbox
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from emporium_inventory import events
 from emporium_inventory.stock import demo_quantity
-from emporium_inventory.store import now
 
 EXPORT = """
 query InventorySeed($first: Int!, $after: String) {

@@ -170,3 +170,14 @@ describe('the cart store', () => {
     expect(readCartToken()).toBeNull();
   });
 });
+
+describe('a shopper without a cart', () => {
+  it('is told so once the session is known, without opening a stream', async () => {
+    useSession.setState({ status: 'unknown', user: null });
+    connect([]);
+    expect(useCart.getState().ready).toBe(false);
+    useSession.setState({ status: 'signedOut', user: null });
+    expect(useCart.getState()).toMatchObject({ ready: true, cart: null });
+    expect(fetch).not.toHaveBeenCalled();
+  });
+});

@@ -81,7 +81,11 @@ function follow(): void {
     current === null
       ? null
       : `${status}:${current.cartToken ?? useSession.getState().user?.id ?? ''}`;
-  if (key === liveKey) return;
+  if (key === liveKey) {
+    // no cart to follow, and now it is known there is none
+    if (current === null && status !== 'unknown') useCart.setState({ ready: true });
+    return;
+  }
   closeLive?.();
   closeLive = null;
   liveKey = key;

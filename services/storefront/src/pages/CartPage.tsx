@@ -333,7 +333,14 @@ function Summary({ cart }: { cart: Cart }) {
 
 export function Component() {
   const { cart, ready } = useCart();
-  if (!ready) return <PageSkeleton />;
+  if (!ready) {
+    return (
+      <>
+        <title>Your cart · Emporium</title>
+        <PageSkeleton />
+      </>
+    );
+  }
   const lines = cart?.lines ?? [];
   const saved = cart?.savedForLater ?? [];
   return (

@@ -287,9 +287,11 @@ def platform_env(*, test: bool | None = None) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def private_nats() -> Iterator[str]:
+def private_nats(*, sync_interval: str | None = None) -> Iterator[str]:
     """A throw-away nats-server with JetStream on free loopback ports, so a benchmark's
-    events never reach the platform's streams."""
+    events never reach the platform's streams. ``sync_interval`` sets JetStream's fsync
+    policy in a config file (``"always"``: fsync before every PubAck; ``None``: the
+    server's default, a flush every 2 minutes)."""
     binary = find_script("nats-server")
     if binary is None:
         raise SystemExit("nats-server not found: run `uv sync`")
@@ -297,6 +299,10 @@ def private_nats() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="emporium-bench-nats-") as store:
         command = [str(binary), "-a", "127.0.0.1", "-p", str(client_port)]
         command += ["-m", str(monitor_port), "-js", "-sd", store]
+        if sync_interval is not None:
+            config = Path(store) / "nats.conf"
+            config.write_text(f"jetstream {{ sync_interval: {sync_interval} }}\n")
+            command += ["-c", str(config)]
         process = ServiceProcess(
             "nats-bench", command, port=monitor_port, ready_path="/healthz?js-enabled-only=true"
         )

@@ -211,7 +211,8 @@ async def test_a_node_drain_is_throttled_by_the_disruption_budgets(kube, platfor
                     assert len(ready) == expected, f"{name}: {len(ready)} ready"
                 return True
 
-            await kube.eventually(moved, what=f"every pod replaced away from {node}")
+            # every service's pods and datastores: replacements queue on a loaded machine
+            await kube.eventually(moved, what=f"every pod replaced away from {node}", within=240.0)
     finally:
         await kube.kubectl("uncordon", node)
 

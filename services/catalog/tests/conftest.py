@@ -89,6 +89,9 @@ def settings(platform: Any, minter: TokenMinter, session_id: str) -> CatalogSett
         catalog_cache_namespace=f"test-{session_id}",
         catalog_relay_poll_interval_s=5.0,
         catalog_relay_settle_s=0.5,
+        # the stock consumer reads only what this session publishes
+        catalog_stock_consumer_name=f"catalog-stock-{session_id}",
+        catalog_stock_consumer_deliver="new",
     )
 
 

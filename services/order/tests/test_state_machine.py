@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emporium_kit.errors import ValidationFailed
+from emporium_kit.errors import Unavailable, ValidationFailed
 from emporium_order.cart import Cart
 from emporium_order.models import TRANSITIONS, OrderStatus, PlaceOrder
 from emporium_order.orders import cart_hash, check_cart, order_id_for, request_hash
@@ -90,6 +90,13 @@ def test_a_cart_is_ordered_only_with_sold_available_lines() -> None:
         with pytest.raises(ValidationFailed) as caught:
             check_cart(refused)
         assert (caught.value.code, caught.value.field) == (code, field)
+    # a line priced at its added price (the cart could not read the product): retry later
+    with pytest.raises(Unavailable) as unconfirmed:
+        check_cart(cart({"availability": "UNKNOWN", "sku": None, "sellerId": None}))
+    assert (unconfirmed.value.code, unconfirmed.value.field) == (
+        "LINE_UNCONFIRMED",
+        ["cart", "lines", 0],
+    )
 
 
 def test_inputs_are_bounded() -> None:

@@ -121,6 +121,11 @@ def wait_for(check: Callable[[], Any], *, within_s: float = 90.0) -> Any:
 
 @pytest.fixture(scope="session")
 def shop(gateway: GraphQLClient, minter: TokenMinter) -> Shop:
+    """The suite's shop (see :func:`new_shop`)."""
+    return new_shop(gateway, minter)
+
+
+def new_shop(gateway: GraphQLClient, minter: TokenMinter) -> Shop:
     """A category, a seller and a product at $25.00 created through the gateway; the
     inventory learns its SKU from the catalog's event."""
     # the suite outlives a default token: the admin's lasts the session

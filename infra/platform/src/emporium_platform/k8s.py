@@ -294,8 +294,10 @@ def create_if_missing(config: PlatformConfig, path: str, manifest: dict[str, Any
 
 
 def node_manifest(name: str, zone: str) -> dict[str, Any]:
-    """A node kwok keeps Ready (it manages the nodes carrying its annotation)."""
-    capacity = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+    """A node kwok keeps Ready (it manages the nodes carrying its annotation). Either node
+    alone holds the whole production-sized release (every service's pods and datastore
+    members), so a drain of the other one can complete."""
+    capacity = {"cpu": "64", "memory": "512Gi", "pods": "250", "ephemeral-storage": "200Gi"}
     key, value = KWOK_NODE_ANNOTATION
     return {
         "apiVersion": "v1",

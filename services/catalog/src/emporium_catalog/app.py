@@ -13,10 +13,10 @@ from emporium_kit.app import build_app
 from emporium_kit.cursors import Cursors
 from emporium_kit.documents import LeasePruner
 from emporium_kit.graphql import build_schema
-from emporium_kit.workers import OutboxWorker
+from emporium_kit.workers import ConsumerWorker, Outage, OutboxWorker
 from fastapi import FastAPI
 
-from emporium_catalog import events, products, store
+from emporium_catalog import events, products, stock, store
 from emporium_catalog.cache import ProductCache
 from emporium_catalog.domain import PRODUCT_CURSORS
 from emporium_catalog.relay import writers_lock
@@ -51,6 +51,21 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         poll_interval_s=settings.catalog_relay_poll_interval_s,
         settle_s=settings.catalog_relay_settle_s,
     )
+    # the inventory's stock levels set the availability of the offers it tracks; the product's
+    # recorded stock versions make a repeated or older event a no-op, so no processed records
+    stocking = ConsumerWorker(
+        settings.catalog_stock_consumer_name,
+        bus=bus,
+        processed=None,
+        catalog=events.catalog,
+        batch_handler=partial(stock.handle_stock_batch, db, cache),
+        handles=[events.StockLevelChanged],
+        replicas=settings.nats_stream_replicas,
+        deliver=settings.catalog_stock_consumer_deliver,
+        batch_size=settings.catalog_stock_consumer_batch_size,
+        max_wait_s=0.05,
+        outage=Outage(mongo.dependency, errors=events.OUTAGE_ERRORS),
+    )
     cursors = Cursors.from_settings(settings, PRODUCT_CURSORS)
     catalog = Catalog(db=db, cache=cache, cursors=cursors)
     app = build_app(
@@ -62,10 +77,11 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
             partial(store.ensure_indexes, db=db),
             partial(products.ensure_slug_claims, db=db),
         ],
-        workers=[outbox, LeasePruner(db.leases, settings.lease_prune_interval_s)],
+        workers=[outbox, stocking, LeasePruner(db.leases, settings.lease_prune_interval_s)],
     )
     app.state.catalog = catalog
     app.state.outbox = outbox
+    app.state.stocking = stocking
     return app
 
 

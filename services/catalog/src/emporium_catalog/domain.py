@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -214,3 +214,87 @@ def subtree_height(root_id: str, descendants: Iterable[TreeNode]) -> int:
     for node in descendants:
         height = max(height, len(node.ancestors) - node.ancestors.index(root_id))
     return height
+
+
+# ------------------------------------------------------------------ availability from stock
+
+STOCK_DRIVEN = frozenset({Availability.IN_STOCK.value, Availability.OUT_OF_STOCK.value})
+
+
+@dataclass(frozen=True, slots=True)
+class StockLevel:
+    """One SKU's level as the inventory published it."""
+
+    sku: str
+    available: int
+    version: int
+
+
+def newest(levels: Iterable[StockLevel]) -> dict[str, StockLevel]:
+    """The highest-version level of each SKU."""
+    best: dict[str, StockLevel] = {}
+    for level in levels:
+        known = best.get(level.sku)
+        if known is None or level.version > known.version:
+            best[level.sku] = level
+    return best
+
+
+def merge_levels(
+    stored: Sequence[Mapping[str, Any]], incoming: Iterable[StockLevel]
+) -> list[dict[str, Any]] | None:
+    """``stored`` with every incoming level newer than the one recorded for its SKU; ``None``
+    when none is newer (a duplicate, a redelivery, an event overtaken by a newer one)."""
+    by_sku: dict[str, dict[str, Any]] = {entry["sku"]: dict(entry) for entry in stored}
+    changed = False
+    for level in newest(incoming).values():
+        known = by_sku.get(level.sku)
+        if known is not None and known["version"] >= level.version:
+            continue
+        by_sku[level.sku] = {
+            "sku": level.sku,
+            "available": level.available,
+            "version": level.version,
+        }
+        changed = True
+    return sorted(by_sku.values(), key=lambda entry: entry["sku"]) if changed else None
+
+
+def _offer_availability(current: str, available: int | None) -> str:
+    if available is None or current not in STOCK_DRIVEN:
+        return current
+    return Availability.IN_STOCK.value if available > 0 else Availability.OUT_OF_STOCK.value
+
+
+def derived_availability(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The availability fields ``doc``'s recorded stock implies (``availability`` and
+    ``listings``), only those that differ from what ``doc`` holds.
+
+    A listing follows its SKU. The product's own availability, while stock-driven, is in
+    stock when any tracked offer (the owner's SKU, a listing) has units, or an untracked
+    listing says it is in stock; with no offer tracked it stays as it is."""
+    levels = {entry["sku"]: entry["available"] for entry in doc.get("stock", [])}
+    if not levels or doc.get("status") == ProductStatus.ARCHIVED.value:
+        return {}
+    changes: dict[str, Any] = {}
+    listings = [
+        {
+            **listing,
+            "availability": _offer_availability(
+                listing["availability"], levels.get(listing["sku"])
+            ),
+        }
+        for listing in doc.get("listings", [])
+    ]
+    if listings != doc.get("listings", []):
+        changes["listings"] = listings
+    owner_tracked = doc.get("owner_seller_id") is not None and doc["sku"] in levels
+    listing_tracked = any(listing["sku"] in levels for listing in listings)
+    if doc["availability"] in STOCK_DRIVEN and (owner_tracked or listing_tracked):
+        in_stock = (owner_tracked and levels[doc["sku"]] > 0) or any(
+            listing["availability"] == Availability.IN_STOCK.value for listing in listings
+        )
+        availability = Availability.IN_STOCK.value if in_stock else Availability.OUT_OF_STOCK.value
+        if availability != doc["availability"]:
+            changes["availability"] = availability
+    return changes

@@ -1,4 +1,4 @@
-"""Every event the catalog publishes (and consumes: none yet), declared in one place.
+"""Every event the catalog publishes and consumes, declared in one place.
 
 Subjects are ``emporium.catalog.<Type>`` on the ``EMPORIUM_CATALOG`` stream. Each payload
 carries the aggregate's ``version`` (the product's or category's document version after the
@@ -15,6 +15,10 @@ an optional field keeps a version; anything else is a new version (``docs/events
 Events never leave on their own: the service puts them in the same single-document write as
 the state change (``Documents.insert`` / ``Documents.update``) and the kit's outbox worker
 publishes them.
+
+Consumed (durable consumer ``catalog-stock``, a batch consumer): the inventory's
+``StockLevelChanged``, which sets the availability of the offers it tracks
+(:mod:`emporium_catalog.stock`); idempotent by the stock version the product records per SKU.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from emporium_kit.events.envelope import Event, EventCatalog, EventSpec
+from emporium_kit.resilience import DependencyUnavailable
 from pydantic import BaseModel, ConfigDict
 
 from emporium_catalog.domain import Availability, ProductStatus
@@ -221,3 +226,23 @@ def category_changed(
         aggregate_id=doc["_id"],
         occurred_at=occurred_at or doc["updated_at"],
     )
+
+
+# -- consumed ------------------------------------------------------------------------------
+
+
+class StockLevelView(BaseModel):
+    """What the catalog reads of the inventory's ``StockLevelChanged`` (a tolerant reader:
+    a subset of the published fields)."""
+
+    sku: str
+    product_id: str | None = None
+    available: int
+    version: int
+
+
+StockLevelChanged = catalog.consumes(EventSpec("inventory", "StockLevelChanged", StockLevelView))
+
+# The store being down is not the event's fault: the consumer waits it out instead of
+# spending delivery attempts (docs/events.md, *Waiting out an outage*).
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (DependencyUnavailable,)

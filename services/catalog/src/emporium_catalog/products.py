@@ -35,6 +35,7 @@ from emporium_catalog.domain import (
     Cursor,
     ProductSort,
     ProductStatus,
+    derived_availability,
     keyset_filter,
     slugify,
     sort_spec,
@@ -51,8 +52,8 @@ from emporium_catalog.store import PRODUCTS, SKU_CLAIMS, SLUG_CLAIMS, CatalogDb,
 
 Doc = dict[str, Any]
 
-# Fields a ProductRead never needs: the outbox and the derived lookup keys.
-_PRODUCT_PROJECTION = {"outbox": 0, "skus": 0, "name_key": 0, "brand_key": 0}
+# Fields a ProductRead never needs: the outbox, the derived lookup keys, the stock levels.
+_PRODUCT_PROJECTION = {"outbox": 0, "skus": 0, "name_key": 0, "brand_key": 0, "stock": 0}
 # concurrent `_id` reads of one entity batch: enough to overlap FerretDB's round trips,
 # few enough to leave connections in the pool for other requests
 ID_READ_CONCURRENCY = 16
@@ -260,6 +261,8 @@ def product_change(
     """What ``db.products.update`` writes for ``changes`` to ``doc``: the fields, the derived
     ones, and the events, built from the document as it will be stored after the write."""
     changes = {**changes, "updated_at": now()}
+    # an offer the inventory tracks reads as its stock says, whoever writes the product
+    changes.update(derived_availability({**doc, **changes}))
     if "listings" in changes:
         changes["skus"] = _skus({**doc, **changes})
     return changes, make_events({**doc, **changes, "version": doc["version"] + 1})

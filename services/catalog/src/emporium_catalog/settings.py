@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from emporium_kit.events import Deliver
 from emporium_kit.settings import ServiceSettings
 from pydantic import Field
 
@@ -22,6 +23,13 @@ class CatalogSettings(ServiceSettings):
     # how long a document must be quiet before the relay removes its published entries (see
     # the kit's OutboxRelay: FerretDB updates are unguarded read-modify-writes)
     catalog_relay_settle_s: float = Field(default=2.0, ge=0, le=60)
+
+    # the inventory's stock levels: durable consumer name and where a new one starts
+    catalog_stock_consumer_name: str = Field(
+        default="catalog-stock", pattern=r"^[A-Za-z0-9_-]{1,64}$"
+    )
+    catalog_stock_consumer_deliver: Deliver = "all"
+    catalog_stock_consumer_batch_size: int = Field(default=500, ge=1, le=5000)
 
     # FerretDB 1.24 sorts and filters listings in memory after reading the whole collection
     # (~0.6 s for 2,000 products here); the kit's 2 s default leaves too little headroom.

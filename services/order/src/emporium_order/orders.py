@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from emporium_kit.auth import Principal
 from emporium_kit.documents import now
-from emporium_kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from emporium_kit.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
 from pymongo.errors import DuplicateKeyError
 
 from emporium_order import events
@@ -24,6 +24,8 @@ from emporium_order.store import OrderDb
 
 Doc = dict[str, Any]
 MAX_PAGE = 50
+# a cart line's availability while the cart cannot read the product's state
+UNCONFIRMED = "UNKNOWN"
 
 
 def order_id_for(user_id: str, idempotency_key: str) -> str:
@@ -63,11 +65,19 @@ def _discounts(discounts: list[CartDiscount]) -> list[Doc]:
 
 
 def check_cart(cart: Cart) -> None:
-    """An order needs lines, each on sale with its offer's SKU and seller, in one currency."""
+    """An order needs lines, each confirmed by the catalog just now and on sale with its
+    offer's SKU and seller, in one currency."""
     if not cart.lines:
         raise ValidationFailed("CART_EMPTY", "the cart has nothing to order", ["cart", "lines"])
     for index, line in enumerate(cart.lines):
         at: list[str | int] = ["cart", "lines", index]
+        if line.availability == UNCONFIRMED:
+            # the cart priced the line at its price when added: never an order's price
+            raise Unavailable(
+                "LINE_UNCONFIRMED",
+                f"the cart cannot confirm product {line.id}'s price now; retry",
+                at,
+            )
         if not line.available:
             raise ValidationFailed(
                 "LINE_UNAVAILABLE",

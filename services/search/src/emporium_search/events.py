@@ -6,8 +6,10 @@ a *batch* consumer) with its own tolerant-reader payload views. :func:`handle_ba
 translates a fetched batch into indexer calls: each product event becomes a
 :class:`~emporium_search.indexer.Change` (:data:`CHANGES`), all of them applied by one
 :meth:`Indexer.apply` (bulk writes); category events are applied one by one, they are rare.
-Consuming another event (the inventory service's availability events, order counts for
-popularity) is a ``consumes`` declaration and one entry in :data:`CHANGES`.
+Availability arrives with the catalog's ``ProductUpdated``: the catalog records the
+inventory's stock levels and publishes when a product's availability changes. Consuming
+another event (order counts for popularity) is a ``consumes`` declaration and one entry in
+:data:`CHANGES`.
 :data:`OUTAGE_ERRORS` are the failures the worker waits out rather than counting against
 the deliveries.
 

@@ -32,6 +32,8 @@ export const PAYMENT_METHODS = [
 const PLACE_ERRORS: Record<string, string> = {
   CART_EMPTY: 'Your cart is empty.',
   LINE_UNAVAILABLE: 'Something in your cart can no longer be ordered. Please review your cart.',
+  LINE_UNCONFIRMED:
+    'We could not confirm a price in your cart just now. Please try again in a moment.',
   LINE_NOT_SOLD: 'Something in your cart is not sold any more. Please review your cart.',
   CART_CHANGED: 'Your cart changed while you were checking out. Please review it and try again.',
   COUPON_EXHAUSTED: 'A coupon on your cart has been used up. Remove it from your cart to go on.',

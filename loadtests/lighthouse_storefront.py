@@ -1,5 +1,6 @@
-"""Lighthouse on the storefront's home, search and product pages: the production build served
-by its static server, the real gateway and services behind it, headless Chromium (Debian's).
+"""Lighthouse on the storefront's home, search, product and (empty) cart pages: the
+production build served by its static server, the real gateway and services behind it,
+headless Chromium (Debian's).
 
 Starts its own demo shop (emporium_platform.shop: the test harness's services on free
 loopback ports, the demo data loaded) on the test platform's infrastructure

@@ -79,3 +79,78 @@ export async function signIn(page: Page, account: { email: string; password: str
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Profile' })).toBeVisible();
 }
+
+export interface DemoProduct {
+  slug: string;
+  name: string;
+  sku: string;
+  price: number;
+}
+
+type SearchNode = { slug: string; name: string; sku: string; price: { amount: number } };
+
+/** In-stock demo products (by the catalog) between `minPrice` and `maxPrice`, minor units. */
+export async function demoProducts(
+  request: APIRequestContext,
+  { minPrice = 1500, maxPrice = 20000, first = 20 } = {},
+): Promise<DemoProduct[]> {
+  const { search } = await gql<{ search: { edges: { node: SearchNode }[] } }>(
+    request,
+    `query($f: SearchFilter, $n: Int) { search(filter: $f, sort: PRICE_ASC, first: $n) {
+       edges { node { slug name sku price { amount } } } } }`,
+    { f: { availability: ['IN_STOCK'], minPrice, maxPrice }, n: first },
+  );
+  return search.edges.map(({ node }) => ({ ...node, price: node.price.amount }));
+}
+
+/**
+ * `count` demo products the inventory holds stock for: it learns the demo SKUs from the
+ * catalog's events, which it works through for a while after the seed.
+ */
+export async function stockedProducts(
+  request: APIRequestContext,
+  count: number,
+): Promise<DemoProduct[]> {
+  const candidates = await demoProducts(request, { first: 50 });
+  const picked: DemoProduct[] = [];
+  await expect
+    .poll(
+      async () => {
+        for (const product of candidates) {
+          if (picked.length === count) break;
+          if (picked.includes(product)) continue;
+          const { inventoryStock } = await gql<{ inventoryStock: { available: number } | null }>(
+            request,
+            'query($s: ID!) { inventoryStock(sku: $s) { available } }',
+            { s: product.sku },
+          );
+          if ((inventoryStock?.available ?? 0) > 5) picked.push(product);
+        }
+        return picked.length;
+      },
+      { timeout: 300_000, intervals: [2_000] },
+    )
+    .toBe(count);
+  return picked;
+}
+
+/** The header's cart badge says `count` items. */
+export async function expectCartCount(page: Page, count: number) {
+  await expect(
+    page.getByRole('link', { name: `Cart, ${count} ${count === 1 ? 'item' : 'items'}` }),
+  ).toBeVisible();
+}
+
+export async function addToCart(page: Page, product: DemoProduct, quantity = 1) {
+  await page.goto(`/p/${product.slug}`);
+  await expect(page.getByRole('heading', { level: 1, name: product.name })).toBeVisible();
+  if (quantity !== 1) await page.getByLabel('Quantity').selectOption(String(quantity));
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await expect(page.getByText(/^Added to your cart/)).toBeVisible();
+}
+
+export async function signOut(page: Page) {
+  await page.getByRole('button', { name: /^Hello,/ }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await expect(page.getByRole('link', { name: 'Sign in' })).toBeVisible();
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Lighthouse (performance, accessibility, best practices, SEO) on the home, search and
-// product pages of a running production build, with the system Chromium. Mobile (Lighthouse's
+// Lighthouse (performance, accessibility, best practices, SEO) on the home, search, product
+// and (empty) cart pages of a running production build, with the system Chromium. Mobile (Lighthouse's
 // default: emulated mid-range phone, simulated slow 4G, 4x CPU slowdown) and desktop.
 //
 //   EMPORIUM_STOREFRONT_URL=http://127.0.0.1:4173 EMPORIUM_GATEWAY_URL=http://127.0.0.1:4000/graphql \
@@ -33,7 +33,12 @@ async function productPath() {
   return `/p/${data.search.edges[0].node.slug}`;
 }
 
-const pages = { home: '/', search: '/search?q=phone', product: await productPath() };
+const pages = {
+  home: '/',
+  search: '/search?q=phone',
+  product: await productPath(),
+  cart: '/cart',
+};
 
 const chrome = await chromeLauncher.launch({
   chromePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',

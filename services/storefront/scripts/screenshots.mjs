@@ -2,7 +2,9 @@
 // Screenshots of the main pages for docs/storefront.md, into docs/images/storefront/, taken
 // with the system Chromium from a running shop with the demo data and demo accounts:
 //
-//   uv run python -m emporium_platform.shop node services/storefront/scripts/screenshots.mjs
+//   uv run python -m emporium_platform.shop node services/storefront/scripts/screenshots.mjs [SECTION...]
+//
+// SECTION: browse, roles, phone, checkout (default: all of them).
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, devices } from '@playwright/test';
@@ -33,7 +35,56 @@ async function signIn(page, email) {
   await page.getByRole('heading', { level: 1, name: 'Profile' }).waitFor();
 }
 
+const sections = process.argv.slice(2);
+const wanted = (section) => sections.length === 0 || sections.includes(section);
+
+/** A shopper's cart with two products, the checkout, and the order it makes. */
+async function checkout() {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  await signIn(page, 'customer@emporium.example');
+  for (const query of ['phone case', 'headphones']) {
+    await page.goto(
+      `${base}/search?${new URLSearchParams({ q: query, availability: 'in-stock' })}`,
+    );
+    await page.getByRole('region', { name: 'Results' }).getByRole('link').first().click();
+    await page.getByRole('button', { name: 'Add to cart' }).click();
+    await page.getByText(/^Added to your cart/).waitFor();
+  }
+  await page.goto(`${base}/cart`);
+  await page.getByLabel('Coupon code').fill('WELCOME10');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.getByRole('list', { name: 'Coupons on your cart' }).waitFor();
+  await shot(page, 'cart');
+  await page.goto(`${base}/checkout`);
+  const shipping = page.getByRole('region', { name: '1. Shipping address' });
+  const fullName = shipping.getByLabel('Full name');
+  await shipping.getByRole('radio').or(fullName).first().waitFor();
+  if (await fullName.isVisible()) {
+    await shipping.getByLabel('Full name').fill('Casey Customer');
+    await shipping.getByLabel('Address line 1').fill('1 Main Street');
+    await shipping.getByLabel('City').fill('Berlin');
+    await shipping.getByLabel('Postal code').fill('10115');
+    await shipping.getByLabel('Country').selectOption('DE');
+    await shipping.getByRole('button', { name: 'Use this address' }).click();
+  }
+  await shipping.getByRole('radio', { checked: true }).waitFor();
+  await shot(page, 'checkout');
+  await page.getByRole('button', { name: /^Place order/ }).click();
+  await page.getByTestId('order-status').getByText('Confirmed').waitFor({ timeout: 120_000 });
+  await shot(page, 'order');
+  await page.close();
+}
+
 try {
+  if (wanted('checkout')) await checkout();
+  if (wanted('browse')) await browse();
+  if (wanted('roles')) await roles();
+  if (wanted('phone')) await phone();
+} finally {
+  await browser.close();
+}
+
+async function browse() {
   const desktop = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   await desktop.goto(base);
   await shot(desktop, 'home');
@@ -53,7 +104,9 @@ try {
   await desktop.goto(`${base}/account/register`);
   await desktop.getByRole('button', { name: 'Create account' }).click();
   await shot(desktop, 'register-errors');
+}
 
+async function roles() {
   const seller = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   await signIn(seller, 'seller@emporium.example');
   await seller.goto(`${base}/seller`);
@@ -77,12 +130,12 @@ try {
     .first()
     .waitFor();
   await shot(admin, 'admin');
+}
 
-  const phone = await browser.newPage({ ...devices['Pixel 7'] });
-  await phone.goto(base);
-  await shot(phone, 'phone-home');
-  await phone.goto(`${base}/search?q=phone`);
-  await shot(phone, 'phone-search');
-} finally {
-  await browser.close();
+async function phone() {
+  const page = await browser.newPage({ ...devices['Pixel 7'] });
+  await page.goto(base);
+  await shot(page, 'phone-home');
+  await page.goto(`${base}/search?q=phone`);
+  await shot(page, 'phone-search');
 }

@@ -6,6 +6,7 @@ import { createApolloClient } from './app/apollo';
 import { createRouter } from './app/router';
 import { forgetAccountOnSignOut } from './app/account-cache';
 import { restoreSession } from './auth/session';
+import { connectCart } from './cart/store';
 import { config } from './config';
 import './index.css';
 
@@ -18,6 +19,7 @@ document.head.append(preconnect);
 
 const client = createApolloClient();
 forgetAccountOnSignOut(client);
+connectCart(client);
 void restoreSession();
 
 createRoot(document.getElementById('root')!).render(

@@ -1,8 +1,10 @@
 """The demo shop on the test platform, for the storefront's end-to-end tests, its Lighthouse
-measurements and its screenshots: identity, catalog, search and a gateway as a
+measurements and its screenshots: identity, catalog, search, cart, the checkout's services
+(inventory, payment, order, notification) and a gateway as a
 :class:`~emporium_platform.harness.Stack` (real processes on free ports, this session's
 databases, namespaces and index), the demo data loaded by the services' own commands
-(identity's demo accounts, catalog's demo catalog, a search rebuild), and the storefront's
+(identity's demo accounts, catalog's demo catalog, a search rebuild, the cart's demo offers
+and coupon, the inventory's demo stock of every SKU), and the storefront's
 production build behind its static server. The gateway's CORS and identity's session cookie
 admit the shop's origin, as on the local platform::
 
@@ -107,6 +109,14 @@ def demo_shop(stack: Stack, *, log_dir: Path | None = None) -> Iterator[DemoShop
     )
     catalog = stack.start("catalog", env=SLOW_MACHINE)
     search = stack.start("search", env=SLOW_MACHINE)
+    # the cart and checkout read the catalog's events from the time they start: before its seed
+    cart = stack.start("cart", env=SLOW_MACHINE)
+    inventory = stack.start(
+        "inventory",
+        env={**SLOW_MACHINE, "EMPORIUM_INVENTORY_CATALOG_URL": catalog.graphql_url},
+    )
+    for service in ("payment", "order", "notification"):
+        stack.start(service, env=SLOW_MACHINE)
     gateway = stack.gateway(
         EMPORIUM_CORS_ORIGINS=shop_origin, EMPORIUM_SUBGRAPH_TIMEOUT_MS=SUBGRAPH_TIMEOUT_MS
     )
@@ -114,6 +124,9 @@ def demo_shop(stack: Stack, *, log_dir: Path | None = None) -> Iterator[DemoShop
     accounts = dict(re.findall(r"^\s+(\S+@emporium\.example)\s+(\S+)\s+roles", seeded, re.M))
     _run("emporium_catalog.cli", "seed", process=catalog)
     _run("emporium_search.cli", "rebuild", process=search)
+    _run("emporium_cart.cli", "seed", process=cart)
+    # every demo SKU's stock at once, rather than as the catalog's events arrive
+    _run("emporium_inventory.cli", "seed", process=inventory)
     _warm_search(gateway.url)
     storefront = storefront_process(
         port=shop_port,

@@ -1,7 +1,9 @@
 import { Suspense } from 'react';
 import { Link, Outlet, ScrollRestoration } from 'react-router';
 import { AccountMenu } from '../components/AccountMenu';
+import { CartBadge } from '../components/CartBadge';
 import { CategoryMenu } from '../components/CategoryMenu';
+import { MergeNotice } from '../components/MergeNotice';
 import { SearchBox } from '../components/SearchBox';
 import { PageSkeleton } from '../components/Skeleton';
 
@@ -27,7 +29,7 @@ export function AppShellSkeleton() {
   );
 }
 
-/** Every page: skip link, header (search, account, categories), the page, footer. */
+/** Every page: skip link, header (search, account, cart, categories), the page, footer. */
 export function Layout() {
   return (
     <div className="flex min-h-screen flex-col">
@@ -43,13 +45,15 @@ export function Layout() {
           <div className="order-last w-full md:order-none md:flex-1">
             <SearchBox />
           </div>
-          <div className="ml-auto md:ml-0">
+          <div className="ml-auto flex items-center gap-1 md:ml-0">
             <AccountMenu />
+            <CartBadge />
           </div>
         </div>
         <CategoryMenu />
       </header>
       <main id="content" tabIndex={-1} className="flex-1 focus:outline-none">
+        <MergeNotice />
         <Suspense fallback={<PageSkeleton />}>
           <Outlet />
         </Suspense>

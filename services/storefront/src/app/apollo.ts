@@ -26,7 +26,8 @@ export function persistedId(document: DocumentNode): string {
  * canonical form (src/app/persistedGet.ts), so a request the early script already started
  * for this page is used instead of a second one. Apollo also labels every request
  * `content-type: application/json`, which makes a cross-origin GET "non-simple" and costs a
- * CORS preflight round trip; a GET has no body to describe.
+ * CORS preflight round trip; a GET has no body to describe. A query that names a guest cart
+ * by its token goes as POST instead.
  */
 export function gatewayFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   if (init?.method !== 'GET') return fetch(input, init);
@@ -42,6 +43,16 @@ export function gatewayFetch(input: RequestInfo | URL, init?: RequestInit): Prom
     string,
     unknown
   >;
+  if (variables.cartToken) {
+    // a guest cart's token is its only key: never in a URL (logs, caches, history)
+    headers.set('content-type', 'application/json');
+    const body = JSON.stringify({
+      operationName: apollo.searchParams.get('operationName') ?? undefined,
+      variables,
+      extensions,
+    });
+    return fetch(`${apollo.origin}${apollo.pathname}`, { ...init, method: 'POST', headers, body });
+  }
   const url = persistedGetUrl(`${apollo.origin}${apollo.pathname}`, documentId, variables);
   // the early request went without a token: only an anonymous request may take its answer
   const early = headers.has('authorization') ? undefined : earlyRequests.take(url);

@@ -73,6 +73,9 @@ export function AccountMenu() {
         <Link to="/account/addresses" className="block px-4 py-2 hover:bg-slate-100">
           Your addresses
         </Link>
+        <Link to="/account/orders" className="block px-4 py-2 hover:bg-slate-100">
+          Your orders
+        </Link>
         {/* the areas of the account's roles (the services refuse everyone else anyway) */}
         {user?.roles.includes('SELLER') && (
           <Link to="/seller" className="block px-4 py-2 hover:bg-slate-100">

@@ -1,6 +1,7 @@
 import { useQuery } from '@apollo/client/react';
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
+import { AddToCart } from '../components/AddToCart';
 import { AvailabilityText } from '../components/Availability';
 import { Breadcrumbs, type Crumb } from '../components/Breadcrumbs';
 import { ErrorNotice } from '../components/ErrorNotice';
@@ -147,6 +148,11 @@ function Details({ product }: { product: Product }) {
           <div className="mt-2">
             <AvailabilityText value={product.availability} />
           </div>
+          {!archived &&
+            product.availability !== 'OUT_OF_STOCK' &&
+            product.availability !== 'DISCONTINUED' && (
+              <AddToCart productId={product.id} name={product.name} />
+            )}
           {product.description && (
             <section aria-labelledby="about-heading" className="mt-6">
               <h2 id="about-heading" className="text-lg font-semibold">

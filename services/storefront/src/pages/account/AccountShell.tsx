@@ -5,6 +5,7 @@ import { RequireSession } from '../../auth/RequireSession';
 const LINKS = [
   { to: '/account', label: 'Profile' },
   { to: '/account/addresses', label: 'Addresses' },
+  { to: '/account/orders', label: 'Orders' },
 ];
 
 /** The account pages' frame: signed-in only, with their own navigation. */

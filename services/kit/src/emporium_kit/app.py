@@ -288,6 +288,7 @@ def serve(app: FastAPI, *, host: str | None = None, port: int | None = None) -> 
         forwarded_allow_ips=settings.forwarded_allow_ips,
         # uvicorn annotates an int but hands it to asyncio.wait_for, which takes seconds as float
         timeout_graceful_shutdown=settings.shutdown_drain_s,  # type: ignore[arg-type]
+        timeout_keep_alive=settings.http_keep_alive_s,
     )
     server = _GracefulServer(config, app.state.health, settings.shutdown_grace_s)
     server.run()

@@ -99,6 +99,10 @@ class ServiceSettings(BaseSettings):
     # waits up to shutdown_drain_s for in-flight requests
     shutdown_grace_s: float = Field(default=5.0, ge=0)
     shutdown_drain_s: float = Field(default=10.0, gt=0)
+    # seconds an idle keep-alive connection stays open: longer than any caller's pool keeps
+    # one idle (the gateway's is 4 s), so the server never closes a connection just as the
+    # caller reuses it (the request would fail with ECONNRESET)
+    http_keep_alive_s: int = Field(default=75, ge=1)
     graphql_max_depth: int = Field(default=12, ge=1)
     graphql_max_query_chars: int = Field(default=20_000, ge=100)
     graphql_document_cache_size: int = Field(default=1024, ge=0)

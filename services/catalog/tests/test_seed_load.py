@@ -75,6 +75,18 @@ async def test_seed_is_idempotent_and_stages_its_events(seed_db: tuple[str, Any]
     assert product.slug == demo.products[7]["slug"]
 
 
+async def test_a_bootstrap_seed_stages_no_product_events(seed_db: tuple[str, Any]) -> None:
+    """The demo's seed: products in, no ProductCreated staged (its read models build from the
+    export); categories still announce themselves."""
+    _, db = seed_db
+    demo = seed.generate(products=PRODUCTS)
+    loaded = await seed.load(db=CatalogDb(db), catalog=demo, product_events=False)
+    assert loaded.products == PRODUCTS
+    assert await db[store.SEED_BATCHES].count_documents({}) == 0
+    assert await db[store.PRODUCTS].count_documents(PENDING_FILTER) == 0
+    assert await db[store.CATEGORIES].count_documents(PENDING_FILTER) == len(demo.categories)
+
+
 async def test_a_crash_before_the_batch_events_is_repaired_by_the_next_run(
     seed_db: tuple[str, Any],
 ) -> None:

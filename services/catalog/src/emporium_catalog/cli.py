@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     seed_cmd.add_argument("--products", type=int, default=seed.DEFAULT_PRODUCTS)
     seed_cmd.add_argument("--seed", type=int, default=seed.DEFAULT_SEED)
     seed_cmd.add_argument(
+        "--no-product-events",
+        action="store_true",
+        help="stage no ProductCreated events: for a bootstrap whose read models build from "
+        "the catalog's export (search's rebuild, the inventory's seed, the cart's lookups)",
+    )
+    seed_cmd.add_argument(
         "--no-publish",
         action="store_true",
         help="leave the events in the outbox for the service's outbox worker instead of "
@@ -69,7 +75,7 @@ async def _seed(args: argparse.Namespace, settings: CatalogSettings) -> int:
     )
     try:
         db = _db(client, settings)
-        result = await seed.load(db=db, catalog=catalog)
+        result = await seed.load(db=db, catalog=catalog, product_events=not args.no_product_events)
         print(
             f"seeded {result.categories} categories, {result.sellers} sellers, "
             f"{result.products} products into {settings.mongo_database} "

@@ -266,8 +266,10 @@ async def _claim_all(db: Db, products: Sequence[dict[str, Any]]) -> set[str]:
     return await SKUS.claim_all(db, skus) | await SLUGS.claim_all(db, slugs)
 
 
-async def load(*, db: CatalogDb, catalog: DemoCatalog) -> SeedResult:
+async def load(*, db: CatalogDb, catalog: DemoCatalog, product_events: bool = True) -> SeedResult:
     """Insert whatever part of ``catalog`` is missing, with its events; idempotent.
+    ``product_events=False`` stages no ``ProductCreated`` (a bootstrap whose read models
+    build from the catalog's export instead).
 
     Sellers and categories are inserted like API writes (each category with its
     CategoryChanged in its own outbox). Products go in batches of :data:`BATCH`: missing
@@ -311,12 +313,13 @@ async def load(*, db: CatalogDb, catalog: DemoCatalog) -> SeedResult:
                 await SLUGS.release(raw, [doc["slug"]], doc["_id"])
         product_count += inserted
         skipped_products += [*blocked, *rejected]
-        await _ensure_batch_events(
-            raw,
-            batch_id=f"seed-{catalog.seed}-{number}",
-            products=[doc for doc in chunk if doc["_id"] not in {*blocked, *rejected}],
-            occurred=occurred,
-        )
+        if product_events:
+            await _ensure_batch_events(
+                raw,
+                batch_id=f"seed-{catalog.seed}-{number}",
+                products=[doc for doc in chunk if doc["_id"] not in {*blocked, *rejected}],
+                occurred=occurred,
+            )
     skipped = sorted({*skipped_sellers, *skipped_categories, *skipped_products})
     if skipped:
         log.warning("seed rows skipped: unique values taken by other rows", extra={"ids": skipped})

@@ -152,7 +152,7 @@ def test_the_platform_runs_the_registrys_services(config: PlatformConfig) -> Non
     catalog = AppService(registry["catalog"], registry)
     assert catalog.spec.port == 8002
     assert catalog.spec.readiness == "/readyz"
-    assert catalog.spec.seed == ("emporium-catalog", "seed")
+    assert catalog.spec.seed == ("emporium-catalog", "seed", "--no-product-events")
     assert catalog.needs == ("ferretdb", "redis", "nats")
     command = resolve_command(catalog.spec.command, config, registry, catalog.spec)
     assert Path(command[0]).name == "emporium-catalog"

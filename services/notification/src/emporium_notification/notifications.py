@@ -36,20 +36,11 @@ async def remember_contact(notifier: Notifier, *, user_id: str, email: str) -> N
         await notifier.db.contacts.insert_one({"_id": user_id, "email": email, "at": now()})
 
 
-class AddressUnknownError(LookupError):
-    """No address for the buyer yet: identity's ``UserRegistered`` comes on another stream
-    and may be processed after the order's event. Raised, the delivery is given back and
-    retried with backoff; after the last attempt the event waits in the dead-letter stream,
-    to be replayed once the address is known."""
-
-
-async def address_of(notifier: Notifier, user_id: str, given: str | None) -> str:
+async def address_of(notifier: Notifier, user_id: str, given: str | None) -> str | None:
     if given:
         return given
     contact = await notifier.db.contacts.get(user_id)
-    if contact is None:
-        raise AddressUnknownError(f"no email address known for user {user_id}")
-    return str(contact["email"])
+    return contact["email"] if contact else None
 
 
 async def send_once(
@@ -58,11 +49,12 @@ async def send_once(
     event_id: str,
     kind: str,
     user_id: str,
-    to: str,
+    to: str | None,
     subject_id: str,
     context: dict[str, Any],
 ) -> Doc:
-    """Send the ``kind`` email for event ``event_id`` unless it was sent."""
+    """Send the ``kind`` email for event ``event_id`` unless it was sent; without an address
+    the notification is recorded as undeliverable and nothing is sent."""
     db = notifier.db
     at = now()
     doc = {
@@ -71,7 +63,7 @@ async def send_once(
         "user_id": user_id,
         "subject_id": subject_id,  # the order or user the email is about
         "to": to,
-        "status": "SENDING",
+        "status": "SENDING" if to else "NO_ADDRESS",
         "attempts": 0,
         "version": 1,
         "created_at": at,
@@ -83,7 +75,7 @@ async def send_once(
         found = await db.notifications.get(event_id, {"outbox": 0})
         assert found is not None
         doc = found
-    if doc["status"] != "SENDING":
+    if doc["status"] != "SENDING" or not to:
         return doc
     email = notifier.renderer.render(kind, to, context)
     await notifier.mailer.send(email, message_id=event_id)

@@ -131,13 +131,19 @@ async def test_an_order_confirmation_is_sent_once(
 
 
 async def test_the_registered_address_is_used_when_the_order_has_none(
-    js: JetStreamContext, mailpit: Any
+    js: JetStreamContext, notifier: Notifier, mailpit: Any
 ) -> None:
     to, user = address(), f"user-{ULID()}"
     publish = EventPublisher(js).publish
     await publish(
         identity_events.new(UserRegistered, Registered(user_id=user, email=to), aggregate_id=user)
     )
+    # the registration and the order come on different streams: the order's event must find
+    # the address already learnt
+    deadline = time.monotonic() + 30
+    while await notifier.db.contacts.get(user) is None:
+        assert time.monotonic() < deadline, "the registration was not learnt"
+        await asyncio.sleep(0.1)
     cancelled = order(None, user=user, reason="out_of_stock")
     await publish(order_events.new(OrderCancelled, cancelled, aggregate_id="o"))
     [mail] = await mails_to(mailpit, to)

@@ -25,7 +25,8 @@ class InventorySettings(ServiceSettings):
     inventory_consumer_name: str = Field(default="inventory", min_length=1, max_length=100)
     # where a new durable starts: "all" (every stored event) or "new" (a test stack's own)
     inventory_consumer_deliver: Literal["all", "new"] = "all"
-    inventory_consumer_max_deliver: int = Field(default=5, ge=1, le=100)
+    # a saga step outlives a datastore outage: about 45 min of retries (backoff up to 60 s)
+    inventory_consumer_max_deliver: int = Field(default=50, ge=1, le=100)
     # the local platform's demo: a SKU learnt from the catalog starts with a deterministic
     # quantity (a few low or out of stock) instead of none
     inventory_demo_stock: bool = False

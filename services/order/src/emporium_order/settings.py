@@ -22,4 +22,5 @@ class OrderSettings(ServiceSettings):
     order_sweep_interval_s: float = Field(default=10.0, gt=0, le=3600)
     order_consumer_name: str = Field(default="order", min_length=1, max_length=100)
     order_consumer_deliver: Literal["all", "new"] = "all"
-    order_consumer_max_deliver: int = Field(default=5, ge=1, le=100)
+    # a saga step outlives a datastore outage: about 45 min of retries (backoff up to 60 s)
+    order_consumer_max_deliver: int = Field(default=50, ge=1, le=100)

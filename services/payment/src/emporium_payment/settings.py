@@ -28,4 +28,5 @@ class PaymentSettings(ServiceSettings):
     payment_webhook_relay_url: str | None = None
     payment_consumer_name: str = Field(default="payment", min_length=1, max_length=100)
     payment_consumer_deliver: Literal["all", "new"] = "all"
-    payment_consumer_max_deliver: int = Field(default=5, ge=1, le=100)
+    # a saga step outlives a datastore outage: about 45 min of retries (backoff up to 60 s)
+    payment_consumer_max_deliver: int = Field(default=50, ge=1, le=100)

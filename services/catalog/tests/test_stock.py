@@ -19,7 +19,7 @@ import pytest
 from emporium_catalog import events as catalog_events
 from emporium_catalog.domain import StockLevel, derived_availability, merge_levels
 from emporium_catalog.settings import CatalogSettings
-from emporium_catalog.stock import record_stock_levels
+from emporium_catalog.stock import record_stock_levels, stock_change
 from emporium_catalog.store import PRODUCTS, CatalogDb
 from emporium_inventory import events as inventory_events
 from emporium_inventory.events import stock_level_changed
@@ -62,6 +62,52 @@ def test_only_newer_levels_are_recorded_the_newest_of_a_batch_wins() -> None:
         {"sku": "A", "available": 0, "version": 6},
         {"sku": "B", "available": 1, "version": 1},
     ]
+
+
+def _stored_product(**fields: Any) -> dict[str, Any]:
+    """A product as the catalog stores it, with one offer of its own (SKU ``OWN``)."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return (
+        _product(
+            slug="p1",
+            name="P1",
+            description="",
+            brand="B",
+            category_id="c1",
+            price={"amount": 1000, "currency": "USD"},
+            listings=[],
+            version=3,
+            created_at=at,
+            updated_at=at,
+        )
+        | fields
+    )
+
+
+@pytest.mark.unit
+def test_a_first_level_that_changes_nothing_visible_is_not_written() -> None:
+    # the seed's announcement of a SKU in stock on a product in stock: nothing to write
+    assert stock_change(_stored_product(), [StockLevel("OWN", 7, 1)]) is None
+    # ... unless it changes what the product reads as: the first level of a sold-out SKU
+    sold_out = stock_change(_stored_product(), [StockLevel("OWN", 0, 1)])
+    assert sold_out is not None
+    assert sold_out[0]["availability"] == "OUT_OF_STOCK"
+    assert [event.type for event in sold_out[1]] == ["ProductUpdated"]
+    # a later level is recorded even when nothing visible moves: an older one may follow it
+    later = stock_change(_stored_product(), [StockLevel("OWN", 6, 2)])
+    assert later is not None
+    assert later[0]["stock"] == [{"sku": "OWN", "available": 6, "version": 2}]
+    assert later[1] == []
+    # a first level beside a recorded one is no different from any other first level
+    listed = [{"seller_id": "s1", "sku": "L1", "availability": "IN_STOCK"}]
+    recorded = _stored_product(
+        listings=listed, stock=[{"sku": "OWN", "available": 6, "version": 2}]
+    )
+    assert stock_change(recorded, [StockLevel("L1", 3, 1)]) is None
+    # the first level of a SKU the product does not offer is kept for a listing to come
+    kept = stock_change(_stored_product(), [StockLevel("NOT-YET-LISTED", 0, 1)])
+    assert kept is not None
+    assert kept[0]["stock"] == [{"sku": "NOT-YET-LISTED", "available": 0, "version": 1}]
 
 
 @pytest.mark.unit

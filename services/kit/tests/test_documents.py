@@ -31,6 +31,7 @@ from emporium_kit.documents import (
     document_lock,
 )
 from emporium_kit.documents.lease import utcnow
+from emporium_kit.documents.versioned import answers_only_lone_id_from_index
 from emporium_kit.errors import Conflict, NotFound
 from emporium_kit.events.envelope import EventSpec
 from emporium_kit.resilience import Dependency, DependencyUnavailable
@@ -113,6 +114,30 @@ async def test_update_writes_change_events_and_version_together(db: Db) -> None:
     assert len(hints.seen) == 2
     # nothing to change: nothing written, the version stays
     assert (await items.update("a", lambda _: None))["version"] == 3
+
+
+async def test_on_ferretdb_the_write_filters_on_id_alone_and_a_writer_outside_the_lease_is_logged(
+    db: Db, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the platform's store is FerretDB: the one filter it serves from the _id index is a lone _id
+    assert await answers_only_lone_id_from_index(db["items"])
+    items = make_documents(db)
+    await items.insert({"_id": "a", "stock": 5})
+
+    async def sell_while_someone_else_writes(current: dict[str, Any]) -> Any:
+        # a writer that ignores the lease, between this write's read and its write
+        await db["items"].update_one({"_id": "a"}, {"$inc": {"version": 1, "stock": -1}})
+        return {"stock": current["stock"] - 1}, []
+
+    with caplog.at_level("ERROR", logger="emporium_kit.documents.versioned"):
+        written = await items.update("a", sell_while_someone_else_writes)
+    # the lease is the guarantee on FerretDB: the write lands, and the breach is reported
+    assert (written["stock"], written["version"]) == (4, 3)
+    assert [r.getMessage() for r in caplog.records] == ["item written outside its lease"]
+    caplog.clear()
+    with caplog.at_level("ERROR", logger="emporium_kit.documents.versioned"):
+        await items.update("a", lambda current: ({"stock": current["stock"] - 1}, []))
+    assert caplog.records == []
 
 
 async def test_refusals_write_nothing(db: Db) -> None:

@@ -37,6 +37,8 @@ import httpx
 from emporium_platform.core import Platform
 from emporium_platform.harness import Stack
 from emporium_platform.processes import ServiceProcess, free_port, storefront_process
+from emporium_platform.registry import load as load_registry
+from emporium_platform.services import resolve_command
 
 # every request comes from 127.0.0.1: the per-address limits must not get in the way
 UNLIMITED = "10000/minute"
@@ -55,19 +57,20 @@ class DemoShop:
     accounts: dict[str, str]
 
 
-def _run(module: str, *args: str, process: ServiceProcess) -> str:
-    """A service's command (``python -m MODULE ARGS``) with that process's settings."""
+def _seed(stack: Stack, name: str, *, process: ServiceProcess) -> str:
+    """``name``'s seed command from its registry table (what ``./emporium up`` runs), with
+    that process's settings: the shop's data is the demo's, loaded the same way."""
+    registry = load_registry()
+    spec = registry[name]
+    if spec.seed is None:
+        raise RuntimeError(f"{name} has no seed command in its registry table")
+    command = resolve_command(spec.seed, stack.platform.config, registry, spec)
     result = subprocess.run(
-        [sys.executable, "-m", module, *args],
-        env=process.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        command, env=process.env, capture_output=True, text=True, timeout=600, check=False
     )
     # stdout may hold the demo passwords: only stderr, only on failure
     if result.returncode != 0:
-        raise RuntimeError(f"{module} {args[0]} failed:\n{result.stderr[-4000:]}")
+        raise RuntimeError(f"{' '.join(spec.seed)} failed:\n{result.stderr[-4000:]}")
     return result.stdout
 
 
@@ -120,13 +123,13 @@ def demo_shop(stack: Stack, *, log_dir: Path | None = None) -> Iterator[DemoShop
     gateway = stack.gateway(
         EMPORIUM_CORS_ORIGINS=shop_origin, EMPORIUM_SUBGRAPH_TIMEOUT_MS=SUBGRAPH_TIMEOUT_MS
     )
-    seeded = _run("emporium_identity.cli", "seed", process=identity)
+    seeded = _seed(stack, "identity", process=identity)
     accounts = dict(re.findall(r"^\s+(\S+@emporium\.example)\s+(\S+)\s+roles", seeded, re.M))
-    _run("emporium_catalog.cli", "seed", process=catalog)
-    _run("emporium_search.cli", "rebuild", process=search)
-    _run("emporium_cart.cli", "seed", process=cart)
-    # every demo SKU's stock at once, rather than as the catalog's events arrive
-    _run("emporium_inventory.cli", "seed", process=inventory)
+    # the catalog announces no products: search rebuilds from its export and the inventory
+    # stocks every SKU in bulk, as on the local platform
+    for name, process in (("catalog", catalog), ("search", search), ("cart", cart)):
+        _seed(stack, name, process=process)
+    _seed(stack, "inventory", process=inventory)
     _warm_search(gateway.url)
     storefront = storefront_process(
         port=shop_port,

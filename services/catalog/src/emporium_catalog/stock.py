@@ -30,6 +30,8 @@ from emporium_catalog.domain import StockLevel, merge_levels
 from emporium_catalog.products import Doc, product_change, write_product
 from emporium_catalog.store import CatalogDb
 
+# the version of a SKU's stock when the inventory registers it
+FIRST_VERSION = 1
 # products written at once by one batch: each is its own lease and write, and FerretDB's
 # SQLite backend serialises writes anyway
 WRITE_CONCURRENCY = 8
@@ -43,14 +45,37 @@ def stock_change(doc: Doc, levels: Sequence[StockLevel]) -> ChangeResult:
     """The product write for ``levels``: the newer ones recorded, the availability they imply
     (``product_change`` derives it), and ``ProductUpdated`` only when what the product reads
     as changed. A level that moves 7 units to 6 is still recorded, so that an older event
-    can never win later, but it tells no consumer anything."""
-    merged = merge_levels(doc.get("stock", []), levels)
+    can never win later, but it tells no consumer anything.
+
+    Only the FIRST level of an offer's SKU (inventory version 1, nothing recorded for it yet)
+    that changes nothing the product reads as is not written: no event older than a first
+    one exists, so there is nothing for the record to hold off, and the inventory's seed
+    announces thousands of them at once (one product write each would keep the store busy
+    for minutes)."""
+    stored = doc.get("stock", [])
+    merged = merge_levels(stored, levels)
     if merged is None:
         return None
-    return product_change(
+    change = product_change(
         doc,
         {"stock": merged},
         lambda after: [events.product_updated(after)] if _visible(after) != _visible(doc) else [],
+    )
+    if change is not None and not change[1] and _only_first_levels_of_offers(doc, merged):
+        return None
+    return change
+
+
+def _only_first_levels_of_offers(doc: Doc, merged: Sequence[Doc]) -> bool:
+    """Whether every level ``merged`` adds is the first of a SKU the product offers (a level
+    of a SKU it does not offer is kept for the listing that may take it up)."""
+    stored = doc.get("stock", [])
+    known = {entry["sku"] for entry in stored}
+    offers = {doc["sku"], *(listing["sku"] for listing in doc.get("listings", []))}
+    fresh = [entry for entry in merged if entry not in stored]
+    return all(
+        entry["sku"] in offers and entry["sku"] not in known and entry["version"] == FIRST_VERSION
+        for entry in fresh
     )
 
 
@@ -85,6 +110,11 @@ async def handle_stock_batch(
         ]
         async with gate:
             try:
+                # a lone read first: what needs no write (a duplicate, an older level, a first
+                # level that changes nothing) needs no lease either, and a read is atomic
+                current = await db.products.get(product_id)
+                if current is None or stock_change(current, levels) is None:
+                    return
                 await record_stock_levels(db=db, cache=cache, product_id=product_id, levels=levels)
             except NotFound:
                 return

@@ -19,7 +19,7 @@ from typing import Any
 from emporium_kit.cli import add_service_commands, run_service_command
 from pymongo import AsyncMongoClient
 
-from emporium_inventory import events, seed, store
+from emporium_inventory import events, seed
 from emporium_inventory.settings import InventorySettings
 
 
@@ -38,7 +38,7 @@ async def _seed(settings: InventorySettings) -> int:
     try:
         db = client[str(settings.mongo_database or settings.service_name)]
         seen, created = await seed.seed(
-            stock=db[store.STOCK],
+            db=db,
             catalog_url=settings.inventory_catalog_url,
             timeout_s=max(settings.http_timeout_s, 60.0),
         )

@@ -12,8 +12,10 @@ from emporium_kit.errors import Conflict, NotFound
 STOCK = "stock"
 RESERVATIONS = "reservations"
 PROCESSED_EVENTS = "processed_events"
+# the seed's announcements: one document carrying a page of seeded SKUs' events
+SEED_BATCHES = "seed_batches"
 # every collection whose documents carry outbox entries: what the relay watches
-OUTBOX_COLLECTIONS = (STOCK, RESERVATIONS)
+OUTBOX_COLLECTIONS = (STOCK, RESERVATIONS, SEED_BATCHES)
 
 
 class InventoryDb(ServiceDb):

@@ -10,8 +10,9 @@ interleaved over ``--rounds`` rounds (each target's best round is reported):
   write the guarded path replaces. On FerretDB 1.24 it loses updates on the hot document; the
   ``lost`` column counts acknowledged decrements missing from the document.
 
-The collection holds ``--docs`` documents (a versioned write's ``{_id, version}`` filter is not
-pushed down to SQLite, so its cost grows with the collection). Needs the local platform
+The collection holds ``--docs`` documents: FerretDB reads only a lone ``{_id}`` filter through
+the index (the guarded write's filter there), so a conditional filter's cost (the raw targets')
+grows with the collection. Needs the local platform
 (``./emporium up``), or ``--test`` for the test suite's instance:
 
     uv run python loadtests/bench_documents.py [--total 2000] [--writers 16] [--docs 100]

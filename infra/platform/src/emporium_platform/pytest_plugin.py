@@ -98,20 +98,62 @@ def platform() -> Iterator[PlatformHandle]:
             instance.start(name)
 
 
+# the test being set up (its fixtures start stacks), and the stacks still open with the suite
+# directory each belongs to
+_CURRENT_ITEM = pytest.StashKey[pytest.Item]()
+_SUITE_STACKS = pytest.StashKey[list[tuple[Path, Stack]]]()
+
+
+def _suite_of(item: pytest.Item) -> Path:
+    """The suite ``item`` belongs to: the nearest directory above it with a ``conftest.py``
+    (where a suite's fixtures live), below the root."""
+    root = item.config.rootpath
+    for parent in item.path.parents:
+        if parent == root:
+            break
+        if (parent / "conftest.py").exists():
+            return parent
+    return item.path.parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.config.stash[_CURRENT_ITEM] = item
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Close every stack whose suite the run has left: its processes stop and its data goes
+    as soon as the suite's last test is done, not at the end of the session."""
+    open_stacks = item.config.stash.get(_SUITE_STACKS, [])
+    for suite, stack in list(open_stacks):
+        if nextitem is None or suite not in nextitem.path.parents:
+            stack.close()
+            open_stacks.remove((suite, stack))
+
+
 @pytest.fixture(scope="session")
 def stacks(
-    platform: PlatformHandle, tmp_path_factory: pytest.TempPathFactory
+    platform: PlatformHandle,
+    tmp_path_factory: pytest.TempPathFactory,
+    pytestconfig: pytest.Config,
 ) -> Iterator[Callable[..., Stack]]:
     """``stacks(label, *, jwks_url=None, env=None, gateway_env=None) -> Stack``: services of
     one suite as real processes on the test platform, with gateways in front. Use the stack
-    as a context manager in the suite's fixture, so it stops when the suite's fixtures
-    finalize; any stack still open is closed at the end of the session (processes stopped,
-    its databases and indices deleted)."""
+    as a context manager in the suite's session fixture. The plugin closes it (processes
+    stopped, its databases and indices deleted) once the run leaves the directory of the
+    suite that opened it, the nearest one with a ``conftest.py``: held to the end of the
+    session, every suite's services would keep their relays, consumers and pruners working on
+    the shared test datastores under each later suite. Closing again does nothing, so the
+    suite fixture's own exit at the end of the session is harmless."""
     made: list[Stack] = []
+    open_stacks = pytestconfig.stash.setdefault(_SUITE_STACKS, [])
 
     def make(label: str, **options: Any) -> Stack:
         stack = Stack(platform, label=label, log_dir=tmp_path_factory.mktemp(label), **options)
         made.append(stack)
+        if (item := pytestconfig.stash.get(_CURRENT_ITEM, None)) is not None:
+            open_stacks.append((_suite_of(item), stack))
         return stack
 
     yield make

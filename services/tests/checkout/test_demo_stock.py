@@ -7,6 +7,7 @@ documents, and seeded SKUs an interrupted run never announced are announced by t
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from emporium_inventory import seed
@@ -28,22 +29,7 @@ def test_the_seed_stocks_every_offer_at_once_and_again_creates_nothing(
     run = str(ULID()).upper()
     skus = [f"SEED-{run}-{n}" for n in range(12)]
     for sku in skus:
-        data(
-            gateway.post(
-                CREATE,
-                {
-                    "i": {
-                        "name": f"Seeded {sku}",
-                        "brand": "Lumen",
-                        "categoryId": category_of(gateway, shop),
-                        "sku": sku,
-                        "price": {"amount": 1000, "currency": "USD"},
-                        "ownerSellerId": shop.seller_id,
-                    }
-                },
-                token=shop.admin,
-            )
-        )
+        create(gateway, shop, sku)
 
     async def seed_twice() -> tuple[tuple[int, int], tuple[int, int]]:
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack.platform.mongo_url)
@@ -87,22 +73,7 @@ def test_what_an_interrupted_seed_never_announced_is_announced_by_the_next_run(
 ) -> None:
     run = str(ULID()).upper()
     sku = next(s for n in range(20) if demo_quantity(s := f"SEED-{run}-{n}") > 0)
-    product = data(
-        gateway.post(
-            CREATE,
-            {
-                "i": {
-                    "name": f"Seeded {sku}",
-                    "brand": "Lumen",
-                    "categoryId": category_of(gateway, shop),
-                    "sku": sku,
-                    "price": {"amount": 1000, "currency": "USD"},
-                    "ownerSellerId": shop.seller_id,
-                }
-            },
-            token=shop.admin,
-        )
-    )["createProduct"]
+    product = create(gateway, shop, sku)
     wait_for(lambda: availability(gateway, product["id"]) == "IN_STOCK")
     batch = f"seed-{run}"
     with MongoClient(stack.platform.mongo_url) as client:
@@ -127,6 +98,19 @@ def test_what_an_interrupted_seed_never_announced_is_announced_by_the_next_run(
         announced = list(client[stack.database("inventory")]["seed_batches"].find({"batch": batch}))
         assert [doc["skus"] for doc in announced] == [[sku]]
     wait_for(lambda: availability(gateway, product["id"]) == "OUT_OF_STOCK", within_s=120)
+
+
+def create(gateway: GraphQLClient, shop: Shop, sku: str) -> dict[str, Any]:
+    """A product of the shop's seller with its own offer under ``sku``."""
+    product = {
+        "name": f"Seeded {sku}",
+        "brand": "Lumen",
+        "categoryId": category_of(gateway, shop),
+        "sku": sku,
+        "price": {"amount": 1000, "currency": "USD"},
+        "ownerSellerId": shop.seller_id,
+    }
+    return dict(data(gateway.post(CREATE, {"i": product}, token=shop.admin))["createProduct"])
 
 
 def category_of(gateway: GraphQLClient, shop: Shop) -> str:

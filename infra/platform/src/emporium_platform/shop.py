@@ -37,6 +37,7 @@ import httpx
 from emporium_platform.core import Platform
 from emporium_platform.harness import Stack
 from emporium_platform.processes import ServiceProcess, free_port, storefront_process
+from emporium_platform.registry import Registry
 from emporium_platform.registry import load as load_registry
 from emporium_platform.services import resolve_command
 
@@ -57,10 +58,9 @@ class DemoShop:
     accounts: dict[str, str]
 
 
-def _seed(stack: Stack, name: str, *, process: ServiceProcess) -> str:
+def _seed(stack: Stack, registry: Registry, name: str, *, process: ServiceProcess) -> str:
     """``name``'s seed command from its registry table (what ``./emporium up`` runs), with
     that process's settings: the shop's data is the demo's, loaded the same way."""
-    registry = load_registry()
     spec = registry[name]
     if spec.seed is None:
         raise RuntimeError(f"{name} has no seed command in its registry table")
@@ -123,13 +123,18 @@ def demo_shop(stack: Stack, *, log_dir: Path | None = None) -> Iterator[DemoShop
     gateway = stack.gateway(
         EMPORIUM_CORS_ORIGINS=shop_origin, EMPORIUM_SUBGRAPH_TIMEOUT_MS=SUBGRAPH_TIMEOUT_MS
     )
-    seeded = _seed(stack, "identity", process=identity)
+    registry = load_registry()
+    seeded = _seed(stack, registry, "identity", process=identity)
     accounts = dict(re.findall(r"^\s+(\S+@emporium\.example)\s+(\S+)\s+roles", seeded, re.M))
     # the catalog announces no products: search rebuilds from its export and the inventory
     # stocks every SKU in bulk, as on the local platform
-    for name, process in (("catalog", catalog), ("search", search), ("cart", cart)):
-        _seed(stack, name, process=process)
-    _seed(stack, "inventory", process=inventory)
+    for name, process in (
+        ("catalog", catalog),
+        ("search", search),
+        ("cart", cart),
+        ("inventory", inventory),
+    ):
+        _seed(stack, registry, name, process=process)
     _warm_search(gateway.url)
     storefront = storefront_process(
         port=shop_port,

@@ -61,15 +61,14 @@ def stock_change(doc: Doc, levels: Sequence[StockLevel]) -> ChangeResult:
         {"stock": merged},
         lambda after: [events.product_updated(after)] if _visible(after) != _visible(doc) else [],
     )
-    if change is not None and not change[1] and _only_first_levels_of_offers(doc, merged):
+    if change is not None and not change[1] and _only_first_levels_of_offers(doc, stored, merged):
         return None
     return change
 
 
-def _only_first_levels_of_offers(doc: Doc, merged: Sequence[Doc]) -> bool:
-    """Whether every level ``merged`` adds is the first of a SKU the product offers (a level
-    of a SKU it does not offer is kept for the listing that may take it up)."""
-    stored = doc.get("stock", [])
+def _only_first_levels_of_offers(doc: Doc, stored: Sequence[Doc], merged: Sequence[Doc]) -> bool:
+    """Whether every level ``merged`` adds to ``stored`` is the first of a SKU the product
+    offers (a level of a SKU it does not offer is kept for the listing that may take it up)."""
     known = {entry["sku"] for entry in stored}
     offers = {doc["sku"], *(listing["sku"] for listing in doc.get("listings", []))}
     fresh = [entry for entry in merged if entry not in stored]

@@ -20,6 +20,7 @@ them at their current level.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -147,6 +148,9 @@ async def _announce_interrupted(db: AsyncDatabase[dict[str, Any]]) -> None:
     announced: set[str] = set()
     async for doc in db[SEED_BATCHES].find({}, {"skus": 1}):
         announced.update(doc["skus"])
-    for batch_id in sorted(set(await db[STOCK].distinct("seed_batch")) - {None}):
-        seeded = await db[STOCK].find({"seed_batch": batch_id}, {OUTBOX_FIELD: 0}).to_list()
-        await _announce(db, [doc for doc in seeded if doc["_id"] not in announced])
+    by_page: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    async for doc in db[STOCK].find({"seed_batch": {"$exists": True}}, {OUTBOX_FIELD: 0}):
+        if doc["_id"] not in announced:
+            by_page[doc["seed_batch"]].append(doc)
+    for docs in by_page.values():
+        await _announce(db, docs)

@@ -72,13 +72,23 @@ async def test_rebuild_under_concurrent_updates_ends_equal_to_the_catalog(
     product_ids = [await ops.product(category_id=leaf, price=1000 + i) for i in range(60)]
     for product_id in product_ids:
         await wait_for(lambda p=product_id: index.at_version(p, 1), within=15)
+
+    async def leaf_hits() -> int:
+        data = await search.ok(SEARCH, {"filter": {"categoryId": leaf}})
+        return int(data["search"]["totalCount"])
+
+    async def all_searchable() -> bool:
+        return await leaf_hits() == len(product_ids)
+
+    # indexed is not yet searchable: a search sees a write after the index's next refresh
+    await wait_for(all_searchable, within=15)
     before = (await opensearch.indices.get_alias(name=alias)).keys()
 
     task = asyncio.create_task(
         rebuild(indexer=offline_indexer, catalog=offline_indexer.catalog, page_size=10)
     )
     rng = random.Random(7)
-    changes = searches = 0
+    changes = 0
     archived: set[str] = set()
     while not task.done():
         product_id = rng.choice([p for p in product_ids if p not in archived])
@@ -94,9 +104,7 @@ async def test_rebuild_under_concurrent_updates_ends_equal_to_the_catalog(
             product_ids.append(await ops.product(category_id=leaf, price=rng.randrange(100, 9000)))
         changes += 1
         # searches keep working on the old index while the new one loads
-        data = await search.ok(SEARCH, {"filter": {"categoryId": leaf}})
-        assert data["search"]["totalCount"] > 0
-        searches += 1
+        assert await leaf_hits() > 0
     report = task.result()
     assert changes >= 10, "the rebuild finished before the concurrent updates got going"
 

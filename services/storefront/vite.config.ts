@@ -55,8 +55,23 @@ function prefetchEntry(): Plugin {
   };
 }
 
+/**
+ * The route table (src/app/routes.json) beside the build manifest, for the static server:
+ * with both it names a page's chunks in that page's HTML (scripts/serve.mjs).
+ */
+function routeTable(): Plugin {
+  const table = new URL('./src/app/routes.json', import.meta.url);
+  return {
+    name: 'emporium-route-table',
+    apply: 'build',
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName: '.vite/routes.json', source: readFileSync(table) });
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react(), tailwindcss(), persistedIds(), prefetchEntry()],
+  plugins: [react(), tailwindcss(), persistedIds(), prefetchEntry(), routeTable()],
   server: { host: '127.0.0.1', port: 5173, strictPort: true },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true },
   build: {

@@ -4,8 +4,9 @@
 // default: emulated mid-range phone, simulated slow 4G, 4x CPU slowdown) and desktop.
 //
 //   EMPORIUM_STOREFRONT_URL=http://127.0.0.1:4173 EMPORIUM_GATEWAY_URL=http://127.0.0.1:4000/graphql \
-//     node scripts/lighthouse.mjs [--runs 3]
+//     node scripts/lighthouse.mjs [--runs 3] [--pages search,product] [--form-factors mobile]
 //
+// The product pictures come from a local stand-in for their CDN (scripts/image-host.mjs).
 // Prints the median run per page and form factor; full reports go to .lighthouse/.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,8 +15,15 @@ import { parseArgs } from 'node:util';
 import * as chromeLauncher from 'chrome-launcher';
 import lighthouse from 'lighthouse';
 import desktopConfig from 'lighthouse/core/config/desktop-config.js';
+import { startImageHost } from './image-host.mjs';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    pages: { type: 'string', default: 'home,search,product,cart' },
+    'form-factors': { type: 'string', default: 'mobile,desktop' },
+  },
+});
 const base = process.env.EMPORIUM_STOREFRONT_URL ?? 'http://127.0.0.1:4173';
 const gateway = process.env.EMPORIUM_GATEWAY_URL ?? 'http://127.0.0.1:4000/graphql';
 const out = fileURLToPath(new URL('../.lighthouse', import.meta.url));
@@ -33,13 +41,20 @@ async function productPath() {
   return `/p/${data.search.edges[0].node.slug}`;
 }
 
-const pages = {
-  home: '/',
-  search: '/search?q=phone',
-  product: await productPath(),
-  cart: '/cart',
+const paths = {
+  home: async () => '/',
+  search: async () => '/search?q=phone',
+  product: productPath,
+  cart: async () => '/cart',
 };
+const pages = {};
+for (const name of values.pages.split(',')) {
+  if (!(name in paths)) throw new Error(`unknown page ${name}: one of ${Object.keys(paths)}`);
+  pages[name] = await paths[name]();
+}
+const formFactors = { mobile: undefined, desktop: desktopConfig };
 
+const images = await startImageHost();
 const chrome = await chromeLauncher.launch({
   chromePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   chromeFlags: [
@@ -51,17 +66,18 @@ const chrome = await chromeLauncher.launch({
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
-    // only loopback resolves: nothing may reach another host
-    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
+    // only loopback resolves (and the pictures' host, to its stand-in): nothing may reach
+    // another host
+    `--host-resolver-rules=${images.hostRule}, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost`,
+    ...images.chromeFlags,
   ],
 });
 
 const rows = [];
 try {
-  for (const [formFactor, config] of [
-    ['mobile', undefined],
-    ['desktop', desktopConfig],
-  ]) {
+  for (const formFactor of values['form-factors'].split(',')) {
+    if (!(formFactor in formFactors)) throw new Error(`unknown form factor ${formFactor}`);
+    const config = formFactors[formFactor];
     for (const [name, pagePath] of Object.entries(pages)) {
       const runs = [];
       for (let i = 0; i < Number(values.runs); i += 1) {
@@ -99,6 +115,7 @@ try {
   }
 } finally {
   chrome.kill();
+  await images.close();
 }
 console.table(rows);
 writeFileSync(path.join(out, 'summary.json'), `${JSON.stringify(rows, null, 2)}\n`);

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Serves the production build (dist/) the way a deployment should: compressed (brotli or
 // gzip), hashed assets cached for a year, index.html and config.js never cached, every
-// unknown path answered with the app (client-side routes), security headers, and /config.js
-// written from the environment so one build serves every environment:
+// unknown path answered with the app (client-side routes) naming that page's chunks for
+// preloading, security headers, and /config.js written from the environment so one build
+// serves every environment:
 //
 //   EMPORIUM_GATEWAY_URL=http://127.0.0.1:4000/graphql EMPORIUM_IDENTITY_URL=http://127.0.0.1:8001 \
 //     node scripts/serve.mjs [--port 4173] [--host 127.0.0.1]
 import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -69,20 +71,81 @@ const CSP = [
 
 const cache = new Map();
 
+function compressed(body, type) {
+  return {
+    body,
+    br: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
+    gzip: gzipSync(body, { level: 9 }),
+    type,
+  };
+}
+
 async function load(file) {
   let entry = cache.get(file);
   if (!entry) {
     const body =
       file === path.join(root, 'config.js') && config ? Buffer.from(config) : await readFile(file);
-    entry = {
-      body,
-      br: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
-      gzip: gzipSync(body, { level: 9 }),
-      type: TYPES[path.extname(file)] ?? 'application/octet-stream',
-    };
+    entry = compressed(body, TYPES[path.extname(file)] ?? 'application/octet-stream');
     cache.set(file, entry);
   }
   return entry;
+}
+
+// A page's own chunks start loading with the HTML, beside the app's entry: discovered only
+// once the entry has run, they would add a round trip and a download to every first paint.
+// Which path shows which page is the app router's table (src/app/routes.json, copied next to
+// the build manifest); a path matches as in React Router (":param" one segment, "*" the rest).
+function pageDocuments() {
+  const read = (name) => JSON.parse(readFileSync(path.join(root, '.vite', name), 'utf8'));
+  const manifest = read('manifest.json');
+  const closure = (key, seen = new Set()) => {
+    if (!seen.has(key)) {
+      seen.add(key);
+      for (const dependency of manifest[key]?.imports ?? []) closure(dependency, seen);
+    }
+    return seen;
+  };
+  const initial = closure('index.html');
+  // connections the first screen needs, opened while the scripts download: the gateway's
+  // (the early-fetch script asks it for the page's data, without credentials) and the
+  // pictures' host's
+  const gateway = process.env.EMPORIUM_GATEWAY_URL
+    ? origin(process.env.EMPORIUM_GATEWAY_URL)
+    : null;
+  const images = process.env.EMPORIUM_IMAGES_URL ? origin(process.env.EMPORIUM_IMAGES_URL) : null;
+  const preconnect = [
+    ...(gateway ? [`<link rel="preconnect" href="${gateway}" crossorigin>`] : []),
+    ...(images ? [`<link rel="preconnect" href="${images}">`] : []),
+  ];
+  const html = readFileSync(path.join(root, 'index.html'), 'utf8');
+  return read('routes.json').map(({ path: pattern, page }) => {
+    const links = [
+      ...preconnect,
+      ...[...closure(`src/pages/${page}.tsx`)]
+        .filter((key) => !initial.has(key))
+        .map((key) => `<link rel="modulepreload" crossorigin href="/${manifest[key].file}">`),
+    ];
+    const parts = pattern.split('/').filter(Boolean);
+    return {
+      matches: (segments) =>
+        pattern === '*' ||
+        (segments.length === parts.length &&
+          parts.every((part, i) => part.startsWith(':') || part === segments[i].toLowerCase())),
+      entry: compressed(
+        Buffer.from(
+          html.replace('</head>', `${links.map((link) => `${link}\n  `).join('')}</head>`),
+        ),
+        TYPES['.html'],
+      ),
+    };
+  });
+}
+
+const pagesByPath = pageDocuments();
+
+function pageDocument(pathname) {
+  const segments = pathname.split('/').filter(Boolean);
+  return pagesByPath.find((page) => page.matches(segments))?.entry;
 }
 
 function resolve(urlPath) {
@@ -106,6 +169,17 @@ function resolve(urlPath) {
 
 // set on SIGTERM: /readyz fails while the answers in flight finish
 let stopping = false;
+// Every file is compressed before the server reports ready: done on a shopper's first
+// request, brotli's best level makes that request wait most of a second.
+let warm = false;
+async function compressEverything(directory) {
+  for (const item of await readdir(directory, { withFileTypes: true })) {
+    if (item.name.startsWith('.')) continue;
+    const file = path.join(directory, item.name);
+    if (item.isDirectory()) await compressEverything(file);
+    else await load(file);
+  }
+}
 
 const server = createServer(async (request, response) => {
   const url = new URL(request.url ?? '/', 'http://localhost');
@@ -113,17 +187,17 @@ const server = createServer(async (request, response) => {
     response.writeHead(405, { Allow: 'GET, HEAD' }).end();
     return;
   }
-  // probes: the files are on disk from the start, so alive is ready until shutdown begins
+  // probes: ready once every file is compressed, until shutdown begins
   if (url.pathname === '/livez' || url.pathname === '/readyz') {
-    const ok = url.pathname === '/livez' || !stopping;
+    const ok = url.pathname === '/livez' || (warm && !stopping);
     response.writeHead(ok ? 200 : 503, {
       'Content-Type': 'text/plain',
       'Cache-Control': 'no-store',
     });
-    response.end(ok ? 'ok' : 'shutting down');
+    response.end(ok ? 'ok' : stopping ? 'shutting down' : 'starting');
     return;
   }
-  let file = url.pathname === '/' ? path.join(root, 'index.html') : resolve(url.pathname);
+  const file = url.pathname === '/' ? null : resolve(url.pathname);
   let entry = file ? await load(file).catch(() => null) : null;
   if (!entry) {
     // a missing asset is a 404; any other path is a page of the app
@@ -131,8 +205,7 @@ const server = createServer(async (request, response) => {
       response.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not found');
       return;
     }
-    file = path.join(root, 'index.html');
-    entry = await load(file);
+    entry = pageDocument(url.pathname) ?? (await load(path.join(root, 'index.html')));
   }
   const immutable = url.pathname.startsWith('/assets/');
   const accepted = String(request.headers['accept-encoding'] ?? '');
@@ -154,6 +227,8 @@ const server = createServer(async (request, response) => {
 server.listen(Number(values.port), values.host, () => {
   console.log(`Emporium storefront on http://${values.host}:${values.port}`);
 });
+await compressEverything(root);
+warm = true;
 // On SIGTERM: no new connections, answers in flight finish, idle keep-alive connections close.
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {

@@ -7,15 +7,7 @@ import { createRouter } from './app/router';
 import { forgetAccountOnSignOut } from './app/account-cache';
 import { restoreSession } from './auth/session';
 import { connectCart } from './cart/store';
-import { config } from './config';
 import './index.css';
-
-// The gateway answers the first page's data: open the connection while the code loads.
-const preconnect = document.createElement('link');
-preconnect.rel = 'preconnect';
-preconnect.href = new URL(config.gatewayUrl).origin;
-preconnect.crossOrigin = 'anonymous';
-document.head.append(preconnect);
 
 const client = createApolloClient();
 forgetAccountOnSignOut(client);

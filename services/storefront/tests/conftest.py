@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from emporium_platform.harness import Stack
@@ -19,7 +18,6 @@ from emporium_platform.processes import ensure_npm_installed, storefront_dir
 from emporium_platform.shop import DemoShop, demo_shop, shop_environment
 
 STOREFRONT = storefront_dir()
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 
 
 def run_npm(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> str:
@@ -53,4 +51,4 @@ def shop(stacks: Callable[..., Stack]) -> Iterator[DemoShop]:
 @pytest.fixture(scope="session")
 def e2e_env(shop: DemoShop) -> dict[str, str]:
     """Where the end-to-end suite finds the shop, and the demo accounts it signs in with."""
-    return {**shop_environment(shop), "CHROMIUM_PATH": str(CHROMIUM)}
+    return shop_environment(shop)

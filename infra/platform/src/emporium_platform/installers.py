@@ -81,23 +81,23 @@ def find_script(name: str) -> Path | None:
     return Path(found) if found else None
 
 
-def find_redis() -> Path | None:
-    for candidate in (shutil.which("redis-server"), "/usr/bin/redis-server"):
+def _apt_installed(binary: str) -> Path | None:
+    for candidate in (shutil.which(binary), f"/usr/bin/{binary}"):
         if candidate and Path(candidate).exists():
             return Path(candidate)
     return None
 
 
-def ensure_redis(report: Report) -> Path:
-    """Debian's redis-server, installed with apt-get when missing."""
-    if found := find_redis():
+def _ensure_apt(binary: str, package: str, report: Report) -> Path:
+    """``binary`` from Debian's ``package``, installed with apt-get when missing."""
+    if found := _apt_installed(binary):
         return found
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         raise InstallError(
-            "redis-server is not installed; install it with `sudo apt-get install redis-server`"
+            f"{binary} is not installed; install it with `sudo apt-get install {package}`"
         )
-    report("installing redis-server with apt-get")
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "redis-server"]
+    report(f"installing {package} with apt-get")
+    install = ["apt-get", "install", "-y", "--no-install-recommends", package]
     apt_env = {"DEBIAN_FRONTEND": "noninteractive"}
     try:
         _run(install, env=apt_env)
@@ -106,7 +106,25 @@ def ensure_redis(report: Report) -> Path:
         report("apt-get install failed; running apt-get update and retrying")
         _run(["apt-get", "update"], env=apt_env)
         _run(install, env=apt_env)
-    return Path("/usr/bin/redis-server")
+    return Path("/usr/bin") / binary
+
+
+def find_redis() -> Path | None:
+    return _apt_installed("redis-server")
+
+
+def ensure_redis(report: Report) -> Path:
+    """Debian's redis-server."""
+    return _ensure_apt("redis-server", "redis-server", report)
+
+
+def ensure_chromium(report: Report) -> Path:
+    """The browser of the storefront's end-to-end tests, Lighthouse and screenshots:
+    ``CHROMIUM_PATH`` when set, else Debian's chromium (browsers cannot be downloaded
+    from their vendors here, so Playwright drives the distribution's)."""
+    if configured := os.environ.get("CHROMIUM_PATH"):
+        return Path(configured)
+    return _ensure_apt("chromium", "chromium", report)
 
 
 def ensure_nats(report: Report) -> Path:

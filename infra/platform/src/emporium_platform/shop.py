@@ -36,6 +36,7 @@ import httpx
 
 from emporium_platform.core import Platform
 from emporium_platform.harness import Stack
+from emporium_platform.installers import ensure_chromium
 from emporium_platform.processes import ServiceProcess, free_port, storefront_process
 from emporium_platform.registry import Registry
 from emporium_platform.registry import load as load_registry
@@ -146,8 +147,11 @@ def demo_shop(stack: Stack, *, log_dir: Path | None = None) -> Iterator[DemoShop
 
 
 def shop_environment(shop: DemoShop) -> dict[str, str]:
-    """What a client of the demo shop (the end-to-end suite, a measurement) is told of it."""
+    """What a client of the demo shop (the end-to-end suite, a measurement) is told of it,
+    and the browser it drives (installed when missing)."""
+    chromium = ensure_chromium(lambda message: print(message, file=sys.stderr))
     return {
+        "CHROMIUM_PATH": str(chromium),
         "EMPORIUM_STOREFRONT_URL": shop.url,
         "EMPORIUM_GATEWAY_URL": shop.gateway_url,
         "EMPORIUM_IDENTITY_URL": shop.identity_url,

@@ -2,11 +2,17 @@
 // product and search routes start their query while the chunk loads (the page's own useQuery
 // then joins the request in flight instead of waiting for the code first).
 import type { ApolloClient } from '@apollo/client';
-import { createBrowserRouter, type LoaderFunctionArgs, type RouteObject } from 'react-router';
+import {
+  createBrowserRouter,
+  type LazyRouteFunction,
+  type LoaderFunctionArgs,
+  type RouteObject,
+} from 'react-router';
 import { ShopProductDocument, ShopSearchDocument } from '../gql/graphql';
 import { parseSearchParams, searchVariables } from '../search/params';
 import { AppShellSkeleton, Layout } from './Layout';
 import { RouteError } from './RouteError';
+import table from './routes.json';
 
 function prefetchProduct(client: ApolloClient) {
   return ({ params }: LoaderFunctionArgs) => {
@@ -29,6 +35,24 @@ function prefetchSearch(client: ApolloClient) {
   };
 }
 
+// every file under pages/ (tests aside) is a route module; routes.json says which path shows
+// which, and the static server reads the same table to preload a page's chunk with the HTML
+const pages = import.meta.glob<Awaited<ReturnType<LazyRouteFunction<RouteObject>>>>([
+  '../pages/**/*.tsx',
+  '!../pages/**/*.test.tsx',
+]);
+
+const loaders = { product: prefetchProduct, search: prefetchSearch };
+
+function pageRoutes(client: ApolloClient): RouteObject[] {
+  return table.map(({ path, page, prefetch }) => {
+    const lazy = pages[`../pages/${page}.tsx`];
+    if (!lazy) throw new Error(`routes.json: no page module pages/${page}.tsx`);
+    const loader = prefetch ? loaders[prefetch as keyof typeof loaders](client) : undefined;
+    return path ? { path, loader, lazy } : { index: true, loader, lazy };
+  });
+}
+
 export function routes(client: ApolloClient): RouteObject[] {
   return [
     {
@@ -37,36 +61,7 @@ export function routes(client: ApolloClient): RouteObject[] {
       // shown until the first page's chunk has arrived
       HydrateFallback: AppShellSkeleton,
       ErrorBoundary: RouteError,
-      children: [
-        {
-          ErrorBoundary: RouteError,
-          children: [
-            { index: true, lazy: () => import('../pages/Home') },
-            {
-              path: 'search',
-              loader: prefetchSearch(client),
-              lazy: () => import('../pages/SearchPage'),
-            },
-            { path: 'c/:slug', lazy: () => import('../pages/SearchPage') },
-            {
-              path: 'p/:slug',
-              loader: prefetchProduct(client),
-              lazy: () => import('../pages/ProductPage'),
-            },
-            { path: 'account/sign-in', lazy: () => import('../pages/account/SignIn') },
-            { path: 'account/register', lazy: () => import('../pages/account/Register') },
-            { path: 'account', lazy: () => import('../pages/account/Profile') },
-            { path: 'account/addresses', lazy: () => import('../pages/account/Addresses') },
-            { path: 'cart', lazy: () => import('../pages/CartPage') },
-            { path: 'checkout', lazy: () => import('../pages/checkout/Checkout') },
-            { path: 'account/orders', lazy: () => import('../pages/account/Orders') },
-            { path: 'account/orders/:id', lazy: () => import('../pages/account/OrderPage') },
-            { path: 'seller', lazy: () => import('../pages/seller/Seller') },
-            { path: 'admin', lazy: () => import('../pages/admin/Admin') },
-            { path: '*', lazy: () => import('../pages/NotFound') },
-          ],
-        },
-      ],
+      children: [{ ErrorBoundary: RouteError, children: pageRoutes(client) }],
     },
   ];
 }

@@ -12,6 +12,7 @@ export function ProductCard({ product, eager }: { product: ProductCardFragment; 
         alt={image?.alt || product.name}
         label={product.name}
         eager={eager}
+        slot="card"
         className="aspect-square w-full"
       />
       <div className="flex flex-1 flex-col gap-1 p-3">

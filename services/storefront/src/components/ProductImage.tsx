@@ -1,4 +1,5 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
+import { pictureSrcSet, SLOT_SIZES, type Slot } from '../lib/pictures';
 
 const TINTS = [
   'from-amber-100 to-orange-200',
@@ -20,16 +21,51 @@ interface Props {
   alt: string;
   /** what the placeholder shows when there is no picture (the product's name) */
   label: string;
+  /** the kind of slot it fills: how wide it is drawn */
+  slot: Slot;
   className?: string;
   eager?: boolean;
+}
+
+// how far outside the viewport a deferred picture starts loading (CSS pixels)
+const NEAR_VIEWPORT = '300px';
+
+/**
+ * Whether a picture that is not ``eager`` may load yet: once the page has painted and it is
+ * near the viewport. The browser's own lazy loading starts every picture within ~1,250 px at
+ * once, and on a slow network those compete with the first screen's for bandwidth.
+ */
+function useNearViewport(eager: boolean) {
+  const box = useRef<HTMLDivElement>(null);
+  const [near, setNear] = useState(eager || typeof IntersectionObserver === 'undefined');
+  useEffect(() => {
+    const element = box.current;
+    if (near || !element) return;
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((entry) => entry.isIntersecting)) {
+          setNear(true);
+          observer.disconnect();
+        }
+      },
+      { rootMargin: NEAR_VIEWPORT },
+    );
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, [near]);
+  return { box, near };
 }
 
 /**
  * A product picture in a fixed-ratio box (no layout shift), or a tinted placeholder with the
  * product's initials when the product has none or it cannot be loaded.
  */
-export function ProductImage({ src, alt, label, className = '', eager = false }: Props) {
+export function ProductImage({ src, alt, label, slot, className = '', eager = false }: Props) {
   const [failed, setFailed] = useState(false);
+  const { box, near } = useNearViewport(eager);
+  if (src && !failed && !near) {
+    return <div ref={box} aria-hidden="true" className={`bg-slate-100 ${className}`} />;
+  }
   if (!src || failed) {
     const initials = label
       .split(/\s+/)
@@ -52,6 +88,8 @@ export function ProductImage({ src, alt, label, className = '', eager = false }:
   return (
     <img
       src={src}
+      srcSet={pictureSrcSet(src)}
+      sizes={SLOT_SIZES[slot]}
       alt={alt}
       loading={eager ? 'eager' : 'lazy'}
       fetchPriority={eager ? 'high' : 'auto'}

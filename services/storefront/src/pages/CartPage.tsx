@@ -97,6 +97,7 @@ function CartLineItem({ line }: { line: Line }) {
           src={line.product.images[0]?.url}
           alt=""
           label={line.name}
+          slot="cartLine"
           className="h-24 w-24 rounded-md border border-slate-200 bg-white"
         />
       </Link>

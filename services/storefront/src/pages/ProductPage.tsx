@@ -42,6 +42,7 @@ function Gallery({ product }: { product: Product }) {
         alt={current?.alt || product.name}
         label={product.name}
         eager
+        slot="gallery"
         className="aspect-square w-full rounded-lg border border-slate-200 bg-white"
       />
       {images.length > 1 && (
@@ -57,7 +58,13 @@ function Gallery({ product }: { product: Product }) {
                   index === selected ? 'border-amber-500' : 'border-transparent'
                 }`}
               >
-                <ProductImage src={image.url} alt="" label={product.name} className="h-16 w-16" />
+                <ProductImage
+                  src={image.url}
+                  alt=""
+                  label={product.name}
+                  slot="thumbnail"
+                  className="h-16 w-16"
+                />
               </button>
             </li>
           ))}

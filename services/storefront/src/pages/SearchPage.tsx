@@ -1,7 +1,7 @@
 // Search results (/search?q=…) and category pages (/c/<slug>) share this page: both are
 // served by the search read model, a category page adds its category to the filter.
 import { skipToken, useQuery } from '@apollo/client/react';
-import { useMemo, useRef, useState } from 'react';
+import { useDeferredValue, useMemo, useRef, useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router';
 import { findCategoryPath, useCategoryTree, type CategoryNode } from '../app/categories';
 import { Breadcrumbs, type Crumb } from '../components/Breadcrumbs';
@@ -13,6 +13,7 @@ import {
   ShopSearchDocument,
   ShopSearchMoreDocument,
   type CategoryLinkFragment,
+  type ProductCardFragment,
   type SearchSort,
 } from '../gql/graphql';
 import { ActiveFilters } from '../search/ActiveFilters';
@@ -74,6 +75,36 @@ function ResultsSkeleton() {
         <Skeleton key={i} className="aspect-[3/4]" />
       ))}
     </div>
+  );
+}
+
+// the cards of a first screen (two rows on a phone, one on a wide screen): drawn, with their
+// pictures eager, before the rest of the page of results
+const FIRST_SCREEN = 4;
+
+function ResultGrid({ products, stale }: { products: ProductCardFragment[]; stale: boolean }) {
+  // the rest are drawn in the background, in slices that leave the main thread free
+  const drawn = useDeferredValue(products.length, Math.min(products.length, FIRST_SCREEN));
+  return (
+    <ul
+      className={`grid grid-cols-2 gap-4 md:grid-cols-3 xl:grid-cols-4 ${stale ? 'opacity-60' : ''}`}
+    >
+      {products.map((product, index) =>
+        index < drawn ? (
+          <li key={product.id}>
+            <ProductCard product={product} eager={index < FIRST_SCREEN} />
+          </li>
+        ) : (
+          // a card's box until it is drawn: what follows the grid does not move
+          <li key={product.id} aria-hidden="true">
+            <div className="rounded-lg border border-slate-200 bg-white">
+              <div className="aspect-square w-full bg-slate-100" />
+              <div className="h-[144px]" />
+            </div>
+          </li>
+        ),
+      )}
+    </ul>
   );
 }
 
@@ -264,15 +295,7 @@ export function Component() {
           )}
           {result && products.length > 0 && (
             <>
-              <ul
-                className={`grid grid-cols-2 gap-4 md:grid-cols-3 xl:grid-cols-4 ${stale ? 'opacity-60' : ''}`}
-              >
-                {products.map((product, index) => (
-                  <li key={product.id}>
-                    <ProductCard product={product} eager={index < 4} />
-                  </li>
-                ))}
-              </ul>
+              <ResultGrid products={products} stale={stale} />
               <div className="mt-8 flex flex-col items-center gap-2">
                 <p className="text-sm text-slate-700">
                   Showing {products.length.toLocaleString('en-US')} of{' '}

@@ -15,7 +15,7 @@ import {
 } from '../../gql/graphql';
 import { countryName } from '../../lib/countries';
 import { describeError } from '../../lib/errors';
-import { AccountShell } from './AccountShell';
+import { AccountShell } from '../../components/AccountShell';
 
 function AddressCard({ address, onEdit }: { address: AddressFieldsFragment; onEdit: () => void }) {
   const [remove, removing] = useMutation(ShopDeleteAddressDocument);

@@ -4,7 +4,7 @@ import { ErrorNotice } from '../../components/ErrorNotice';
 import { Skeleton } from '../../components/Skeleton';
 import { ShopMyOrdersDocument } from '../../gql/graphql';
 import { FAILED, STATUS_LABELS, formatAmount, formatDate } from '../../lib/orders';
-import { AccountShell } from './AccountShell';
+import { AccountShell } from '../../components/AccountShell';
 
 function OrderList() {
   const { data, error, refetch } = useQuery(ShopMyOrdersDocument, {

@@ -19,7 +19,7 @@ import {
   problemsOf,
   type Problems,
 } from '../../lib/validation';
-import { AccountShell } from './AccountShell';
+import { AccountShell } from '../../components/AccountShell';
 
 function ProfileForm({ user }: { user: AccountUserFragment }) {
   const [displayName, setDisplayName] = useState(user.displayName ?? '');

@@ -14,7 +14,7 @@ import {
   problemsOf,
   type Problems,
 } from '../../lib/validation';
-import { AuthCard, SubmitButton } from './AuthCard';
+import { AuthCard, SubmitButton } from '../../components/AuthCard';
 
 /** Create an account (signed in at once). */
 export function Component() {

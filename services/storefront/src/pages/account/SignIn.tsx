@@ -13,7 +13,7 @@ import { FormAlert, FormField } from '../../components/FormField';
 import { ShopLoginDocument } from '../../gql/graphql';
 import { describeError } from '../../lib/errors';
 import { checkEmail, problemsOf, type Problems } from '../../lib/validation';
-import { AuthCard, SubmitButton } from './AuthCard';
+import { AuthCard, SubmitButton } from '../../components/AuthCard';
 
 const PROVIDER_ERRORS: Record<string, string> = {
   OAUTH_DENIED: 'The sign-in was cancelled.',

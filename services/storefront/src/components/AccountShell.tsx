@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import { NavLink } from 'react-router';
-import { RequireSession } from '../../auth/RequireSession';
+import { RequireSession } from '../auth/RequireSession';
 
 const LINKS = [
   { to: '/account', label: 'Profile' },

@@ -9,7 +9,7 @@ import {
   problemsOf,
   type Problems,
 } from '../lib/validation';
-import { FormAlert, FormField } from './FormField';
+import { FormAlert, FormField, SubmitButton } from './FormField';
 
 /** An address being typed: every field a string. */
 export interface AddressDraft {
@@ -217,13 +217,9 @@ export function AddressForm({ initial, submitLabel, onSubmit, onCancel, askDefau
       <div className="space-y-3 sm:col-span-2">
         <FormAlert message={formError} />
         <div className="flex gap-3">
-          <button
-            type="submit"
-            disabled={busy}
-            className="rounded-md bg-amber-400 px-4 py-2 font-semibold text-slate-900 hover:bg-amber-300 disabled:opacity-60"
-          >
-            {busy ? 'Saving…' : submitLabel}
-          </button>
+          <SubmitButton busy={busy} busyLabel="Saving…">
+            {submitLabel}
+          </SubmitButton>
           {onCancel && (
             <button
               type="button"

@@ -12,15 +12,3 @@ export function AuthCard({ title, children }: { title: string; children: ReactNo
     </div>
   );
 }
-
-export function SubmitButton({ busy, children }: { busy: boolean; children: ReactNode }) {
-  return (
-    <button
-      type="submit"
-      disabled={busy}
-      className="w-full rounded-md bg-amber-400 px-4 py-2 font-semibold text-slate-900 hover:bg-amber-300 disabled:opacity-60"
-    >
-      {busy ? 'Please wait…' : children}
-    </button>
-  );
-}

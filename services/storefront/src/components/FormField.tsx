@@ -1,4 +1,4 @@
-import { useId, type InputHTMLAttributes, type SelectHTMLAttributes } from 'react';
+import { useId, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes } from 'react';
 
 interface Props extends InputHTMLAttributes<HTMLInputElement> {
   label: string;
@@ -88,5 +88,28 @@ export function FormAlert({ message }: { message: string | null }) {
     <p role="alert" className="rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-900">
       {message}
     </p>
+  );
+}
+
+/** The form's submit button; while ``busy`` it is disabled and says so. */
+export function SubmitButton({
+  busy,
+  busyLabel = 'Please wait…',
+  className = '',
+  children,
+}: {
+  busy: boolean;
+  busyLabel?: string;
+  className?: string;
+  children: ReactNode;
+}) {
+  return (
+    <button
+      type="submit"
+      disabled={busy}
+      className={`rounded-md bg-amber-400 px-4 py-2 font-semibold text-slate-900 hover:bg-amber-300 disabled:opacity-60 ${className}`}
+    >
+      {busy ? busyLabel : children}
+    </button>
   );
 }

@@ -3,7 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { Link, Navigate, useSearchParams } from 'react-router';
 import { safeNext } from '../../auth/RequireSession';
 import { adoptSession, useSession } from '../../auth/session';
-import { FormAlert, FormField } from '../../components/FormField';
+import { FormAlert, FormField, SubmitButton } from '../../components/FormField';
 import { ShopRegisterDocument } from '../../gql/graphql';
 import { describeError } from '../../lib/errors';
 import {
@@ -14,7 +14,7 @@ import {
   problemsOf,
   type Problems,
 } from '../../lib/validation';
-import { AuthCard, SubmitButton } from '../../components/AuthCard';
+import { AuthCard } from '../../components/AuthCard';
 
 /** Create an account (signed in at once). */
 export function Component() {
@@ -93,7 +93,9 @@ export function Component() {
           error={problems.password}
         />
         <FormAlert message={formError} />
-        <SubmitButton busy={busy}>Create account</SubmitButton>
+        <SubmitButton busy={busy} className="w-full">
+          Create account
+        </SubmitButton>
       </form>
       <p className="mt-6 text-center text-sm text-slate-700">
         Already have an account?{' '}

@@ -9,11 +9,11 @@ import {
   signInProviders,
   useSession,
 } from '../../auth/session';
-import { FormAlert, FormField } from '../../components/FormField';
+import { FormAlert, FormField, SubmitButton } from '../../components/FormField';
 import { ShopLoginDocument } from '../../gql/graphql';
 import { describeError } from '../../lib/errors';
 import { checkEmail, problemsOf, type Problems } from '../../lib/validation';
-import { AuthCard, SubmitButton } from '../../components/AuthCard';
+import { AuthCard } from '../../components/AuthCard';
 
 const PROVIDER_ERRORS: Record<string, string> = {
   OAUTH_DENIED: 'The sign-in was cancelled.',
@@ -112,7 +112,9 @@ export function Component() {
           error={problems.password}
         />
         <FormAlert message={formError} />
-        <SubmitButton busy={busy}>Sign in</SubmitButton>
+        <SubmitButton busy={busy} className="w-full">
+          Sign in
+        </SubmitButton>
       </form>
       {providers.length > 0 && (
         <div className="mt-6 border-t border-slate-200 pt-4">

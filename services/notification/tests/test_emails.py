@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 
 
 class Line(BaseModel):
+    name: str | None = None
     sku: str
     quantity: int
     unit_amount: int
@@ -84,13 +85,19 @@ def address() -> str:
     return f"buyer-{str(ULID()).lower()}@example.test"
 
 
-def order(to: str | None, *, user: str = "user-1", reason: str | None = None) -> OrderData:
+def order(
+    to: str | None,
+    *,
+    user: str = "user-1",
+    reason: str | None = None,
+    name: str | None = "Desk Lamp",
+) -> OrderData:
     return OrderData(
         order_id=f"ord_{ULID()}",
         user_id=user,
         email=to,
         total=Total(amount=5000, currency="EUR"),
-        lines=[Line(sku="LAMP-1", quantity=2, unit_amount=2500)],
+        lines=[Line(name=name, sku="LAMP-1", quantity=2, unit_amount=2500)],
         reason=reason,
         captured=False,
     )
@@ -116,7 +123,8 @@ async def test_an_order_confirmation_is_sent_once(
     await EventPublisher(js).publish(confirmed)
     [mail] = await mails_to(mailpit, to)
     assert mail["Subject"] == "Your order is confirmed"
-    assert "2 x LAMP-1  50.00 EUR" in mail["Text"]
+    assert "2 x Desk Lamp  50.00 EUR" in mail["Text"]
+    assert "2 \N{MULTIPLICATION SIGN} Desk Lamp" in mail["HTML"]
     assert "<strong>50.00 EUR</strong>" in mail["HTML"]
     assert mail["MessageID"] == f"{confirmed.id}@emporium.local"
 
@@ -128,6 +136,17 @@ async def test_an_order_confirmation_is_sent_once(
     assert stored["status"] == "SENT"
     await asyncio.sleep(1)  # a second message would have arrived by now
     assert len(await mails_to(mailpit, to, within_s=0)) == 1
+
+
+async def test_a_line_without_a_name_shows_its_sku(
+    js: JetStreamContext, notifier: Notifier, mailpit: Any
+) -> None:
+    to = address()
+    await EventPublisher(js).publish(
+        order_events.new(OrderConfirmed, order(to, name=None), aggregate_id="o")
+    )
+    [mail] = await mails_to(mailpit, to)
+    assert "2 x LAMP-1  50.00 EUR" in mail["Text"]
 
 
 async def test_the_registered_address_is_used_when_the_order_has_none(

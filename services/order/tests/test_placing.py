@@ -52,8 +52,8 @@ async def test_the_order_is_the_carts_pricing_and_its_coupons_are_redeemed(db: O
     remote = ScriptedCart(coupon)
     placed = await place(db, remote, data, user)
     assert (placed.total_amount, placed.pricing.shipping, placed.coupons) == (5599, 599, ["SAVE5"])
-    assert [(i.sku, i.seller_id, i.quantity, i.total) for i in placed.items] == [
-        ("SKU-1", "s1", 2, 2500)
+    assert [(i.name, i.sku, i.seller_id, i.quantity, i.total) for i in placed.items] == [
+        ("Desk Lamp", "SKU-1", "s1", 2, 2500)
     ]
     assert remote.redeemed == [("SAVE5", placed.id)]
     # a retry (the cart unchanged, or emptied by the confirmed order) is the same order

@@ -39,6 +39,7 @@ def cart(*lines: dict[str, Any], version: int = 3) -> Cart:
             "lines": [
                 {
                     "id": "p1",
+                    "name": "Desk Lamp",
                     "sku": "SKU-1",
                     "sellerId": "s1",
                     "quantity": 1,

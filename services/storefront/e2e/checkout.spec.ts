@@ -79,6 +79,8 @@ test('browse, add to cart, sign in (the guest cart merges), check out: the order
   await expect(page).toHaveURL(/\/account\/orders\/[^/]+$/);
   await expect(page.getByTestId('order-status')).toHaveText('Confirmed', { timeout: 120_000 });
   await expect(page.getByText('Your order is confirmed.')).toBeVisible();
+  // its lines name what was bought, as the cart did
+  await expect(page.getByRole('region', { name: 'Items' })).toContainText(`1 × ${product.name}`);
   expect(await seriousViolations(page)).toEqual([]);
   const orderUrl = page.url();
 

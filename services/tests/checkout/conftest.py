@@ -85,6 +85,7 @@ def data(response: Any) -> dict[str, Any]:
 class Shop:
     admin: str
     product_id: str
+    name: str
     sku: str
     seller_id: str
 
@@ -147,13 +148,13 @@ def new_shop(gateway: GraphQLClient, minter: TokenMinter) -> Shop:
             token=admin,
         )
     )["createSeller"]["id"]
-    sku = f"CO-{run.upper()}"
+    sku, name = f"CO-{run.upper()}", f"Checkout Lamp {run}"
     product = data(
         gateway.post(
             """mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }""",
             {
                 "i": {
-                    "name": f"Checkout Lamp {run}",
+                    "name": name,
                     "brand": "Lumen",
                     "categoryId": category,
                     "sku": sku,
@@ -169,7 +170,7 @@ def new_shop(gateway: GraphQLClient, minter: TokenMinter) -> Shop:
             gateway.post("query($s: ID!) { inventoryStock(sku: $s) { sku } }", {"s": sku})
         )["inventoryStock"]
     )
-    return Shop(admin=admin, product_id=product, sku=sku, seller_id=seller)
+    return Shop(admin=admin, product_id=product, name=name, sku=sku, seller_id=seller)
 
 
 ADD = """

@@ -22,7 +22,7 @@ PLACE = """
 mutation($i: PlaceOrderInput!) {
   placeOrder(input: $i) {
     id status totalAmount currency coupons
-    items { sku sellerId quantity priceAtPurchase { amount } discounts { amount } total }
+    items { name sku sellerId quantity priceAtPurchase { amount } discounts { amount } total }
     pricing { subtotal discountTotal shipping shippingDiscount total }
   }
 }
@@ -106,6 +106,7 @@ def test_a_checkout_reaches_confirmed_and_commits_the_stock(
     }
     assert placed["items"] == [
         {
+            "name": shop.name,
             "sku": shop.sku,
             "sellerId": shop.seller_id,
             "quantity": 2,

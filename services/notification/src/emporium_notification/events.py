@@ -63,6 +63,8 @@ def email_sent(doc: Mapping[str, Any]) -> Event[EmailSentData]:
 
 
 class LineView(BaseModel):
+    # absent from events of orders placed before orders kept names: the SKU stands in
+    name: str | None = None
     sku: str
     quantity: int
     unit_amount: int

@@ -20,7 +20,7 @@ query OrderCart {{
   cart {{
     id version currency appliedCoupons
     lines {{
-      id sku sellerId quantity available availability
+      id name sku sellerId quantity available availability
       unitPrice {AMOUNT} subtotal {AMOUNT} discounts {DISCOUNT} total {AMOUNT}
     }}
     pricing {{
@@ -60,6 +60,7 @@ class Discount(_Model):
 
 class CartLine(_Model):
     id: str
+    name: str
     sku: str | None
     sellerId: str | None  # noqa: N815
     quantity: int

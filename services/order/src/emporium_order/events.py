@@ -42,6 +42,8 @@ class TotalData(_Payload):
 class LineData(_Payload):
     order_item_id: str
     product_id: str
+    # the product's name when the order was placed
+    name: str
     sku: str
     seller_id: str
     quantity: int
@@ -81,6 +83,7 @@ class OrderData(_Payload):
                 LineData(
                     order_item_id=item["order_item_id"],
                     product_id=item["product_id"],
+                    name=item.get("name", item["sku"]),
                     sku=item["sku"],
                     seller_id=item["seller_id"],
                     quantity=item["quantity"],

@@ -3,7 +3,7 @@
 Storage shape (collection ``orders``; ``_id`` derives from the buyer and the idempotency
 key, so a retried ``placeOrder`` can only ever insert one)::
 
-    {_id, user_id, status, items: [{order_item_id, product_id, sku, seller_id, quantity,
+    {_id, user_id, status, items: [{order_item_id, product_id, name, sku, seller_id, quantity,
      price_at_purchase: {amount, currency}, discounts: [DISCOUNT], total}],
      subtotal, discounts: [DISCOUNT], discount_total, shipping, shipping_discount,
      total_amount, currency, coupons, cart: {id, version}, shipping_address, payment_method,
@@ -112,6 +112,8 @@ class OrderItem(BaseModel):
 
     order_item_id: str
     product_id: str
+    # the product's name when the order was placed (what the buyer saw in the cart)
+    name: str
     sku: str
     seller_id: str
     quantity: int
@@ -168,10 +170,12 @@ class OrderRead(BaseModel):
             user_id=doc["user_id"],
             status=OrderStatus(doc["status"]),
             items=[
-                # an order placed before orders kept discounts: no discounts on its lines
+                # an order placed before orders kept discounts or names: no discounts on its
+                # lines, named by their SKU
                 OrderItem(
                     **{
                         "total": item["quantity"] * item["price_at_purchase"]["amount"],
+                        "name": item["sku"],
                         **item,
                     }
                 )

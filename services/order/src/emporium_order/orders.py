@@ -105,6 +105,7 @@ def _order_doc(order_id: str, user_id: str, data: PlaceOrder, cart: Cart) -> Doc
             {
                 "order_item_id": f"{order_id}-{index + 1}",
                 "product_id": line.id,
+                "name": line.name,
                 "sku": line.sku,
                 "seller_id": line.sellerId,
                 "quantity": line.quantity,

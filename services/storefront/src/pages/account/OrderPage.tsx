@@ -68,8 +68,9 @@ function OrderDetail({ order }: { order: OrderFieldsFragment }) {
             {order.items.map((item) => (
               <li key={item.orderItemId} className="flex justify-between gap-3 py-3 text-sm">
                 <span>
-                  {item.quantity} × <span className="font-medium">SKU {item.sku}</span> at{' '}
+                  {item.quantity} × <span className="font-medium">{item.name}</span> at{' '}
                   {money(item.priceAtPurchase.amount)}
+                  <span className="block text-xs text-slate-600">SKU {item.sku}</span>
                   {item.discounts.map((discount) => (
                     <span key={discount.offerId} className="block text-emerald-800">
                       {discount.label}: −{money(discount.amount)}

@@ -62,7 +62,9 @@ async def test_a_missed_webhook_is_repaired_and_an_impossible_state_flagged(
         {"pi_missed": "requires_capture", "pi_agreed": "succeeded", "pi_impossible": "succeeded"}
     )
     service = payments.Payments(db=db, provider=provider)  # type: ignore[arg-type]
-    window = {"since": datetime.now(UTC) - timedelta(hours=1), "until": datetime.now(UTC)}
+    # a window that holds them whatever the clock does between their writes and this read
+    at = datetime.now(UTC)
+    window = {"since": at - timedelta(hours=1), "until": at + timedelta(minutes=1)}
 
     checked, dry = await payments.reconcile(service, **window, repair=False)
     assert checked == 4

@@ -90,8 +90,9 @@ class Shop:
     seller_id: str
 
     def restock(self, gateway: GraphQLClient, to: int) -> None:
-        """Set the SKU's on-hand to ``to`` through the inventory's API."""
-        level = stock(gateway, self.sku)
+        """Set the SKU's on-hand to ``to`` through the inventory's API, once the orders before
+        have settled their holds (a confirmed order commits its hold after it is confirmed)."""
+        level = wait_for(lambda: (held := stock(gateway, self.sku))["reserved"] == 0 and held)
         delta = to - level["onHand"]
         if delta:
             data(
@@ -103,6 +104,24 @@ class Shop:
                     token=self.admin,
                 )
             )
+        if to > 0:
+            # the cart learns the stock from the catalog's events, on its own time: a buyer
+            # who comes before that is told the product is unavailable
+            probe = data(gateway.post("mutation { createGuestCart { token } }"))
+            wait_for(lambda: takes(gateway, probe["createGuestCart"]["token"], self.product_id))
+
+
+def takes(gateway: GraphQLClient, cart_token: str, product_id: str) -> bool:
+    """Whether a guest cart takes the product (refused as unavailable: not yet, or not)."""
+    body = gateway.post(
+        """mutation($t: String!, $p: ID!) {
+          addToCart(input: {cartToken: $t, productId: $p}) { id }
+        }""",
+        {"t": cart_token, "p": product_id},
+    ).json()
+    codes = {error["extensions"]["code"] for error in body.get("errors", [])}
+    assert codes <= {"PRODUCT_UNAVAILABLE"}, body
+    return not codes
 
 
 def stock(gateway: GraphQLClient, sku: str) -> dict[str, Any]:

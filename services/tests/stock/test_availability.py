@@ -11,6 +11,7 @@ import pytest
 from emporium_platform.harness import GraphQLClient
 from ulid import ULID
 
+from ..checkout.conftest import takes
 from .conftest import data, wait_for
 
 pytestmark = pytest.mark.workflow
@@ -130,14 +131,8 @@ def test_sold_out_and_restocked_reaches_search_and_the_cart(
     shop.set_stock(sku, 5)
     wait_for(lambda: product in found(gateway, name, "IN_STOCK"))
     cart = data(gateway.post("mutation { createGuestCart { token } }"))["createGuestCart"]["token"]
-    data(
-        gateway.post(
-            """mutation($t: String!, $p: ID!) {
-              addToCart(input: {cartToken: $t, productId: $p}) { id }
-            }""",
-            {"t": cart, "p": product},
-        )
-    )
+    # the cart learns the stock from the catalog's events, on its own time
+    wait_for(lambda: takes(gateway, cart, product))
 
     def line() -> dict[str, Any]:
         return data(gateway.post(CART, {"t": cart}))["cart"]

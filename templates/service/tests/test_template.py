@@ -114,7 +114,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[reg.Registry, s
         "UV_PYTHON_DOWNLOADS": "never",
     }
     uv_env.pop("VIRTUAL_ENV", None)
-    run([uv, "lock", "--offline"], cwd=root, env=uv_env)
+    # the registry's metadata is only cached by a lock, not by a frozen sync: a fresh machine
+    # reads it from the registry once
+    run([uv, "lock"], cwd=root, env=uv_env)
     run([uv, "sync", "--frozen", "--offline"], cwd=root, env=uv_env)
     return reg.load(root), name, work / "venv"
 

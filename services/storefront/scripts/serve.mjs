@@ -109,10 +109,8 @@ function pageDocuments() {
   // connections the first screen needs, opened while the scripts download: the gateway's
   // (the early-fetch script asks it for the page's data, without credentials) and the
   // pictures' host's
-  const gateway = process.env.EMPORIUM_GATEWAY_URL
-    ? origin(process.env.EMPORIUM_GATEWAY_URL)
-    : null;
-  const images = process.env.EMPORIUM_IMAGES_URL ? origin(process.env.EMPORIUM_IMAGES_URL) : null;
+  const gateway = origin(process.env.EMPORIUM_GATEWAY_URL ?? '');
+  const images = origin(process.env.EMPORIUM_IMAGES_URL ?? '');
   const preconnect = [
     ...(gateway ? [`<link rel="preconnect" href="${gateway}" crossorigin>`] : []),
     ...(images ? [`<link rel="preconnect" href="${images}">`] : []),

@@ -22,7 +22,7 @@ from emporium_kit.events.envelope import Event, EventCatalog, EventSpec
 from pydantic import BaseModel, ConfigDict
 
 from emporium_order import orders
-from emporium_order.models import OrderStatus
+from emporium_order.models import OrderStatus, item_name
 from emporium_order.store import OrderDb
 
 DOMAIN = "order"
@@ -83,7 +83,7 @@ class OrderData(_Payload):
                 LineData(
                     order_item_id=item["order_item_id"],
                     product_id=item["product_id"],
-                    name=item.get("name", item["sku"]),
+                    name=item_name(item),
                     sku=item["sku"],
                     seller_id=item["seller_id"],
                     quantity=item["quantity"],

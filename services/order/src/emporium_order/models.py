@@ -14,6 +14,7 @@ key, so a retried ``placeOrder`` can only ever insert one)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -107,6 +108,11 @@ class Discount(BaseModel):
     amount: int
 
 
+def item_name(item: Mapping[str, Any]) -> str:
+    """A stored line's name: a line stored before orders kept names is named by its SKU."""
+    return str(item.get("name", item["sku"]))
+
+
 class OrderItem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -170,13 +176,12 @@ class OrderRead(BaseModel):
             user_id=doc["user_id"],
             status=OrderStatus(doc["status"]),
             items=[
-                # an order placed before orders kept discounts or names: no discounts on its
-                # lines, named by their SKU
+                # an order placed before orders kept discounts: no discounts on its lines
                 OrderItem(
                     **{
                         "total": item["quantity"] * item["price_at_purchase"]["amount"],
-                        "name": item["sku"],
                         **item,
+                        "name": item_name(item),
                     }
                 )
                 for item in doc["items"]

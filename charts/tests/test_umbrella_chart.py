@@ -513,8 +513,18 @@ def test_one_ingress_routes_the_shop_with_the_gateway(render, services: list[str
     assert config["EMPORIUM_IDENTITY_URL"] == "https://shop.example.com"
     identity = find(manifests, "ConfigMap", "identity-config")["data"]
     assert identity["EMPORIUM_IDENTITY_SESSION_ORIGINS"] == "https://shop.example.com"
-    # a static file server calls nothing: DNS is its only egress
-    assert len(find(manifests, "NetworkPolicy", "storefront")["spec"]["egress"]) == 1
+    # the shop's server renders pages from the gateway inside the cluster: DNS and the
+    # gateway are its only egress, and the gateway admits it
+    assert config["EMPORIUM_SSR_GATEWAY_URL"] == "http://gateway/graphql"
+    egress = find(manifests, "NetworkPolicy", "storefront")["spec"]["egress"]
+    assert len(egress) == 2
+    gateway_policy = find(manifests, "NetworkPolicy", "gateway")["spec"]
+    callers = [peer for rule in gateway_policy["ingress"] for peer in rule["from"]]
+    assert any(
+        peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
+        == "storefront"
+        for peer in callers
+    ), callers
     assert not [
         m
         for m in manifests

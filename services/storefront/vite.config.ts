@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import tailwindcss from '@tailwindcss/vite';
 import react from '@vitejs/plugin-react';
-import type { Plugin } from 'vite';
+import type { BuildEnvironmentOptions, Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -70,19 +70,38 @@ function routeTable(): Plugin {
   };
 }
 
-export default defineConfig({
-  plugins: [react(), tailwindcss(), persistedIds(), prefetchEntry(), routeTable()],
+// the server's render (src/entry-server.tsx) for scripts/serve.mjs: one module with its
+// dependencies inside, so the image runs it without node_modules
+const serverBuild: BuildEnvironmentOptions = {
+  target: 'node20',
+  outDir: 'dist-ssr',
+  copyPublicDir: false,
+  rollupOptions: { input: { 'entry-server': 'src/entry-server.tsx' } },
+};
+
+const browserBuild: BuildEnvironmentOptions = {
+  target: 'es2022',
+  // the budget is checked on gzipped sizes (scripts/bundle-size.mjs), not this raw limit
+  chunkSizeWarningLimit: 600,
+  manifest: true,
+  rollupOptions: {
+    input: { index: 'index.html', prefetch: 'src/prefetch.ts', hydrate: 'src/hydrate.tsx' },
+  },
+};
+
+export default defineConfig(({ isSsrBuild }) => ({
+  plugins: [
+    react(),
+    tailwindcss(),
+    persistedIds(),
+    ...(isSsrBuild ? [] : [prefetchEntry(), routeTable()]),
+  ],
   server: { host: '127.0.0.1', port: 5173, strictPort: true },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true },
-  build: {
-    target: 'es2022',
-    // the budget is checked on gzipped sizes (scripts/bundle-size.mjs), not this raw limit
-    chunkSizeWarningLimit: 600,
-    manifest: true,
-    rollupOptions: {
-      input: { index: 'index.html', prefetch: 'src/prefetch.ts' },
-    },
-  },
+  build: isSsrBuild ? serverBuild : browserBuild,
+  ssr: { noExternal: true },
+  // React's production build in the server's bundle too, whatever NODE_ENV the server has
+  define: isSsrBuild ? { 'process.env.NODE_ENV': JSON.stringify('production') } : {},
   test: {
     environment: 'jsdom',
     setupFiles: ['src/test/setup.ts'],
@@ -91,4 +110,4 @@ export default defineConfig({
     testTimeout: 30_000,
     css: false,
   },
-});
+}));

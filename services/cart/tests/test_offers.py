@@ -381,3 +381,50 @@ def test_only_admins_and_sellers_manage_offers_and_sellers_only_their_own(
         )
     )
     assert (duplicate["code"], duplicate["field"]) == ("COUPON_CODE_TAKEN", ["input", "couponCode"])
+
+
+DEALS = "query($n: Int) { deals(first: $n) { id label target { kind values } endsAt } }"
+
+
+def test_deals_are_the_offers_running_now_without_a_code_for_anyone(
+    gateway: GraphQLClient, admin: Account
+) -> None:
+    now = datetime.now(UTC)
+    # a brand nothing is sold under: these deals change no other test's cart
+    nobody = {"kind": "BRAND", "values": [f"Nobody {code()}"]}
+    tag = code()
+
+    def deal(name: str, priority: int = 99, **fields: Any) -> dict[str, Any]:
+        benefit = {"kind": "PERCENT_OFF", "percent": 5}
+        label = f"{tag} {name}"
+        return offer(
+            admin, gateway, label=label, target=nobody, benefit=benefit, priority=priority, **fields
+        )
+
+    first = deal("first", endsAt=(now + timedelta(days=2)).isoformat())
+    second = deal("second", priority=98)
+    later = deal("later", startsAt=(now + timedelta(days=1)).isoformat())
+    ended = deal(
+        "ended",
+        startsAt=(now - timedelta(days=2)).isoformat(),
+        endsAt=(now - timedelta(days=1)).isoformat(),
+    )
+    coupon = deal("coupon", couponCode=code())
+    paused = deal("paused", active=False)
+
+    # anonymous, as the home page asks
+    deals = data(gateway.post(DEALS, {"n": 50}))["deals"]
+    ours = [deal for deal in deals if deal["label"].startswith(tag)]
+    # highest priority first
+    assert [deal["id"] for deal in ours] == [first["id"], second["id"]]
+    assert ours[0]["target"] == nobody
+    assert ours[0]["endsAt"] is not None
+    assert ours[1]["endsAt"] is None
+    for hidden in (later, ended, coupon, paused):
+        assert hidden["id"] not in {deal["id"] for deal in deals}
+    # a coupon's code and counts are not the shopper's to read here
+    assert error(gateway.post("{ deals { couponCode } }"))["message"]
+    refused = error(gateway.post(DEALS, {"n": 0}))
+    assert refused["code"] == "INVALID_PAGE_SIZE"
+    assert refused["field"] == ["first"]
+    assert len(data(gateway.post(DEALS, {"n": 1}))["deals"]) == 1

@@ -1,5 +1,12 @@
-import { expect, test } from '@playwright/test';
-import { gql, register, resultsLoaded, seriousViolations, uniqueEmail } from './support';
+import {
+  expect,
+  gql,
+  register,
+  resultsLoaded,
+  seriousViolations,
+  test,
+  uniqueEmail,
+} from './support';
 
 async function firstProductSlug(request: Parameters<typeof gql>[0]): Promise<string> {
   const data = await gql<{ search: { edges: { node: { slug: string } }[] } }>(

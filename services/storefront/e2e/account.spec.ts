@@ -1,5 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
-import { PASSWORD, register, uniqueEmail } from './support';
+import { type Page } from '@playwright/test';
+import { expect, PASSWORD, register, test, uniqueEmail, waitForApp } from './support';
 
 async function signOut(page: Page) {
   await page.getByRole('button', { name: /^Hello,/ }).click();
@@ -103,7 +103,7 @@ test('sign out everywhere ends the other devices’ sessions', async ({ page, br
   const email = uniqueEmail('everywhere');
   await register(page, email, 'Grace Hopper');
   const other = await browser.newContext();
-  const phone = await other.newPage();
+  const phone = waitForApp(await other.newPage());
   await phone.goto('/account/sign-in');
   await phone.getByLabel('Email').fill(email);
   await phone.getByLabel('Password').fill(PASSWORD);

@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test';
-import { resultCount, resultsLoaded } from './support';
+import { expect, resultCount, resultsLoaded, test } from './support';
 
 test('browse a category, filter by a facet, open a product', async ({ page }) => {
   await page.goto('/');

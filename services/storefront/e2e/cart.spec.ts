@@ -1,12 +1,13 @@
-import { expect, test } from '@playwright/test';
 import {
   addToCart,
   demoProducts,
+  expect,
   expectCartCount,
   PASSWORD,
   register,
   seriousViolations,
   signOut,
+  test,
   uniqueEmail,
 } from './support';
 

@@ -1,14 +1,16 @@
-import { expect, test, type Page } from '@playwright/test';
+import { type Page } from '@playwright/test';
 import {
   addToCart,
+  expect,
   expectCartCount,
   PASSWORD,
   register,
   seriousViolations,
   signOut,
   stockedProducts,
-  uniqueEmail,
+  test,
   type DemoProduct,
+  uniqueEmail,
 } from './support';
 
 // long journeys through every service, on a machine shared with them: three times the timeout

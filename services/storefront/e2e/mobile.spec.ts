@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test';
-import { resultCount, resultsLoaded } from './support';
+import { expect, resultCount, resultsLoaded, test } from './support';
 
 test('a phone-sized journey: menu, category, filters dialog, product', async ({ page }) => {
   await page.goto('/');

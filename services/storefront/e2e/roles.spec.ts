@@ -1,5 +1,13 @@
-import { expect, test } from '@playwright/test';
-import { demoAccount, register, seriousViolations, signIn, uniqueEmail } from './support';
+import {
+  demoAccount,
+  expect,
+  register,
+  seriousViolations,
+  signIn,
+  test,
+  uniqueEmail,
+  waitForApp,
+} from './support';
 
 test('the seller and admin areas are closed to a customer', async ({ page }) => {
   await register(page, uniqueEmail('customer'), 'Grace Hopper');
@@ -76,7 +84,7 @@ test('a seller changes an offer and adds a product', async ({ page }) => {
 
 test('an admin grants and revokes roles', async ({ browser, page }) => {
   // an account to change
-  const customer = await browser.newPage();
+  const customer = waitForApp(await browser.newPage());
   const email = uniqueEmail('promoted');
   await register(customer, email, 'Katherine Johnson');
   await customer.close();

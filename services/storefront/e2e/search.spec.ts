@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test';
-import { gql, resultCount, resultsLoaded } from './support';
+import { expect, gql, resultCount, resultsLoaded, test } from './support';
 
 test('search with suggestions from the search box', async ({ page }) => {
   await page.goto('/');

@@ -1,5 +1,37 @@
 import AxeBuilder from '@axe-core/playwright';
-import { expect, type APIRequestContext, type Page } from '@playwright/test';
+import { test as base, expect, type APIRequestContext, type Page } from '@playwright/test';
+
+/**
+ * The shopper's pages arrive rendered by the server and come alive once the app has hydrated
+ * them (\`html[data-app="ready"]\`): a page's navigations wait for that here, so a test's
+ * first click or keystroke reaches the app, not markup without it.
+ */
+export function waitForApp(page: Page): Page {
+  const live = () => page.locator('html[data-app="ready"]').waitFor({ state: 'attached' });
+  const goto = page.goto.bind(page);
+  const reload = page.reload.bind(page);
+  page.goto = async (...args: Parameters<Page['goto']>) => {
+    const response = await goto(...args);
+    await live();
+    return response;
+  };
+  page.reload = async (...args: Parameters<Page['reload']>) => {
+    const response = await reload(...args);
+    await live();
+    return response;
+  };
+  return page;
+}
+
+/** Playwright's test, with every page of its browser context waiting for the app. */
+export const test = base.extend({
+  context: async ({ context }, provide) => {
+    context.on('page', waitForApp);
+    await provide(context);
+  },
+});
+
+export { expect };
 
 export const gatewayUrl = process.env.EMPORIUM_GATEWAY_URL ?? 'http://127.0.0.1:4000/graphql';
 

@@ -21,7 +21,8 @@ function staticClosure(key, seen = new Set()) {
   return seen;
 }
 
-// the app and the early-fetch script (src/prefetch.ts) both load with the first page
+// the app and the early-fetch script (src/prefetch.ts) both load with the first page (a page
+// the server rendered loads the tiny src/hydrate.tsx in the app's place, and the app after it)
 const entryKeys = Object.keys(manifest).filter((key) => manifest[key].isEntry);
 const initial = [...entryKeys.reduce((seen, key) => staticClosure(key, seen), new Set())];
 const initialJs = initial.reduce((sum, key) => sum + gzipped(manifest[key].file), 0);
@@ -32,7 +33,10 @@ const initialCss = initial
 console.log(`initial JavaScript: ${kB(initialJs)} gzipped (budget ${kB(BUDGET_BYTES)})`);
 console.log(`initial CSS:        ${kB(initialCss)} gzipped`);
 console.log('pages, loaded on demand (own chunk + chunks not already loaded):');
-for (const key of entryKeys.flatMap((entry) => manifest[entry].dynamicImports ?? [])) {
+const pages = initial
+  .flatMap((key) => manifest[key].dynamicImports ?? [])
+  .filter((key) => key.startsWith('src/pages/'));
+for (const key of new Set(pages)) {
   const extra = [...staticClosure(key)].filter((k) => !initial.includes(k));
   const bytes = extra.reduce((sum, k) => sum + gzipped(manifest[k].file), 0);
   console.log(`  ${path.basename(key).padEnd(16)} ${kB(bytes)}`);

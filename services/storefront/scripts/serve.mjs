@@ -2,11 +2,17 @@
 // Serves the production build (dist/) the way a deployment should: compressed (brotli or
 // gzip), hashed assets cached for a year, index.html and config.js never cached, every
 // unknown path answered with the app (client-side routes) naming that page's chunks for
-// preloading, security headers, and /config.js written from the environment so one build
-// serves every environment:
+// preloading, the shopper's pages (routes marked "render": "server") rendered here with
+// their data (dist-ssr/, src/entry-server.tsx), security headers, and /config.js written
+// from the environment so one build serves every environment:
 //
 //   EMPORIUM_GATEWAY_URL=http://127.0.0.1:4000/graphql EMPORIUM_IDENTITY_URL=http://127.0.0.1:8001 \
 //     node scripts/serve.mjs [--port 4173] [--host 127.0.0.1]
+//
+// EMPORIUM_SSR_GATEWAY_URL: the gateway as this server reaches it (default: the shop's);
+// EMPORIUM_SSR_DEADLINE_MS: how long a render may wait for its data before the browser is
+// left to draw the page (default 1000); EMPORIUM_TRUST_FORWARDED_FOR: one proxy in front
+// appends the shopper's address to X-Forwarded-For.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -14,6 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { render } from '../dist-ssr/entry-server.js';
 
 const root = path.resolve(fileURLToPath(new URL('../dist', import.meta.url)));
 const { values } = parseArgs({
@@ -106,6 +113,11 @@ function pageDocuments() {
     return seen;
   };
   const initial = closure('index.html');
+  // a page the server rendered loads src/hydrate.tsx in the app's place: the app, all of
+  // src/main.tsx's chunks, comes once that page has painted
+  const hydrate = manifest['src/hydrate.tsx'];
+  const hydrating = closure('src/hydrate.tsx');
+  const app = [...initial].filter((key) => key !== 'index.html' && !hydrating.has(key));
   // connections the first screen needs, opened while the scripts download: the gateway's
   // (the early-fetch script asks it for the page's data, without credentials) and the
   // pictures' host's
@@ -116,13 +128,23 @@ function pageDocuments() {
     ...(images ? [`<link rel="preconnect" href="${images}">`] : []),
   ];
   const html = readFileSync(path.join(root, 'index.html'), 'utf8');
-  return read('routes.json').map(({ path: pattern, page }) => {
-    const links = [
-      ...preconnect,
-      ...[...closure(`src/pages/${page}.tsx`)]
-        .filter((key) => !initial.has(key))
-        .map((key) => `<link rel="modulepreload" crossorigin href="/${manifest[key].file}">`),
-    ];
+  return read('routes.json').map(({ path: pattern, page, render: where }) => {
+    const own = [...closure(`src/pages/${page}.tsx`)].filter((key) => !initial.has(key));
+    const withHead = (document, tags) =>
+      document.replace(
+        '</head>',
+        [...preconnect, ...tags].map((tag) => `${tag}\n  `).join('') + '</head>',
+      );
+    // A page the server rendered paints without its code, so its code is not fetched with
+    // the HTML, competing with the stylesheet and the first pictures: the entry fetches the
+    // chunks named here once the page is on screen (src/hydrate.tsx).
+    const named = [...app, ...own].map((key) => `/${manifest[key].file}`).join(' ');
+    const rendered = withHead(
+      html
+        .replace(`/${manifest['index.html'].file}"`, `/${hydrate.file}"`)
+        .replace(/\s*<link rel="modulepreload"[^>]*>/g, ''),
+      [`<meta name="emporium-chunks" content="${named}">`],
+    );
     const parts = pattern.split('/').filter(Boolean);
     return {
       matches: (segments) =>
@@ -131,19 +153,94 @@ function pageDocuments() {
           parts.every((part, i) => part.startsWith(':') || part === segments[i].toLowerCase())),
       entry: compressed(
         Buffer.from(
-          html.replace('</head>', `${links.map((link) => `${link}\n  `).join('')}</head>`),
+          withHead(
+            html,
+            own.map(
+              (key) => `<link rel="modulepreload" crossorigin href="/${manifest[key].file}">`,
+            ),
+          ),
         ),
         TYPES['.html'],
       ),
+      document: where === 'server' ? rendered : null,
     };
   });
 }
 
 const pagesByPath = pageDocuments();
 
-function pageDocument(pathname) {
+function pageFor(pathname) {
   const segments = pathname.split('/').filter(Boolean);
-  return pagesByPath.find((page) => page.matches(segments))?.entry;
+  return pagesByPath.find((page) => page.matches(segments));
+}
+
+// Server rendering. The gateway counts its limits per shopper, so each render's queries carry
+// the address of the shopper who asked (the gateway trusts the one proxy in front of it).
+const ssrGateway =
+  process.env.EMPORIUM_SSR_GATEWAY_URL ??
+  process.env.EMPORIUM_GATEWAY_URL ??
+  'http://127.0.0.1:4000/graphql';
+const deadlineMs = Number(process.env.EMPORIUM_SSR_DEADLINE_MS ?? 1000);
+const trustForwardedFor = ['1', 'true', 'yes', 'on'].includes(
+  String(process.env.EMPORIUM_TRUST_FORWARDED_FOR ?? '').toLowerCase(),
+);
+// renders in flight at most; a page asked for beyond that is drawn by the browser
+const MAX_RENDERS = 16;
+let rendering = 0;
+// the leading tags React hoists out of a page (its title, its first picture's preload)
+const HOISTED = /^(?:<title>[^<]*<\/title>|<(?:link|meta)\b[^>]*>)+/;
+
+function shopperAddress(request) {
+  if (trustForwardedFor) {
+    const last = String(request.headers['x-forwarded-for'] ?? '')
+      .split(',')
+      .pop()
+      ?.trim();
+    if (last) return last;
+  }
+  return request.socket.remoteAddress ?? '';
+}
+
+/** The page's HTML with its markup and state, or null: the browser draws it alone. */
+async function serverRendered(document, url, request) {
+  if (rendering >= MAX_RENDERS || stopping) return null;
+  rendering += 1;
+  try {
+    const address = shopperAddress(request);
+    const page = await render(url.href, {
+      gatewayUrl: ssrGateway,
+      headers: address ? { 'x-forwarded-for': address } : {},
+      signal: AbortSignal.timeout(deadlineMs),
+    });
+    if (!page) return null;
+    const head = page.html.match(HOISTED)?.[0] ?? '';
+    return document
+      .replace('</head>', `${head}</head>`)
+      .replace(
+        /<div id="root">.*?<\/div><\/div>/s,
+        () =>
+          `<div id="root">${page.html.slice(head.length)}</div>` +
+          `<script type="application/json" id="emporium-state">${page.state}</script>`,
+      );
+  } catch (error) {
+    if (error?.name !== 'AbortError' && error?.name !== 'TimeoutError') {
+      console.error(`server render of ${url.pathname} failed: ${error?.message ?? error}`);
+    }
+    return null;
+  } finally {
+    rendering -= 1;
+  }
+}
+
+function dynamic(html) {
+  const body = Buffer.from(html);
+  return {
+    body,
+    // answered once: a quick brotli level, not the best one the static files get
+    br: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } }),
+    gzip: gzipSync(body, { level: 6 }),
+    type: TYPES['.html'],
+  };
 }
 
 function resolve(urlPath) {
@@ -203,7 +300,12 @@ const server = createServer(async (request, response) => {
       response.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not found');
       return;
     }
-    entry = pageDocument(url.pathname) ?? (await load(path.join(root, 'index.html')));
+    const page = pageFor(url.pathname);
+    const html =
+      page?.document && request.method === 'GET'
+        ? await serverRendered(page.document, url, request)
+        : null;
+    entry = html ? dynamic(html) : (page?.entry ?? (await load(path.join(root, 'index.html'))));
   }
   const immutable = url.pathname.startsWith('/assets/');
   const accepted = String(request.headers['accept-encoding'] ?? '');

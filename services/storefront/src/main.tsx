@@ -1,23 +1,4 @@
-import { ApolloProvider } from '@apollo/client/react';
-import { StrictMode } from 'react';
-import { createRoot } from 'react-dom/client';
-import { RouterProvider } from 'react-router/dom';
-import { createApolloClient } from './app/apollo';
-import { createRouter } from './app/router';
-import { forgetAccountOnSignOut } from './app/account-cache';
-import { restoreSession } from './auth/session';
-import { connectCart } from './cart/store';
+// The entry of a page the browser draws: the app, started at once. (A page the server rendered
+// comes with src/hydrate.tsx instead.)
 import './index.css';
-
-const client = createApolloClient();
-forgetAccountOnSignOut(client);
-connectCart(client);
-void restoreSession();
-
-createRoot(document.getElementById('root')!).render(
-  <StrictMode>
-    <ApolloProvider client={client}>
-      <RouterProvider router={createRouter(client)} />
-    </ApolloProvider>
-  </StrictMode>,
-);
+import './app/start';

@@ -4,6 +4,7 @@
 import { ids } from 'virtual:persisted-ids';
 import { persistedGetUrl } from './app/persistedGet';
 import { config } from './config';
+import { SERVER_STATE_ID } from './app/serverState';
 import { preloadPicture, type Slot } from './lib/pictures';
 import { parseSearchParams, searchVariables } from './search/params';
 
@@ -42,26 +43,29 @@ function preloadPictures(
 }
 
 const { pathname, search } = window.location;
-// every page's header shows the category menu
-early(ids.ShopCategoryTree, {});
-const product = pathname.match(/^\/p\/([^/]+)$/);
-if (product) {
-  const response = early(ids.ShopProduct, { slug: decodeURIComponent(product[1]) });
-  if (response) {
-    preloadPictures(response, (answer) => [answer.data?.productBySlug?.images?.[0]], 'gallery');
-  }
-} else if (pathname === '/search') {
-  const response = early(
-    ids.ShopSearch,
-    searchVariables(parseSearchParams(new URLSearchParams(search))),
-  );
-  // the first row of results (two cards on a phone)
-  if (response) {
-    preloadPictures(
-      response,
-      (answer) =>
-        (answer.data?.search?.edges ?? []).slice(0, 2).map((edge) => edge.node?.images?.[0]),
-      'card',
+// a page the server rendered came with its data, and its pictures are already in the markup
+if (!document.getElementById(SERVER_STATE_ID)) {
+  // every page's header shows the category menu
+  early(ids.ShopCategoryTree, {});
+  const product = pathname.match(/^\/p\/([^/]+)$/);
+  if (product) {
+    const response = early(ids.ShopProduct, { slug: decodeURIComponent(product[1]) });
+    if (response) {
+      preloadPictures(response, (answer) => [answer.data?.productBySlug?.images?.[0]], 'gallery');
+    }
+  } else if (pathname === '/search') {
+    const response = early(
+      ids.ShopSearch,
+      searchVariables(parseSearchParams(new URLSearchParams(search))),
     );
+    // the first row of results (two cards on a phone)
+    if (response) {
+      preloadPictures(
+        response,
+        (answer) =>
+          (answer.data?.search?.edges ?? []).slice(0, 2).map((edge) => edge.node?.images?.[0]),
+        'card',
+      );
+    }
   }
 }

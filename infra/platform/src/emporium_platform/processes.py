@@ -257,16 +257,19 @@ def _newest(paths: Sequence[Path]) -> float:
 
 
 def ensure_storefront_built(root: Path | None = None, report: Report = print) -> Path:
-    """The storefront's production build (dist/), rebuilt when a source, the lock file or the
-    composed supergraph it is typed against is newer (`npm ci`, then `npm run build`: codegen,
-    type check, bundle and its size budget). Returns the storefront directory."""
+    """The storefront's production build (dist/, and dist-ssr/ for the server's renders),
+    rebuilt when a source, the lock file or the composed supergraph it is typed against is
+    newer (`npm ci`, then `npm run build`: codegen, type check, both bundles and the size
+    budget). Returns the storefront directory."""
     directory = ensure_npm_installed(storefront_dir(root), report)
+    # the browser's build is written last; the server's render bundle before it
     built = directory / "dist" / "index.html"
+    renderer = directory / "dist-ssr" / "entry-server.js"
     inputs = [directory / name for name in STOREFRONT_BUILD_INPUTS]
     inputs.append(gateway_dir(root) / "supergraph.graphql")
 
     def current() -> bool:
-        return built.exists() and built.stat().st_mtime >= _newest(inputs)
+        return renderer.exists() and built.exists() and built.stat().st_mtime >= _newest(inputs)
 
     if current():
         return directory

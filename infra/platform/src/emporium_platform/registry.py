@@ -635,7 +635,8 @@ def _cross_check(services: dict[str, Service], root: Path) -> list[str]:
         for callee in service.calls:
             if callee == service.name or callee not in services:
                 problems.append(f"{where}: calls {callee!r}, which is no other service")
-            elif services[callee].kind.name == "gateway":
+            elif services[callee].kind.name == "gateway" and service.kind.name != "web":
+                # a web app's server renders pages from the gateway, as its browsers do
                 problems.append(f"{where}: calls the gateway (clients do; services call subgraphs)")
     if len([s for s in services.values() if s.kind.name == "gateway"]) > 1:
         problems.append("there is more than one gateway")

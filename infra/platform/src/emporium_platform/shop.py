@@ -48,6 +48,7 @@ UNLIMITED = "10000/minute"
 # the rebuild, or a search, can take longer than the production defaults allow
 SLOW_MACHINE = {"EMPORIUM_MONGO_TIMEOUT_S": "15"}
 SUBGRAPH_TIMEOUT_MS = "30000"
+SSR_DEADLINE_MS = "15000"
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,13 @@ def demo_shop(stack: Stack, *, log_dir: Path | None = None) -> Iterator[DemoShop
     storefront = storefront_process(
         port=shop_port,
         log_dir=log_dir or stack.log_dir,
-        env={"EMPORIUM_GATEWAY_URL": gateway.url, "EMPORIUM_IDENTITY_URL": identity.url},
+        env={
+            "EMPORIUM_GATEWAY_URL": gateway.url,
+            "EMPORIUM_IDENTITY_URL": identity.url,
+            # the shopper's pages always arrive rendered, however loaded the machine (a render
+            # past the production deadline would hand the page to the browser instead)
+            "EMPORIUM_SSR_DEADLINE_MS": SSR_DEADLINE_MS,
+        },
     )
     with storefront.start(timeout=120):
         yield DemoShop(storefront.url, gateway.url, identity.url, accounts)

@@ -374,6 +374,21 @@ def to_rule(doc: Mapping[str, Any], currency: str) -> pricing.Rule:
     )
 
 
+MAX_DEALS = 50
+
+
+def running_deals(active: Iterable[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """The code-free offers whose window holds ``now``, highest priority first (then by
+    label): what the shop advertises as its deals."""
+    running = [
+        doc
+        for doc in active
+        if (starts := _utc(doc.get("starts_at"))) is None or starts <= now
+        if (ends := _utc(doc.get("ends_at"))) is None or now < ends
+    ]
+    return sorted(running, key=lambda doc: (-int(doc.get("priority", 0)), str(doc["label"])))
+
+
 def _utc(moment: datetime | None) -> datetime | None:
     """BSON dates come back naive unless the client is tz-aware; both mean UTC."""
     if moment is None or moment.tzinfo is not None:

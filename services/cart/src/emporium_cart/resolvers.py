@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ariadne import MutationType, ObjectType, QueryType, ScalarType, SubscriptionType
 from ariadne.contrib.federation import FederatedObjectType
 from emporium_kit.auth import Principal, principal_from, require_principal
 from emporium_kit.context import RequestContext
-from emporium_kit.errors import Forbidden, parse_input
+from emporium_kit.errors import Forbidden, ValidationFailed, parse_input
 from emporium_kit.loaders import Loader, keyed_loader
 from graphql import GraphQLResolveInfo
 
@@ -34,7 +34,7 @@ from emporium_cart.models import (
     QuantityInput,
     RedeemInput,
 )
-from emporium_cart.offers import Offers, coupon_error
+from emporium_cart.offers import MAX_DEALS, Offers, coupon_error, running_deals
 from emporium_cart.products import Products
 from emporium_cart.settings import CartSettings
 from emporium_cart.views import Viewer, graphql_cart
@@ -77,6 +77,7 @@ mutation = MutationType()
 subscription = SubscriptionType()
 user_type = FederatedObjectType("User")
 offer_type = ObjectType("Offer")
+deal_type = ObjectType("Deal")
 benefit_type = ObjectType("OfferBenefit")
 tier_type = ObjectType("OfferTier")
 datetime_scalar = ScalarType(
@@ -284,6 +285,16 @@ async def resolve_merge(_: Any, info: GraphQLResolveInfo, guest_token: str) -> d
 # -- offers -----------------------------------------------------------------------------------
 
 
+@query.field("deals")
+async def resolve_deals(_: Any, info: GraphQLResolveInfo, first: int = 12) -> list[dict[str, Any]]:
+    if not 1 <= first <= MAX_DEALS:
+        raise ValidationFailed(
+            "INVALID_PAGE_SIZE", f"first must be between 1 and {MAX_DEALS}", ["first"]
+        )
+    offers = await CartContext.of(info).service.offers.active()
+    return running_deals(offers, datetime.now(UTC))[:first]
+
+
 @query.field("offers")
 async def resolve_offers(_: Any, info: GraphQLResolveInfo) -> list[dict[str, Any]]:
     principal = _offer_manager(info)
@@ -387,6 +398,7 @@ async def resolve_cart_updated(
 
 
 @offer_type.field("id")
+@deal_type.field("id")
 def resolve_offer_id(offer: dict[str, Any], _info: GraphQLResolveInfo) -> str:
     offer_id: str = offer["_id"]
     return offer_id
@@ -413,6 +425,7 @@ bindables = [
     subscription,
     user_type,
     offer_type,
+    deal_type,
     benefit_type,
     tier_type,
     datetime_scalar,

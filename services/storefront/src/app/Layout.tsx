@@ -1,4 +1,4 @@
-import { Suspense } from 'react';
+import { Suspense, useEffect } from 'react';
 import { Link, Outlet, ScrollRestoration } from 'react-router';
 import { AccountMenu } from '../components/AccountMenu';
 import { CartBadge } from '../components/CartBadge';
@@ -31,6 +31,10 @@ export function AppShellSkeleton() {
 
 /** Every page: skip link, header (search, account, cart, categories), the page, footer. */
 export function Layout() {
+  // the page is live (a server-rendered one hydrated): what automation and monitoring wait on
+  useEffect(() => {
+    document.documentElement.dataset.app = 'ready';
+  }, []);
   return (
     <div className="flex min-h-screen flex-col">
       <a

@@ -86,7 +86,20 @@ export function createCache(): InMemoryCache {
   });
 }
 
-export function createApolloClient(): ApolloClient {
+export interface ClientOptions {
+  /** The gateway's endpoint: the shop's configured one unless a server render says. */
+  uri?: string;
+  /** How a request goes out (a server render adds its own headers and deadline). */
+  fetch?: typeof fetch;
+  /** A server render: anonymous, every query answered once and kept for the browser. */
+  ssrMode?: boolean;
+}
+
+export function createApolloClient({
+  uri = config.gatewayUrl,
+  fetch = gatewayFetch,
+  ssrMode = false,
+}: ClientOptions = {}): ApolloClient {
   const auth = new SetContextLink(async (previous) => {
     const token = await getAccessToken();
     if (!token) return {};
@@ -100,9 +113,10 @@ export function createApolloClient(): ApolloClient {
     generateHash: persistedId,
     useGETForHashedQueries: true,
   });
-  const http = new HttpLink({ uri: config.gatewayUrl, fetch: gatewayFetch });
+  const http = new HttpLink({ uri, fetch });
   return new ApolloClient({
-    link: ApolloLink.from([auth, persisted, http]),
+    link: ApolloLink.from(ssrMode ? [persisted, http] : [auth, persisted, http]),
     cache: createCache(),
+    ssrMode,
   });
 }

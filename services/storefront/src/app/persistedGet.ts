@@ -41,6 +41,7 @@ declare global {
 
 export const earlyRequests: EarlyRequests = {
   take(url) {
+    if (typeof window === 'undefined') return undefined;
     const pending = window.__EMPORIUM_EARLY__?.get(url);
     window.__EMPORIUM_EARLY__?.delete(url);
     return pending;

@@ -4,8 +4,10 @@
 import type { ApolloClient } from '@apollo/client';
 import {
   createBrowserRouter,
+  type HydrationState,
   type LazyRouteFunction,
   type LoaderFunctionArgs,
+  matchRoutes,
   type RouteObject,
 } from 'react-router';
 import { ShopProductDocument, ShopSearchDocument } from '../gql/graphql';
@@ -68,4 +70,21 @@ export function routes(client: ApolloClient): RouteObject[] {
 
 export function createRouter(client: ApolloClient) {
   return createBrowserRouter(routes(client));
+}
+
+/**
+ * The router for a page the server rendered (src/entry-server.tsx): the page's lazy routes
+ * are loaded first and its loaders' data taken from the server, so the first render is the
+ * server's markup, not the loading fallback.
+ */
+export async function createHydratingRouter(client: ApolloClient, hydrationData: HydrationState) {
+  const tree = routes(client);
+  await Promise.all(
+    (matchRoutes(tree, window.location) ?? []).map(async ({ route }) => {
+      if (typeof route.lazy !== 'function') return;
+      const module = await (route.lazy as LazyRouteFunction<RouteObject>)();
+      Object.assign(route, { ...module, lazy: undefined });
+    }),
+  );
+  return createBrowserRouter(tree, { hydrationData });
 }

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { pictureSrcSet, SLOT_SIZES, type Slot } from '../lib/pictures';
 
 const TINTS = [
@@ -30,6 +30,9 @@ interface Props {
 // how far outside the viewport a deferred picture starts loading (CSS pixels)
 const NEAR_VIEWPORT = '300px';
 
+// whether pictures can be watched does not change while the page lives
+const unchanging = () => () => {};
+
 /**
  * Whether a picture that is not ``eager`` may load yet: once the page has painted and it is
  * near the viewport. The browser's own lazy loading starts every picture within ~1,250 px at
@@ -37,14 +40,22 @@ const NEAR_VIEWPORT = '300px';
  */
 function useNearViewport(eager: boolean) {
   const box = useRef<HTMLDivElement>(null);
-  const [near, setNear] = useState(eager || typeof IntersectionObserver === 'undefined');
+  // where pictures cannot be watched, every one loads at once; the server's answer holds them
+  // back like a browser's, so a server-rendered page hydrates to the same markup
+  const watchable = useSyncExternalStore(
+    unchanging,
+    () => typeof IntersectionObserver !== 'undefined',
+    () => true,
+  );
+  const [seen, setSeen] = useState(false);
+  const near = eager || seen || !watchable;
   useEffect(() => {
     const element = box.current;
     if (near || !element) return;
     const observer = new IntersectionObserver(
       (entries) => {
         if (entries.some((entry) => entry.isIntersecting)) {
-          setNear(true);
+          setSeen(true);
           observer.disconnect();
         }
       },
@@ -63,6 +74,12 @@ function useNearViewport(eager: boolean) {
 export function ProductImage({ src, alt, label, slot, className = '', eager = false }: Props) {
   const [failed, setFailed] = useState(false);
   const { box, near } = useNearViewport(eager);
+  const picture = useRef<HTMLImageElement>(null);
+  // a server-rendered picture can fail before the app is there to hear its error event
+  useEffect(() => {
+    const image = picture.current;
+    if (image?.complete && image.naturalWidth === 0 && image.currentSrc) setFailed(true);
+  }, [near]);
   if (src && !failed && !near) {
     return <div ref={box} aria-hidden="true" className={`bg-slate-100 ${className}`} />;
   }
@@ -87,6 +104,7 @@ export function ProductImage({ src, alt, label, slot, className = '', eager = fa
   }
   return (
     <img
+      ref={picture}
       src={src}
       srcSet={pictureSrcSet(src)}
       sizes={SLOT_SIZES[slot]}

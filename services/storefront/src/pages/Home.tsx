@@ -1,5 +1,6 @@
 import { Link } from 'react-router';
 import { useCategoryTree } from '../app/categories';
+import { Deals } from '../components/Deals';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Skeleton } from '../components/Skeleton';
 
@@ -94,6 +95,7 @@ export function Component() {
           </Link>
         </div>
       </section>
+      <Deals />
       <section className="mx-auto max-w-7xl px-4 py-8" aria-labelledby="categories-heading">
         <h2 id="categories-heading" className="mb-4 text-2xl font-semibold">
           Shop by category

@@ -22,7 +22,7 @@ test('the seller and admin areas are closed to a customer', async ({ page }) => 
   ).toBeVisible();
 });
 
-test('a seller changes an offer and adds a product', async ({ page }) => {
+test('a seller changes an offer and its stock, and adds a product', async ({ page }) => {
   await signIn(page, demoAccount('seller'));
   await page.getByRole('button', { name: /^Hello,/ }).click();
   await page.getByRole('link', { name: 'Seller area' }).click();
@@ -47,6 +47,21 @@ test('a seller changes an offer and adds a product', async ({ page }) => {
   const row = products.getByRole('listitem').filter({ hasText: name });
   await expect(row.getByText('$1,234.50')).toBeVisible();
   await expect(row.getByText('Backorder')).toBeVisible();
+
+  // a delivery of 7 units of that offer's SKU (the inventory service): the row shows it
+  const level = row.getByText(/ in stock · /);
+  await expect(level).toBeVisible();
+  const before = Number(((await level.textContent()) ?? '').split(' ')[0].replace(/,/g, ''));
+  await row.getByRole('button', { name: `Adjust your stock of ${name}` }).click();
+  const stock = page.getByRole('form', { name: `Your stock of ${name}` });
+  await stock.getByLabel('Units to add').fill('0');
+  await stock.getByRole('button', { name: 'Save stock' }).click();
+  await expect(stock.getByText('Use a number other than 0')).toBeVisible();
+  await stock.getByLabel('Units to add').fill('7');
+  await stock.getByLabel('Reason').fill('delivery');
+  await stock.getByRole('button', { name: 'Save stock' }).click();
+  await expect(stock).toHaveCount(0);
+  await expect(row.getByText(`${(before + 7).toLocaleString('en-US')} in stock · `)).toBeVisible();
 
   // the server's field error (a SKU another product has) shows under its field
   const takenSku = /SKU (\S+)/.exec((await first.getByText(/ · SKU /).textContent()) ?? '')![1];

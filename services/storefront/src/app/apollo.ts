@@ -62,6 +62,8 @@ export function gatewayFetch(input: RequestInfo | URL, init?: RequestInit): Prom
 export function createCache(): InMemoryCache {
   return new InMemoryCache({
     typePolicies: {
+      // a SKU's stock is known by its SKU: an adjustment updates every list that shows it
+      InventoryStock: { keyFields: ['sku'] },
       Query: {
         fields: {
           search: {

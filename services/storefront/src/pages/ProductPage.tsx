@@ -1,13 +1,15 @@
 import { useQuery } from '@apollo/client/react';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { AddToCart } from '../components/AddToCart';
 import { AvailabilityText } from '../components/Availability';
 import { Breadcrumbs, type Crumb } from '../components/Breadcrumbs';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { ProductImage } from '../components/ProductImage';
+import { RecentlyViewed } from '../components/RecentlyViewed';
 import { Skeleton } from '../components/Skeleton';
 import { ShopProductDocument, type ShopProductQuery } from '../gql/graphql';
+import { rememberViewed } from '../lib/recentlyViewed';
 import { Component as NotFound } from './NotFound';
 
 type Product = NonNullable<ShopProductQuery['productBySlug']>;
@@ -114,6 +116,11 @@ function Details({ product }: { product: Product }) {
     { label: product.category.name, to: `/c/${product.category.slug}` },
     { label: product.name },
   ];
+  // remembered once shown: the next product page lists this one (this one lists the last)
+  const { slug, name } = product;
+  const price = product.price.formatted;
+  const image = product.images[0]?.url ?? null;
+  useEffect(() => rememberViewed({ slug, name, price, image }), [slug, name, price, image]);
   return (
     <div className="mx-auto max-w-7xl px-4 py-6">
       <title>{`${product.name} · Emporium`}</title>
@@ -190,6 +197,7 @@ function Details({ product }: { product: Product }) {
           {!archived && product.listings.length > 0 && <Offers listings={product.listings} />}
         </div>
       </div>
+      <RecentlyViewed current={product.slug} />
     </div>
   );
 }

@@ -3,8 +3,10 @@ import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useSession } from '../../auth/session';
 import {
+  ShopAdjustStockDocument,
   ShopMeDocument,
   ShopSellerProductsDocument,
+  ShopSellerStockDocument,
   ShopUpsertListingDocument,
   type SellerProductFragment,
 } from '../../gql/graphql';
@@ -149,5 +151,87 @@ describe('seller area', () => {
     expect(within(row).getByRole('alert')).toHaveTextContent(
       'Please check the highlighted fields.',
     );
+  });
+
+  it('shows each SKU’s stock and adjusts it, refusing what the service would', async () => {
+    signedInAs(['CUSTOMER', 'SELLER']);
+    const stock = (onHand: number, version: number) => ({
+      __typename: 'InventoryStock' as const,
+      sku: 'LMN-1',
+      onHand,
+      reserved: 2,
+      available: onHand - 2,
+      version,
+    });
+    renderPage({
+      routes: { '/seller': Seller },
+      url: '/seller',
+      mocks: [
+        me,
+        products,
+        {
+          request: { query: ShopSellerStockDocument, variables: { skus: ['LMN-1'] } },
+          result: { data: { inventoryStocks: [stock(10, 4)] } },
+        },
+        {
+          request: {
+            query: ShopAdjustStockDocument,
+            variables: {
+              input: { sku: 'LMN-1', delta: -9, reason: 'count', expectedVersion: 4 },
+            },
+          },
+          result: {
+            errors: [
+              {
+                message: 'On hand cannot drop below the 2 units held for orders',
+                extensions: {
+                  code: 'STOCK_BELOW_RESERVED',
+                  kind: 'CONFLICT',
+                  field: ['input', 'delta'],
+                },
+              },
+            ],
+          },
+        },
+        {
+          request: {
+            query: ShopAdjustStockDocument,
+            variables: {
+              input: { sku: 'LMN-1', delta: 5, reason: 'delivery', expectedVersion: 4 },
+            },
+          },
+          result: { data: { adjustInventoryStock: stock(15, 5) } },
+        },
+      ],
+    });
+    const row = (await screen.findByRole('heading', { name: 'Desk lamp' })).closest('li')!;
+    expect(await within(row).findByText('10 in stock · 2 held for orders')).toBeInTheDocument();
+    await userEvent.click(
+      within(row).getByRole('button', { name: 'Adjust your stock of Desk lamp' }),
+    );
+    const units = within(row).getByLabelText('Units to add');
+    const reason = within(row).getByLabelText('Reason');
+    // checked as the service checks it, before anything is sent
+    await userEvent.type(units, '0');
+    await userEvent.click(within(row).getByRole('button', { name: 'Save stock' }));
+    expect(units).toHaveAccessibleDescription(/Use a number other than 0/);
+    expect(reason).toHaveAccessibleDescription(/This field is required/);
+    // the service's refusal lands on the field it names
+    await userEvent.clear(units);
+    await userEvent.type(units, '-9');
+    await userEvent.type(reason, 'count');
+    await userEvent.click(within(row).getByRole('button', { name: 'Save stock' }));
+    expect(
+      await within(row).findByText('On hand cannot drop below the 2 units held for orders'),
+    ).toBeInTheDocument();
+    expect(units).toHaveAttribute('aria-invalid', 'true');
+    // a delivery: the row shows the new level
+    await userEvent.clear(units);
+    await userEvent.type(units, '5');
+    await userEvent.clear(reason);
+    await userEvent.type(reason, 'delivery');
+    await userEvent.click(within(row).getByRole('button', { name: 'Save stock' }));
+    expect(await within(row).findByText('15 in stock · 2 held for orders')).toBeInTheDocument();
+    expect(within(row).queryByLabelText('Units to add')).not.toBeInTheDocument();
   });
 });

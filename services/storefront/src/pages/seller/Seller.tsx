@@ -1,7 +1,8 @@
 // The seller area: the products the seller offers, its offer on each (price, availability),
-// archiving the products it owns, and new products. The catalog checks every change again
-// (a seller acts only for its own seller account and changes only the products it owns).
-import { useMutation, useQuery } from '@apollo/client/react';
+// its stock of each (the inventory service), archiving the products it owns, and new
+// products. The services check every change again (a seller acts only for its own seller
+// account, changes only the products it owns and adjusts only its own SKUs' stock).
+import { skipToken, useMutation, useQuery } from '@apollo/client/react';
 import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
 import { RequireRole } from '../../auth/RequireRole';
@@ -11,13 +12,16 @@ import { FormAlert, FormField, SelectField } from '../../components/FormField';
 import { Skeleton } from '../../components/Skeleton';
 import { useCategoryTree, type CategoryNode } from '../../app/categories';
 import {
+  ShopAdjustStockDocument,
   ShopArchiveProductDocument,
   ShopCreateProductDocument,
   ShopMeDocument,
   ShopSellerProductsDocument,
+  ShopSellerStockDocument,
   ShopUpsertListingDocument,
   type Availability,
   type SellerProductFragment,
+  type SellerStockFragment,
 } from '../../gql/graphql';
 import { describeError } from '../../lib/errors';
 import { SHOP_CURRENCY, amountText, parseAmount } from '../../lib/money';
@@ -135,8 +139,119 @@ function OfferForm({
   );
 }
 
-function ProductRow({ product, sellerId }: { product: SellerProductFragment; sellerId: string }) {
+const DELTA = /^[+-]?\d{1,7}$/;
+
+function checkDelta(value: string): string | undefined {
+  const text = value.trim();
+  if (!text) return 'This field is required';
+  if (!DELTA.test(text)) return 'Use a whole number of units, e.g. 12 or -3';
+  if (Number(text) === 0) return 'Use a number other than 0';
+  return undefined;
+}
+
+function StockForm({
+  stock,
+  name,
+  onDone,
+}: {
+  stock: SellerStockFragment;
+  name: string;
+  onDone: () => void;
+}) {
+  const [delta, setDelta] = useState('');
+  const [reason, setReason] = useState('');
+  const [problems, setProblems] = useState<Problems>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [adjust, { loading }] = useMutation(ShopAdjustStockDocument);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    const found = problemsOf({
+      delta: checkDelta(delta),
+      reason: checkText(reason, { required: true, max: 200 }),
+    });
+    setProblems(found);
+    setFormError(null);
+    if (Object.keys(found).length > 0) return;
+    try {
+      await adjust({
+        variables: {
+          input: {
+            sku: stock.sku,
+            delta: Number(delta.trim()),
+            reason: reason.trim(),
+            expectedVersion: stock.version,
+          },
+        },
+      });
+      onDone();
+    } catch (error) {
+      const report = describeError(error);
+      setProblems(report.fields);
+      setFormError(report.message);
+    }
+  }
+
+  return (
+    <form
+      noValidate
+      onSubmit={submit}
+      aria-label={`Your stock of ${name}`}
+      className="mt-3 grid gap-3 sm:grid-cols-[10rem_16rem_auto] sm:items-start"
+    >
+      <FormField
+        label="Units to add"
+        name="delta"
+        inputMode="numeric"
+        hint="A minus sign removes units"
+        required
+        value={delta}
+        onChange={(event) => setDelta(event.target.value)}
+        error={problems.delta}
+      />
+      <FormField
+        label="Reason"
+        name="reason"
+        hint="A delivery, a count, damage"
+        required
+        value={reason}
+        onChange={(event) => setReason(event.target.value)}
+        error={problems.reason}
+      />
+      <div className="flex gap-2 sm:mt-6">
+        <button
+          type="submit"
+          disabled={loading}
+          className="rounded-md bg-amber-400 px-4 py-2 font-semibold text-slate-900 hover:bg-amber-300 disabled:opacity-60"
+        >
+          {loading ? 'Saving…' : 'Save stock'}
+        </button>
+        <button
+          type="button"
+          onClick={onDone}
+          className="rounded-md border border-slate-300 px-4 py-2 font-medium hover:bg-slate-100"
+        >
+          Cancel
+        </button>
+      </div>
+      <div className="sm:col-span-3">
+        <FormAlert message={formError} />
+      </div>
+    </form>
+  );
+}
+
+function ProductRow({
+  product,
+  sellerId,
+  stock,
+}: {
+  product: SellerProductFragment;
+  sellerId: string;
+  stock: SellerStockFragment | null | undefined;
+}) {
   const [editing, setEditing] = useState(false);
+  const [stocking, setStocking] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [archive, { loading: archiving }] = useMutation(ShopArchiveProductDocument);
   const [error, setError] = useState<string | null>(null);
@@ -162,9 +277,18 @@ function ProductRow({ product, sellerId }: { product: SellerProductFragment; sel
           <span className="block text-sm text-slate-700">
             {availabilityLabel(listing.availability)}
           </span>
+          {stock !== undefined && (
+            <span className="block text-sm text-slate-700">
+              {stock
+                ? `${stock.onHand.toLocaleString('en-US')} in stock · ${stock.reserved.toLocaleString('en-US')} held for orders`
+                : 'No stock kept'}
+            </span>
+          )}
         </p>
       </div>
-      {editing ? (
+      {stocking && stock ? (
+        <StockForm stock={stock} name={product.name} onDone={() => setStocking(false)} />
+      ) : editing ? (
         <OfferForm product={product} sellerId={sellerId} onDone={() => setEditing(false)} />
       ) : (
         <div className="mt-2 flex flex-wrap gap-2 text-sm">
@@ -176,6 +300,16 @@ function ProductRow({ product, sellerId }: { product: SellerProductFragment; sel
           >
             Change offer
           </button>
+          {stock && (
+            <button
+              type="button"
+              onClick={() => setStocking(true)}
+              aria-label={`Adjust your stock of ${product.name}`}
+              className="rounded-md border border-slate-300 px-3 py-1.5 font-medium hover:bg-slate-100"
+            >
+              Adjust stock
+            </button>
+          )}
           {owned && !confirming && (
             <button
               type="button"
@@ -387,8 +521,22 @@ function ProductList({ sellerId }: { sellerId: string }) {
   const [adding, setAdding] = useState(false);
   const [added, setAdded] = useState(false);
   const [loadingMore, setLoadingMore] = useState(false);
-  if (error && !data) return <ErrorNotice error={error} onRetry={() => void refetch()} />;
   const products = data?.products;
+  const active = (products?.edges ?? []).filter(({ node }) => node.status === 'ACTIVE');
+  const skus = active.flatMap(
+    ({ node }) => node.listings.find((item) => item.sellerId === sellerId)?.sku ?? [],
+  );
+  // the stock of the SKUs on the page in one request (the first 100: "Show more" adds 20 at a
+  // time); a row says nothing of stock until its SKU's has arrived
+  const asked = skus.slice(0, 100);
+  const stocks = useQuery(
+    ShopSellerStockDocument,
+    asked.length > 0 ? { variables: { skus: asked } } : skipToken,
+  );
+  const stockOf = new Map(
+    (stocks.data?.inventoryStocks ?? []).flatMap((stock) => (stock ? [[stock.sku, stock]] : [])),
+  );
+  if (error && !data) return <ErrorNotice error={error} onRetry={() => void refetch()} />;
   return (
     <>
       <section
@@ -452,11 +600,14 @@ function ProductList({ sellerId }: { sellerId: string }) {
           <>
             <ul className="mt-2">
               {/* an archived product leaves at once (its status comes back with the change) */}
-              {products.edges
-                .filter(({ node }) => node.status === 'ACTIVE')
-                .map(({ node }) => (
-                  <ProductRow key={node.id} product={node} sellerId={sellerId} />
-                ))}
+              {active.map(({ node }) => {
+                const sku = node.listings.find((item) => item.sellerId === sellerId)?.sku;
+                const known = stocks.data && sku && asked.includes(sku);
+                const stock = known ? (stockOf.get(sku) ?? null) : undefined;
+                return (
+                  <ProductRow key={node.id} product={node} sellerId={sellerId} stock={stock} />
+                );
+              })}
             </ul>
             {products.pageInfo.hasNextPage && (
               <button

@@ -1,5 +1,6 @@
 import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import type { MockLink } from '@apollo/client/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useSession } from '../../auth/session';
 import {
@@ -80,6 +81,16 @@ beforeEach(() => {
   useSession.setState({ status: 'signedOut', user: null });
 });
 
+/** The seller area of a signed-in seller with one product, answering ``mocks`` too. */
+function renderSeller(mocks: MockLink.MockedResponse[]) {
+  signedInAs(['CUSTOMER', 'SELLER']);
+  return renderPage({
+    routes: { '/seller': Seller },
+    url: '/seller',
+    mocks: [me, products, ...mocks],
+  });
+}
+
 describe('seller area', () => {
   it('tells a customer the area is for sellers', () => {
     signedInAs(['CUSTOMER']);
@@ -93,41 +104,34 @@ describe('seller area', () => {
   });
 
   it('shows a server field error under the offer field it belongs to', async () => {
-    signedInAs(['CUSTOMER', 'SELLER']);
-    renderPage({
-      routes: { '/seller': Seller },
-      url: '/seller',
-      mocks: [
-        me,
-        products,
-        {
-          request: {
-            query: ShopUpsertListingDocument,
-            variables: {
-              productId: 'prd_1',
-              input: {
-                sellerId: SELLER_ID,
-                sku: 'LMN-1',
-                price: { amount: 9999999, currency: 'USD' },
-                availability: 'IN_STOCK',
-              },
+    renderSeller([
+      {
+        request: {
+          query: ShopUpsertListingDocument,
+          variables: {
+            productId: 'prd_1',
+            input: {
+              sellerId: SELLER_ID,
+              sku: 'LMN-1',
+              price: { amount: 9999999, currency: 'USD' },
+              availability: 'IN_STOCK',
             },
           },
-          result: {
-            errors: [
-              {
-                message: 'This price is above what the shop accepts',
-                extensions: {
-                  code: 'VALIDATION_FAILED',
-                  kind: 'VALIDATION_FAILED',
-                  field: ['input', 'price', 'amount'],
-                },
-              },
-            ],
-          },
         },
-      ],
-    });
+        result: {
+          errors: [
+            {
+              message: 'This price is above what the shop accepts',
+              extensions: {
+                code: 'VALIDATION_FAILED',
+                kind: 'VALIDATION_FAILED',
+                field: ['input', 'price', 'amount'],
+              },
+            },
+          ],
+        },
+      },
+    ]);
     // a skeleton while the products load
     expect(screen.getByRole('status')).toHaveTextContent('Loading');
     const row = (await screen.findByRole('heading', { name: 'Desk lamp' })).closest('li')!;
@@ -154,7 +158,6 @@ describe('seller area', () => {
   });
 
   it('shows each SKU’s stock and adjusts it, refusing what the service would', async () => {
-    signedInAs(['CUSTOMER', 'SELLER']);
     const stock = (onHand: number, version: number) => ({
       __typename: 'InventoryStock' as const,
       sku: 'LMN-1',
@@ -163,47 +166,41 @@ describe('seller area', () => {
       available: onHand - 2,
       version,
     });
-    renderPage({
-      routes: { '/seller': Seller },
-      url: '/seller',
-      mocks: [
-        me,
-        products,
-        {
-          request: { query: ShopSellerStockDocument, variables: { skus: ['LMN-1'] } },
-          result: { data: { inventoryStocks: [stock(10, 4)] } },
-        },
-        {
-          request: {
-            query: ShopAdjustStockDocument,
-            variables: {
-              input: { sku: 'LMN-1', delta: -9, reason: 'count', expectedVersion: 4 },
-            },
+    renderSeller([
+      {
+        request: { query: ShopSellerStockDocument, variables: { skus: ['LMN-1'] } },
+        result: { data: { __typename: 'Query', inventoryStocks: [stock(10, 4)] } },
+      },
+      {
+        request: {
+          query: ShopAdjustStockDocument,
+          variables: {
+            input: { sku: 'LMN-1', delta: -9, reason: 'count', expectedVersion: 4 },
           },
-          result: {
-            errors: [
-              {
-                message: 'On hand cannot drop below the 2 units held for orders',
-                extensions: {
-                  code: 'STOCK_BELOW_RESERVED',
-                  kind: 'CONFLICT',
-                  field: ['input', 'delta'],
-                },
+        },
+        result: {
+          errors: [
+            {
+              message: 'On hand cannot drop below the 2 units held for orders',
+              extensions: {
+                code: 'STOCK_BELOW_RESERVED',
+                kind: 'CONFLICT',
+                field: ['input', 'delta'],
               },
-            ],
-          },
-        },
-        {
-          request: {
-            query: ShopAdjustStockDocument,
-            variables: {
-              input: { sku: 'LMN-1', delta: 5, reason: 'delivery', expectedVersion: 4 },
             },
-          },
-          result: { data: { adjustInventoryStock: stock(15, 5) } },
+          ],
         },
-      ],
-    });
+      },
+      {
+        request: {
+          query: ShopAdjustStockDocument,
+          variables: {
+            input: { sku: 'LMN-1', delta: 5, reason: 'delivery', expectedVersion: 4 },
+          },
+        },
+        result: { data: { __typename: 'Mutation', adjustInventoryStock: stock(15, 5) } },
+      },
+    ]);
     const row = (await screen.findByRole('heading', { name: 'Desk lamp' })).closest('li')!;
     expect(await within(row).findByText('10 in stock · 2 held for orders')).toBeInTheDocument();
     await userEvent.click(

@@ -49,6 +49,43 @@ function fieldsOf(error: unknown) {
   return { message: report.message, fields: price ? { ...fields, price } : fields };
 }
 
+/** The end of a form that edits a row: save, cancel, and the form's own error. */
+function RowFormEnd({
+  saving,
+  label,
+  onCancel,
+  error,
+}: {
+  saving: boolean;
+  label: string;
+  onCancel: () => void;
+  error: string | null;
+}) {
+  return (
+    <>
+      <div className="flex gap-2 sm:mt-6">
+        <button
+          type="submit"
+          disabled={saving}
+          className="rounded-md bg-amber-400 px-4 py-2 font-semibold text-slate-900 hover:bg-amber-300 disabled:opacity-60"
+        >
+          {saving ? 'Saving…' : label}
+        </button>
+        <button
+          type="button"
+          onClick={onCancel}
+          className="rounded-md border border-slate-300 px-4 py-2 font-medium hover:bg-slate-100"
+        >
+          Cancel
+        </button>
+      </div>
+      <div className="sm:col-span-3">
+        <FormAlert message={error} />
+      </div>
+    </>
+  );
+}
+
 function OfferForm({
   product,
   sellerId,
@@ -116,25 +153,7 @@ function OfferForm({
         options={AVAILABILITY_OPTIONS}
         error={problems.availability}
       />
-      <div className="flex gap-2 sm:mt-6">
-        <button
-          type="submit"
-          disabled={loading}
-          className="rounded-md bg-amber-400 px-4 py-2 font-semibold text-slate-900 hover:bg-amber-300 disabled:opacity-60"
-        >
-          {loading ? 'Saving…' : 'Save offer'}
-        </button>
-        <button
-          type="button"
-          onClick={onDone}
-          className="rounded-md border border-slate-300 px-4 py-2 font-medium hover:bg-slate-100"
-        >
-          Cancel
-        </button>
-      </div>
-      <div className="sm:col-span-3">
-        <FormAlert message={formError} />
-      </div>
+      <RowFormEnd saving={loading} label="Save offer" onCancel={onDone} error={formError} />
     </form>
   );
 }
@@ -218,25 +237,7 @@ function StockForm({
         onChange={(event) => setReason(event.target.value)}
         error={problems.reason}
       />
-      <div className="flex gap-2 sm:mt-6">
-        <button
-          type="submit"
-          disabled={loading}
-          className="rounded-md bg-amber-400 px-4 py-2 font-semibold text-slate-900 hover:bg-amber-300 disabled:opacity-60"
-        >
-          {loading ? 'Saving…' : 'Save stock'}
-        </button>
-        <button
-          type="button"
-          onClick={onDone}
-          className="rounded-md border border-slate-300 px-4 py-2 font-medium hover:bg-slate-100"
-        >
-          Cancel
-        </button>
-      </div>
-      <div className="sm:col-span-3">
-        <FormAlert message={formError} />
-      </div>
+      <RowFormEnd saving={loading} label="Save stock" onCancel={onDone} error={formError} />
     </form>
   );
 }

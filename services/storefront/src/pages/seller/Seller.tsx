@@ -8,7 +8,7 @@ import { Link } from 'react-router';
 import { RequireRole } from '../../auth/RequireRole';
 import { AVAILABILITY_OPTIONS, availabilityLabel } from '../../components/Availability';
 import { ErrorNotice } from '../../components/ErrorNotice';
-import { FormAlert, FormField, SelectField } from '../../components/FormField';
+import { FormAlert, FormField, SelectField, SubmitButton } from '../../components/FormField';
 import { Skeleton } from '../../components/Skeleton';
 import { useCategoryTree, type CategoryNode } from '../../app/categories';
 import {
@@ -64,13 +64,9 @@ function RowFormEnd({
   return (
     <>
       <div className="flex gap-2 sm:mt-6">
-        <button
-          type="submit"
-          disabled={saving}
-          className="rounded-md bg-amber-400 px-4 py-2 font-semibold text-slate-900 hover:bg-amber-300 disabled:opacity-60"
-        >
-          {saving ? 'Saving…' : label}
-        </button>
+        <SubmitButton busy={saving} busyLabel="Saving…">
+          {label}
+        </SubmitButton>
         <button
           type="button"
           onClick={onCancel}
